@@ -1,0 +1,32 @@
+//! The smallest use of autodiff: y = x² + 3x + 1 at x = 2, so dy/dx = 2x + 3 = 7.
+//!
+//! cargo run --example autograd [-- --backend gpu|cpu]
+
+use backprop::{Device, Graph};
+use clap::Parser;
+
+#[derive(Parser)]
+struct Args {
+    /// Where to run: gpu (the best adapter, falling back to cpu) or cpu.
+    #[arg(long, default_value = "gpu")]
+    backend: String,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let device = Device::from_name(&args.backend)?;
+    let mut g = Graph::new();
+    let x = g.parameter("x", [1, 1], vec![2.0])?;
+    let x_squared = g.square(x)?;
+    let three_x = g.scale(x, 3.0)?;
+    let one = g.constant([1, 1], vec![1.0])?;
+    let partial = g.add(x_squared, three_x)?;
+    let y = g.add(partial, one)?;
+    let dy_dx = g.backward(y)?.get(x).expect("y depends on x");
+    let mut session = device.compile(&g, &[y, dy_dx])?;
+    let values = session.run_and_read(&[y, dy_dx])?;
+    println!("device: {}", session.backend_name());
+    println!("y = x² + 3x + 1 at x = 2: y = {}", values[0][0]);
+    println!("dy/dx = {}", values[1][0]);
+    Ok(())
+}

@@ -1,0 +1,55 @@
+// Reductions, deterministic (no atomics: the summation order is fixed by the code).
+//
+// Bindings: 0 = x (read, [rows, cols] row-major), 2 = out (read_write), 3 = params.
+// sum_all:  out[0] = scale * sum(x). Dispatch: exactly 1 workgroup of 256 threads; each
+//           thread accumulates a strided share in registers, then a tree in workgroup
+//           memory combines the 256 partial sums.
+// sum_rows: out[c] = scale * sum_r x[r, c] (the batch-axis sum, [rows, cols] -> [1, cols]).
+//           Dispatch: ceil(cols / 256) workgroups of 256 (spilling into y); one thread per
+//           column walks down the rows, so neighbouring threads read neighbouring values.
+
+struct Params {
+    rows: u32,
+    cols: u32,
+    scale: f32,
+    _pad: u32,
+}
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<uniform> params: Params;
+
+var<workgroup> partial: array<f32, 256>;
+
+@compute @workgroup_size(256)
+fn sum_all(@builtin(local_invocation_index) lid: u32) {
+    let n = params.rows * params.cols;
+    var acc = 0.0;
+    for (var i = lid; i < n; i += 256u) {
+        acc += x[i];
+    }
+    partial[lid] = acc;
+    workgroupBarrier();
+    for (var stride = 128u; stride > 0u; stride = stride / 2u) {
+        if (lid < stride) {
+            partial[lid] += partial[lid + stride];
+        }
+        workgroupBarrier();
+    }
+    if (lid == 0u) {
+        out[0] = partial[0] * params.scale;
+    }
+}
+
+@compute @workgroup_size(256)
+fn sum_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let c = gid.x + gid.y * nwg.x * 256u;
+    if (c >= params.cols) {
+        return;
+    }
+    var acc = 0.0;
+    for (var r = 0u; r < params.rows; r++) {
+        acc += x[r * params.cols + c];
+    }
+    out[c] = acc * params.scale;
+}

@@ -1,0 +1,104 @@
+//! Reverse-mode differentiation as a graph → graph transform: gradient nodes are appended
+//! to the same graph, so every backend runs forward, backward and update as one plan.
+
+use std::collections::BTreeMap;
+
+use crate::error::{Error, Result};
+use crate::graph::{Graph, NodeId};
+use crate::op::Op;
+use crate::rules;
+use crate::shape::Shape;
+
+/// The gradient node of every value the loss depends on through trainable parameters.
+#[derive(Clone, Debug, Default)]
+pub struct Gradients {
+    of: BTreeMap<NodeId, NodeId>,
+}
+
+impl Gradients {
+    /// The node holding `∂loss/∂node`, if the loss depends on `node`.
+    pub fn get(&self, node: NodeId) -> Option<NodeId> {
+        self.of.get(&node).copied()
+    }
+
+    /// `(node, gradient)` pairs in node order.
+    pub fn iter(&self) -> impl Iterator<Item = (NodeId, NodeId)> + '_ {
+        self.of.iter().map(|(&n, &g)| (n, g))
+    }
+}
+
+impl Graph {
+    /// Records the gradient of the scalar `loss` with respect to every node that requires
+    /// a gradient (parameters and what depends on them).
+    pub fn backward(&mut self, loss: NodeId) -> Result<Gradients> {
+        let shape = self.shape(loss)?;
+        if shape != Shape::SCALAR {
+            return Err(Error::Shape { op: "backward", lhs: shape, rhs: Shape::SCALAR });
+        }
+        let seed = self.constant(Shape::SCALAR, vec![1.0])?;
+        self.backward_from(loss, seed)
+    }
+
+    /// Records the vector-Jacobian product for an arbitrary cotangent `seed` of `output`'s
+    /// shape (what gradient checks with a random cotangent use).
+    pub fn backward_from(&mut self, output: NodeId, seed: NodeId) -> Result<Gradients> {
+        let (so, ss) = (self.shape(output)?, self.shape(seed)?);
+        if so != ss {
+            return Err(Error::Shape { op: "backward", lhs: so, rhs: ss });
+        }
+        let mut grads = BTreeMap::from([(output, seed)]);
+        for index in (0..=output.index()).rev() {
+            let id = NodeId(index as u32);
+            let node = self.node(id)?;
+            if node.op.is_leaf() || !node.requires_grad {
+                continue;
+            }
+            let Some(&dy) = grads.get(&id) else { continue };
+            let inputs = node.inputs.clone();
+            let input_grads = rules::vjp(self, id, dy)?;
+            for (input, grad) in inputs.into_iter().zip(input_grads) {
+                if self.node(input)?.requires_grad {
+                    let grad = self.reduce_to_shape(grad, self.shape(input)?)?;
+                    self.accumulate(&mut grads, input, grad)?;
+                }
+            }
+        }
+        Ok(Gradients { of: grads })
+    }
+
+    /// Sums a broadcast gradient back to the shape of the value that was broadcast.
+    fn reduce_to_shape(&mut self, grad: NodeId, target: Shape) -> Result<NodeId> {
+        let shape = self.shape(grad)?;
+        if shape == target {
+            Ok(grad)
+        } else if target == Shape::SCALAR {
+            self.sum(grad)
+        } else if target.rows == 1 && target.cols == shape.cols {
+            self.sum_rows(grad)
+        } else {
+            Err(Error::Shape { op: "reduce_to_shape", lhs: shape, rhs: target })
+        }
+    }
+
+    /// A value used twice receives the sum of both gradients.
+    fn accumulate(&mut self, grads: &mut BTreeMap<NodeId, NodeId>, node: NodeId, grad: NodeId) -> Result<()> {
+        let total = match grads.get(&node) {
+            Some(&previous) => self.add(previous, grad)?,
+            None => grad,
+        };
+        grads.insert(node, total);
+        Ok(())
+    }
+
+    /// Records `param -= lr · grad` for every parameter that has a gradient; returns the
+    /// update nodes (each aliases its parameter).
+    pub fn sgd(&mut self, grads: &Gradients, lr: f32) -> Result<Vec<NodeId>> {
+        let mut updates = Vec::new();
+        for param in self.parameters() {
+            if let Some(grad) = grads.get(param) {
+                updates.push(self.push(Op::SgdUpdate { lr }, &[param, grad], self.shape(param)?)?);
+            }
+        }
+        Ok(updates)
+    }
+}

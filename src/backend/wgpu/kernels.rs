@@ -1,0 +1,152 @@
+//! The WGSL kernels: which file and entry point each one is, and the uniform `Params`
+//! structs that mirror the shaders' (each `#[repr(C)]`, padded to 16 bytes).
+
+use bytemuck::{Pod, Zeroable};
+
+/// Every WGSL file of the crate, by name, for loading and for validation tests.
+pub const SHADERS: [(&str, &str); 6] = [
+    ("matmul.wgsl", include_str!("../../../shaders/matmul.wgsl")),
+    ("elementwise.wgsl", include_str!("../../../shaders/elementwise.wgsl")),
+    ("activation.wgsl", include_str!("../../../shaders/activation.wgsl")),
+    ("reduce.wgsl", include_str!("../../../shaders/reduce.wgsl")),
+    ("loss.wgsl", include_str!("../../../shaders/loss.wgsl")),
+    ("optim.wgsl", include_str!("../../../shaders/optim.wgsl")),
+];
+
+/// One compute entry point.
+#[allow(missing_docs)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kernel {
+    MatMul,
+    Add,
+    Sub,
+    Mul,
+    Scale,
+    Square,
+    Broadcast,
+    Sigmoid,
+    Tanh,
+    Relu,
+    SigmoidGrad,
+    TanhGrad,
+    ReluGrad,
+    SumAll,
+    SumRows,
+    Mse,
+    Sgd,
+}
+
+impl Kernel {
+    /// Every kernel, for tests that build them all.
+    pub const ALL: [Kernel; 17] = [
+        Kernel::MatMul,
+        Kernel::Add,
+        Kernel::Sub,
+        Kernel::Mul,
+        Kernel::Scale,
+        Kernel::Square,
+        Kernel::Broadcast,
+        Kernel::Sigmoid,
+        Kernel::Tanh,
+        Kernel::Relu,
+        Kernel::SigmoidGrad,
+        Kernel::TanhGrad,
+        Kernel::ReluGrad,
+        Kernel::SumAll,
+        Kernel::SumRows,
+        Kernel::Mse,
+        Kernel::Sgd,
+    ];
+
+    /// Index into [`SHADERS`] of the file that holds this kernel.
+    fn file_index(self) -> usize {
+        use Kernel::*;
+        match self {
+            MatMul => 0,
+            Add | Sub | Mul | Scale | Square | Broadcast => 1,
+            Sigmoid | Tanh | Relu | SigmoidGrad | TanhGrad | ReluGrad => 2,
+            SumAll | SumRows => 3,
+            Mse => 4,
+            Sgd => 5,
+        }
+    }
+
+    /// The WGSL file name.
+    pub fn file(self) -> &'static str {
+        SHADERS[self.file_index()].0
+    }
+
+    /// The WGSL source.
+    pub fn source(self) -> &'static str {
+        SHADERS[self.file_index()].1
+    }
+
+    /// The entry point's name in its file.
+    pub fn entry_point(self) -> &'static str {
+        use Kernel::*;
+        match self {
+            MatMul => "matmul",
+            Add => "add",
+            Sub => "sub",
+            Mul => "mul",
+            Scale => "scale",
+            Square => "square",
+            Broadcast => "broadcast",
+            Sigmoid => "sigmoid",
+            Tanh => "tanh_fwd",
+            Relu => "relu",
+            SigmoidGrad => "sigmoid_grad",
+            TanhGrad => "tanh_grad",
+            ReluGrad => "relu_grad",
+            SumAll => "sum_all",
+            SumRows => "sum_rows",
+            Mse => "mse",
+            Sgd => "sgd",
+        }
+    }
+}
+
+/// `Params` of `elementwise.wgsl` and `activation.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub(crate) struct ElementwiseParams {
+    pub len: u32,
+    pub cols: u32,
+    pub a_rows: u32,
+    pub a_cols: u32,
+    pub b_rows: u32,
+    pub b_cols: u32,
+    pub scalar: f32,
+    pub _pad: u32,
+}
+
+/// `Params` of `matmul.wgsl`: `C[m, n] = op(A)[m, k] · op(B)[k, n]`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub(crate) struct MatmulParams {
+    pub m: u32,
+    pub n: u32,
+    pub k: u32,
+    pub trans_a: u32,
+    pub trans_b: u32,
+    pub _pad: [u32; 3],
+}
+
+/// `Params` of `reduce.wgsl` and `loss.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub(crate) struct ReduceParams {
+    pub rows: u32,
+    pub cols: u32,
+    pub scale: f32,
+    pub _pad: u32,
+}
+
+/// `Params` of `optim.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub(crate) struct OptimParams {
+    pub len: u32,
+    pub lr: f32,
+    pub _pad: [u32; 2],
+}

@@ -1,0 +1,10 @@
+//! The wgpu backend: adapter and device ([`GpuContext`]), the WGSL kernels, and the
+//! compiled session that records one command buffer per step.
+
+mod context;
+pub mod kernels;
+mod readback;
+mod session;
+
+pub use context::GpuContext;
+pub use session::GpuSession;

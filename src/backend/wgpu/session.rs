@@ -1,0 +1,291 @@
+//! A graph compiled for the GPU: buffers, pipelines, uniforms and bind groups are all
+//! created once; a step records every dispatch into one compute pass and submits once.
+
+use std::sync::Arc;
+
+use bytemuck::bytes_of;
+use wgpu::util::DeviceExt;
+
+use super::context::GpuContext;
+use super::kernels::{ElementwiseParams, Kernel, MatmulParams, OptimParams, ReduceParams};
+use super::readback::Readback;
+use crate::backend::Session;
+use crate::error::{Error, Result};
+use crate::graph::{check_len, Graph, Node, NodeId};
+use crate::op::Op;
+use crate::plan::Plan;
+use crate::shape::Shape;
+
+/// One recorded kernel launch.
+struct Dispatch {
+    pipeline: wgpu::ComputePipeline,
+    bind_group: wgpu::BindGroup,
+    workgroups: [u32; 3],
+}
+
+/// What a node needs from a kernel: which one, its uniform, bound values, launch size.
+struct Launch {
+    kernel: Kernel,
+    params: Vec<u8>,
+    bindings: Vec<(u32, NodeId)>,
+    workgroups: [u32; 3],
+}
+
+/// A graph compiled for a [`GpuContext`].
+pub struct GpuSession {
+    ctx: Arc<GpuContext>,
+    graph: Graph,
+    plan: Plan,
+    buffers: Vec<wgpu::Buffer>,
+    dispatches: Vec<Dispatch>,
+    readback: Readback,
+}
+
+impl GpuSession {
+    /// Plans `graph` (see [`Plan::new`]), allocates its buffers and builds every dispatch.
+    pub fn new(ctx: Arc<GpuContext>, graph: &Graph, keep: &[NodeId], updates: bool) -> Result<Self> {
+        let plan = Plan::new(graph, keep, updates)?;
+        let buffers = ctx.checked("allocating buffers", || allocate(&ctx, &plan))??;
+        let mut session =
+            GpuSession { ctx, graph: graph.clone(), plan, buffers, dispatches: vec![], readback: Readback::default() };
+        session.upload_leaves();
+        for i in 0..session.plan.order.len() {
+            let launch = session.launch(session.plan.order[i])?;
+            let dispatch = session.build(launch)?;
+            session.dispatches.push(dispatch);
+        }
+        Ok(session)
+    }
+
+    fn upload_leaves(&self) {
+        for (i, node) in self.graph.nodes().iter().enumerate() {
+            if let (Some(init), Some(slot)) = (&node.init, self.plan.slot[i]) {
+                self.ctx.queue.write_buffer(&self.buffers[slot], 0, bytemuck::cast_slice(init));
+            }
+        }
+    }
+
+    fn node(&self, id: NodeId) -> &Node {
+        &self.graph.nodes()[id.index()]
+    }
+
+    fn buffer(&self, id: NodeId) -> &wgpu::Buffer {
+        let slot = self.plan.slot_of(id).expect("a planned node has a slot");
+        &self.buffers[slot]
+    }
+
+    /// Chooses the kernel, uniform and bindings for one node.
+    fn launch(&self, id: NodeId) -> Result<Launch> {
+        let node = self.node(id);
+        let x = &node.inputs;
+        let shape_of = |i: usize| self.node(x[i]).shape;
+        let len = node.shape.len();
+        let ew = |kernel, scalar| {
+            let b = if x.len() > 1 { shape_of(1) } else { Shape::SCALAR };
+            let params = elementwise_params(node.shape, shape_of(0), b, scalar);
+            let mut bindings = vec![(0, x[0]), (2, id)];
+            if x.len() > 1 {
+                bindings.push((1, x[1]));
+            }
+            Launch { kernel, params, bindings, workgroups: self.linear(len) }
+        };
+        let reduce = |kernel, scale: f32, workgroups| {
+            let s = shape_of(0);
+            let params = bytes_of(&ReduceParams { rows: s.rows as u32, cols: s.cols as u32, scale, _pad: 0 }).to_vec();
+            let mut bindings = vec![(0, x[0]), (2, id)];
+            if x.len() > 1 {
+                bindings.push((1, x[1]));
+            }
+            Launch { kernel, params, bindings, workgroups }
+        };
+        let inv_len = 1.0 / shape_of(0).len() as f32;
+        Ok(match node.op {
+            Op::MatMul { trans_a, trans_b } => self.matmul(id, trans_a, trans_b),
+            Op::Add => ew(Kernel::Add, 0.0),
+            Op::Sub => ew(Kernel::Sub, 0.0),
+            Op::Mul => ew(Kernel::Mul, 0.0),
+            Op::Scale(s) => ew(Kernel::Scale, s),
+            Op::Square => ew(Kernel::Square, 0.0),
+            Op::Broadcast => ew(Kernel::Broadcast, 0.0),
+            Op::Sigmoid => ew(Kernel::Sigmoid, 0.0),
+            Op::Tanh => ew(Kernel::Tanh, 0.0),
+            Op::Relu => ew(Kernel::Relu, 0.0),
+            Op::SigmoidGrad => ew(Kernel::SigmoidGrad, 0.0),
+            Op::TanhGrad => ew(Kernel::TanhGrad, 0.0),
+            Op::ReluGrad => ew(Kernel::ReluGrad, 0.0),
+            Op::SumAll => reduce(Kernel::SumAll, 1.0, [1, 1, 1]),
+            Op::Mean => reduce(Kernel::SumAll, inv_len, [1, 1, 1]),
+            Op::SumRows => reduce(Kernel::SumRows, 1.0, self.linear(node.shape.cols)),
+            Op::MseLoss => reduce(Kernel::Mse, inv_len, [1, 1, 1]),
+            Op::SgdUpdate { lr } => Launch {
+                kernel: Kernel::Sgd,
+                params: bytes_of(&OptimParams { len: len as u32, lr, _pad: [0; 2] }).to_vec(),
+                bindings: vec![(0, x[1]), (2, id)],
+                workgroups: self.linear(len),
+            },
+            op => return Err(Error::InvalidArgument { op: op.name(), msg: "leaves are not launched".into() }),
+        })
+    }
+
+    fn matmul(&self, id: NodeId, trans_a: bool, trans_b: bool) -> Launch {
+        let node = self.node(id);
+        let a = self.node(node.inputs[0]).shape;
+        let k = if trans_a { a.rows } else { a.cols };
+        let (m, n) = (node.shape.rows as u32, node.shape.cols as u32);
+        let params = MatmulParams { m, n, k: k as u32, trans_a: trans_a as u32, trans_b: trans_b as u32, _pad: [0; 3] };
+        Launch {
+            kernel: Kernel::MatMul,
+            params: bytes_of(&params).to_vec(),
+            bindings: vec![(0, node.inputs[0]), (1, node.inputs[1]), (2, id)],
+            workgroups: [n.div_ceil(64), m.div_ceil(64), 1],
+        }
+    }
+
+    /// Workgroups of 256 covering `len` threads, spilling into y past the x limit.
+    fn linear(&self, len: usize) -> [u32; 3] {
+        let groups = len.div_ceil(256).max(1) as u32;
+        let max_x = self.ctx.limits().max_compute_workgroups_per_dimension;
+        if groups <= max_x {
+            [groups, 1, 1]
+        } else {
+            [max_x, groups.div_ceil(max_x), 1]
+        }
+    }
+
+    fn build(&self, launch: Launch) -> Result<Dispatch> {
+        let pipeline = self.ctx.pipeline(launch.kernel)?;
+        let what = format!("{} ({})", launch.kernel.entry_point(), launch.kernel.file());
+        self.ctx.checked(&what, || {
+            let uniform = self.ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("params"),
+                contents: &launch.params,
+                usage: wgpu::BufferUsages::UNIFORM,
+            });
+            let mut entries: Vec<wgpu::BindGroupEntry> = launch
+                .bindings
+                .iter()
+                .map(|&(binding, id)| wgpu::BindGroupEntry { binding, resource: self.buffer(id).as_entire_binding() })
+                .collect();
+            entries.push(wgpu::BindGroupEntry { binding: 3, resource: uniform.as_entire_binding() });
+            let bind_group = self.ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some(launch.kernel.entry_point()),
+                layout: &pipeline.get_bind_group_layout(0),
+                entries: &entries,
+            });
+            Dispatch { pipeline: pipeline.clone(), bind_group, workgroups: launch.workgroups }
+        })
+    }
+
+    /// Records the whole plan into one compute pass.
+    fn encode(&self) -> wgpu::CommandEncoder {
+        let mut encoder = self.ctx.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            for d in &self.dispatches {
+                pass.set_pipeline(&d.pipeline);
+                pass.set_bind_group(0, &d.bind_group, &[]);
+                let [x, y, z] = d.workgroups;
+                pass.dispatch_workgroups(x, y, z);
+            }
+        }
+        encoder
+    }
+
+    fn check_readable(&self, id: NodeId) -> Result<()> {
+        let node = self.graph.node(id)?;
+        let readable = self.plan.slot_of(id).is_some() && (node.op.is_leaf() || self.plan.kept.contains(&id));
+        if readable {
+            Ok(())
+        } else {
+            Err(Error::UnknownNode(id.0))
+        }
+    }
+
+    fn submit_and_read(&mut self, encoder: wgpu::CommandEncoder, nodes: &[NodeId]) -> Result<Vec<Vec<f32>>> {
+        let mut readback = std::mem::take(&mut self.readback);
+        let sources: Vec<(&wgpu::Buffer, usize)> =
+            nodes.iter().map(|&id| (self.buffer(id), self.node(id).shape.len())).collect();
+        let values = readback.submit_and_read(&self.ctx, encoder, &sources);
+        self.readback = readback;
+        values
+    }
+}
+
+fn elementwise_params(out: Shape, a: Shape, b: Shape, scalar: f32) -> Vec<u8> {
+    let u = |v: usize| v as u32;
+    let params = ElementwiseParams {
+        len: u(out.len()),
+        cols: u(out.cols),
+        a_rows: u(a.rows),
+        a_cols: u(a.cols),
+        b_rows: u(b.rows),
+        b_cols: u(b.cols),
+        scalar,
+        _pad: 0,
+    };
+    bytes_of(&params).to_vec()
+}
+
+/// One storage buffer per plan slot, checked against the device's binding limit.
+fn allocate(ctx: &GpuContext, plan: &Plan) -> Result<Vec<wgpu::Buffer>> {
+    let max = ctx.limits().max_storage_buffer_binding_size as u64;
+    plan.slot_len
+        .iter()
+        .map(|&len| {
+            let size = (len * 4) as u64;
+            if size > max {
+                return Err(Error::Gpu {
+                    kernel: "allocate".into(),
+                    msg: format!("a value of {size} bytes exceeds max_storage_buffer_binding_size = {max}"),
+                });
+            }
+            Ok(ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                label: None,
+                size,
+                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            }))
+        })
+        .collect()
+}
+
+impl Session for GpuSession {
+    fn backend_name(&self) -> String {
+        format!("gpu: {}", self.ctx.adapter_name())
+    }
+
+    fn write(&mut self, id: NodeId, data: &[f32]) -> Result<()> {
+        let node = self.graph.node(id)?;
+        if !node.op.is_leaf() {
+            return Err(Error::InvalidArgument {
+                op: "write",
+                msg: format!("{} is computed, not written", self.graph.label(id)),
+            });
+        }
+        check_len(&self.graph.label(id), node.shape, data.len())?;
+        if let Some(slot) = self.plan.slot_of(id) {
+            self.ctx.queue.write_buffer(&self.buffers[slot], 0, bytemuck::cast_slice(data));
+        }
+        Ok(())
+    }
+
+    fn run(&mut self) -> Result<()> {
+        let ctx = self.ctx.clone();
+        ctx.checked("run", || ctx.queue.submit([self.encode().finish()]))?;
+        Ok(())
+    }
+
+    fn read(&mut self, id: NodeId) -> Result<Vec<f32>> {
+        self.check_readable(id)?;
+        let encoder = self.ctx.device.create_command_encoder(&Default::default());
+        Ok(self.submit_and_read(encoder, &[id])?.remove(0))
+    }
+
+    fn run_and_read(&mut self, nodes: &[NodeId]) -> Result<Vec<Vec<f32>>> {
+        for &id in nodes {
+            self.check_readable(id)?;
+        }
+        let encoder = self.encode();
+        self.submit_and_read(encoder, nodes)
+    }
+}

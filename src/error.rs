@@ -1,0 +1,92 @@
+//! The crate's one error type.
+
+use crate::shape::Shape;
+
+/// Everything that can go wrong while recording, compiling or running a graph.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Two operands whose shapes do not fit the op.
+    #[error("{op}: incompatible shapes {lhs} and {rhs}")]
+    Shape {
+        /// The op being recorded.
+        op: &'static str,
+        /// Shape of the first operand.
+        lhs: Shape,
+        /// Shape of the second operand (or the expected shape).
+        rhs: Shape,
+    },
+    /// An argument that is not a shape mismatch but still invalid.
+    #[error("{op}: {msg}")]
+    InvalidArgument {
+        /// The op or function that rejected the argument.
+        op: &'static str,
+        /// What was wrong.
+        msg: String,
+    },
+    /// A node id that this graph (or compiled session) does not know.
+    #[error("unknown node {0}: it belongs to another graph or was not kept when compiling")]
+    UnknownNode(u32),
+    /// Data handed to a node has the wrong number of values.
+    #[error("node {node}: got {got} values, its shape {shape} holds {expected}")]
+    DataLength {
+        /// Name or id of the node.
+        node: String,
+        /// The node's shape.
+        shape: Shape,
+        /// Values the shape holds.
+        expected: usize,
+        /// Values supplied.
+        got: usize,
+    },
+    /// Differentiation reached an op that has no backward rule.
+    #[error("{op} is not differentiable (it is a gradient or update op)")]
+    NotDifferentiable {
+        /// The op.
+        op: &'static str,
+    },
+    /// No GPU adapter could be found.
+    #[error("no GPU adapter found (backends tried: {tried}). {hint}")]
+    NoAdapter {
+        /// The wgpu backends that were asked.
+        tried: String,
+        /// How to get one.
+        hint: &'static str,
+    },
+    /// The adapter refused to open a device.
+    #[error("could not open the GPU device on {adapter}: {msg}")]
+    RequestDevice {
+        /// The adapter's name.
+        adapter: String,
+        /// wgpu's message.
+        msg: String,
+    },
+    /// wgpu reported a validation or runtime error.
+    #[error("GPU error in {kernel}: {msg}")]
+    Gpu {
+        /// The kernel or operation that failed.
+        kernel: String,
+        /// wgpu's message.
+        msg: String,
+    },
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file was readable but its contents are wrong.
+    #[error("{path}: {msg}")]
+    Format {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        msg: String,
+    },
+}
+
+/// Result with the crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

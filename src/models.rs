@@ -1,0 +1,55 @@
+//! Ready-made networks used by the examples, tests and benchmarks.
+
+use crate::error::Result;
+use crate::graph::{Graph, NodeId};
+use crate::init;
+
+/// The four XOR inputs, row-major `[4, 2]`.
+pub const XOR_INPUTS: [f32; 8] = [0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0];
+/// The XOR targets, `[4, 1]`.
+pub const XOR_TARGETS: [f32; 4] = [0.0, 1.0, 1.0, 0.0];
+
+/// The classic 2-4-1 sigmoid network with MSE loss, as in the textbook NumPy loop.
+pub struct Xor {
+    /// Forward, backward and (if requested) the SGD updates.
+    pub graph: Graph,
+    /// Input batch `[4, 2]`.
+    pub x: NodeId,
+    /// Targets `[4, 1]`.
+    pub y: NodeId,
+    /// Network output `[4, 1]`.
+    pub prediction: NodeId,
+    /// `mean((prediction - y)²)`.
+    pub loss: NodeId,
+    /// `[w1, b1, w2, b2]`.
+    pub params: Vec<NodeId>,
+    /// Gradient nodes of `params`, in the same order.
+    pub grads: Vec<NodeId>,
+}
+
+impl Xor {
+    /// Records the network with weights drawn from `N(0, 1)` (seeded), zero biases, its
+    /// backward pass, and SGD updates with learning rate `lr`.
+    pub fn new(seed: u64, lr: f32) -> Result<Xor> {
+        let mut rng = init::rng(seed);
+        let mut g = Graph::new();
+        let x = g.input("x", [4, 2])?;
+        let y = g.input("y", [4, 1])?;
+        let w1 = g.parameter("w1", [2, 4], init::normal(&mut rng, [2, 4]))?;
+        let b1 = g.parameter("b1", [1, 4], vec![0.0; 4])?;
+        let w2 = g.parameter("w2", [4, 1], init::normal(&mut rng, [4, 1]))?;
+        let b2 = g.parameter("b2", [1, 1], vec![0.0])?;
+        let z1 = g.matmul(x, w1)?;
+        let z1 = g.add(z1, b1)?;
+        let a1 = g.sigmoid(z1)?;
+        let z2 = g.matmul(a1, w2)?;
+        let z2 = g.add(z2, b2)?;
+        let prediction = g.sigmoid(z2)?;
+        let loss = g.mse_loss(prediction, y)?;
+        let gradients = g.backward(loss)?;
+        let params = vec![w1, b1, w2, b2];
+        let grads = params.iter().map(|&p| gradients.get(p).expect("every parameter reaches the loss")).collect();
+        g.sgd(&gradients, lr)?;
+        Ok(Xor { graph: g, x, y, prediction, loss, params, grads })
+    }
+}

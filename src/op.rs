@@ -1,0 +1,106 @@
+//! The closed op set. Forward ops, the derivative ops that backward rules emit, and the
+//! in-place optimizer updates. Both backends implement every variant.
+
+/// One operation of the graph.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Op {
+    /// Data supplied before each run (a batch of inputs or targets).
+    Input,
+    /// A trainable value; gradients flow to it and optimizers update it in place.
+    Parameter,
+    /// A fixed value set when recording.
+    Constant,
+    /// Optimizer state (e.g. Adam moments): persistent, updated in place, not trainable.
+    State,
+    /// `op(A) · op(B)` where `op` transposes when the flag is set; the transposed variants
+    /// let backward compute `dC·Bᵀ` and `Aᵀ·dC` without transpose copies.
+    MatMul {
+        /// Use `Aᵀ` in place of `A`.
+        trans_a: bool,
+        /// Use `Bᵀ` in place of `B`.
+        trans_b: bool,
+    },
+    /// `a + b`, either side broadcast (see [`crate::Shape::broadcasts_to`]).
+    Add,
+    /// `a - b`, broadcasting.
+    Sub,
+    /// `a ⊙ b` elementwise, broadcasting.
+    Mul,
+    /// `s · x` for a constant `s`.
+    Scale(f32),
+    /// `x²` elementwise.
+    Square,
+    /// Repeats a `[1, m]` row or `[1, 1]` scalar to the node's shape.
+    Broadcast,
+    /// `1 / (1 + e^{-x})`.
+    Sigmoid,
+    /// `tanh x`.
+    Tanh,
+    /// `max(x, 0)`.
+    Relu,
+    /// Inputs `(y, dy)` with `y = sigmoid(x)`: `dy · y · (1 - y)`.
+    SigmoidGrad,
+    /// Inputs `(y, dy)` with `y = tanh(x)`: `dy · (1 - y²)`.
+    TanhGrad,
+    /// Inputs `(x, dy)`: `dy` where `x > 0`, else 0.
+    ReluGrad,
+    /// Sum of all elements, shape `[1, 1]`.
+    SumAll,
+    /// Sum over the batch axis: `[n, m] → [1, m]`.
+    SumRows,
+    /// Mean of all elements, shape `[1, 1]`.
+    Mean,
+    /// Inputs `(prediction, target)`: `mean((p - t)²)`, shape `[1, 1]`. Fused: one
+    /// reduction kernel instead of sub, square and mean with two temporaries.
+    MseLoss,
+    /// Inputs `(param, grad)`: `param -= lr · grad`, in place (the node aliases `param`).
+    SgdUpdate {
+        /// Learning rate.
+        lr: f32,
+    },
+}
+
+impl Op {
+    /// A short lowercase name, used in errors and kernel labels.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Input => "input",
+            Op::Parameter => "parameter",
+            Op::Constant => "constant",
+            Op::State => "state",
+            Op::MatMul { .. } => "matmul",
+            Op::Add => "add",
+            Op::Sub => "sub",
+            Op::Mul => "mul",
+            Op::Scale(_) => "scale",
+            Op::Square => "square",
+            Op::Broadcast => "broadcast",
+            Op::Sigmoid => "sigmoid",
+            Op::Tanh => "tanh",
+            Op::Relu => "relu",
+            Op::SigmoidGrad => "sigmoid_grad",
+            Op::TanhGrad => "tanh_grad",
+            Op::ReluGrad => "relu_grad",
+            Op::SumAll => "sum_all",
+            Op::SumRows => "sum_rows",
+            Op::Mean => "mean",
+            Op::MseLoss => "mse_loss",
+            Op::SgdUpdate { .. } => "sgd_update",
+        }
+    }
+
+    /// Leaves hold data of their own; every other op computes from its inputs.
+    pub fn is_leaf(&self) -> bool {
+        matches!(self, Op::Input | Op::Parameter | Op::Constant | Op::State)
+    }
+
+    /// For in-place updates, the inputs whose storage the op overwrites (the node itself
+    /// aliases the first of them). Updates are the side effects a step exists for, so the
+    /// planner always keeps them.
+    pub fn updated_inputs(&self) -> &'static [usize] {
+        match self {
+            Op::SgdUpdate { .. } => &[0],
+            _ => &[],
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! Recording methods for every op, each checking its operands' shapes.
+
+use crate::error::{Error, Result};
+use crate::graph::{Graph, NodeId};
+use crate::op::Op;
+use crate::shape::Shape;
+
+impl Graph {
+    /// Matrix product `a · b` of `[m, k]` and `[k, n]`.
+    pub fn matmul(&mut self, a: NodeId, b: NodeId) -> Result<NodeId> {
+        self.matmul_t(a, b, false, false)
+    }
+
+    /// Matrix product `op(a) · op(b)` where `op` transposes when its flag is set.
+    pub fn matmul_t(&mut self, a: NodeId, b: NodeId, trans_a: bool, trans_b: bool) -> Result<NodeId> {
+        let (sa, sb) = (self.shape(a)?, self.shape(b)?);
+        let la = if trans_a { sa.transposed() } else { sa };
+        let lb = if trans_b { sb.transposed() } else { sb };
+        if la.cols != lb.rows {
+            return Err(Error::Shape { op: "matmul", lhs: la, rhs: lb });
+        }
+        self.push(Op::MatMul { trans_a, trans_b }, &[a, b], Shape::new(la.rows, lb.cols))
+    }
+
+    /// `a + b`; a `[1, m]` row or `[1, 1]` scalar broadcasts.
+    pub fn add(&mut self, a: NodeId, b: NodeId) -> Result<NodeId> {
+        self.binary(Op::Add, a, b)
+    }
+
+    /// `a - b`, broadcasting as [`Graph::add`].
+    pub fn sub(&mut self, a: NodeId, b: NodeId) -> Result<NodeId> {
+        self.binary(Op::Sub, a, b)
+    }
+
+    /// `a ⊙ b` elementwise, broadcasting as [`Graph::add`].
+    pub fn mul(&mut self, a: NodeId, b: NodeId) -> Result<NodeId> {
+        self.binary(Op::Mul, a, b)
+    }
+
+    fn binary(&mut self, op: Op, a: NodeId, b: NodeId) -> Result<NodeId> {
+        let (sa, sb) = (self.shape(a)?, self.shape(b)?);
+        let out = Shape::broadcast(sa, sb).ok_or(Error::Shape { op: op.name(), lhs: sa, rhs: sb })?;
+        self.push(op, &[a, b], out)
+    }
+
+    fn same_shape(&mut self, op: Op, a: NodeId, b: NodeId) -> Result<NodeId> {
+        let (sa, sb) = (self.shape(a)?, self.shape(b)?);
+        if sa != sb {
+            return Err(Error::Shape { op: op.name(), lhs: sa, rhs: sb });
+        }
+        self.push(op, &[a, b], sa)
+    }
+
+    fn unary(&mut self, op: Op, x: NodeId) -> Result<NodeId> {
+        let shape = self.shape(x)?;
+        self.push(op, &[x], shape)
+    }
+
+    /// `s · x` for a constant scalar `s`.
+    pub fn scale(&mut self, x: NodeId, s: f32) -> Result<NodeId> {
+        if !s.is_finite() {
+            return Err(Error::InvalidArgument { op: "scale", msg: format!("factor {s} is not finite") });
+        }
+        self.unary(Op::Scale(s), x)
+    }
+
+    /// `x²` elementwise.
+    pub fn square(&mut self, x: NodeId) -> Result<NodeId> {
+        self.unary(Op::Square, x)
+    }
+
+    /// Logistic sigmoid.
+    pub fn sigmoid(&mut self, x: NodeId) -> Result<NodeId> {
+        self.unary(Op::Sigmoid, x)
+    }
+
+    /// Hyperbolic tangent.
+    pub fn tanh(&mut self, x: NodeId) -> Result<NodeId> {
+        self.unary(Op::Tanh, x)
+    }
+
+    /// Rectified linear unit.
+    pub fn relu(&mut self, x: NodeId) -> Result<NodeId> {
+        self.unary(Op::Relu, x)
+    }
+
+    /// Derivative op: `dy · y · (1 - y)` for `y = sigmoid(x)`.
+    pub fn sigmoid_grad(&mut self, y: NodeId, dy: NodeId) -> Result<NodeId> {
+        self.same_shape(Op::SigmoidGrad, y, dy)
+    }
+
+    /// Derivative op: `dy · (1 - y²)` for `y = tanh(x)`.
+    pub fn tanh_grad(&mut self, y: NodeId, dy: NodeId) -> Result<NodeId> {
+        self.same_shape(Op::TanhGrad, y, dy)
+    }
+
+    /// Derivative op: `dy` where `x > 0`, else 0.
+    pub fn relu_grad(&mut self, x: NodeId, dy: NodeId) -> Result<NodeId> {
+        self.same_shape(Op::ReluGrad, x, dy)
+    }
+
+    /// Sum of all elements, `[1, 1]`.
+    pub fn sum(&mut self, x: NodeId) -> Result<NodeId> {
+        self.node(x)?;
+        self.push(Op::SumAll, &[x], Shape::SCALAR)
+    }
+
+    /// Sum over the batch axis, `[n, m] → [1, m]`.
+    pub fn sum_rows(&mut self, x: NodeId) -> Result<NodeId> {
+        let s = self.shape(x)?;
+        self.push(Op::SumRows, &[x], Shape::new(1, s.cols))
+    }
+
+    /// Mean of all elements, `[1, 1]`.
+    pub fn mean(&mut self, x: NodeId) -> Result<NodeId> {
+        self.node(x)?;
+        self.push(Op::Mean, &[x], Shape::SCALAR)
+    }
+
+    /// Repeats a `[1, m]` row or a scalar to `shape`.
+    pub fn broadcast(&mut self, x: NodeId, shape: impl Into<Shape>) -> Result<NodeId> {
+        let (from, to) = (self.shape(x)?, shape.into());
+        if !from.broadcasts_to(to) {
+            return Err(Error::Shape { op: "broadcast", lhs: from, rhs: to });
+        }
+        self.push(Op::Broadcast, &[x], to)
+    }
+
+    /// Mean squared error `mean((prediction - target)²)`, `[1, 1]`.
+    pub fn mse_loss(&mut self, prediction: NodeId, target: NodeId) -> Result<NodeId> {
+        let (sp, st) = (self.shape(prediction)?, self.shape(target)?);
+        if sp != st {
+            return Err(Error::Shape { op: "mse_loss", lhs: sp, rhs: st });
+        }
+        self.push(Op::MseLoss, &[prediction, target], Shape::SCALAR)
+    }
+}

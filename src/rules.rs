@@ -1,0 +1,69 @@
+//! One backward rule per op: given `dy = ∂L/∂y` for a node `y`, record `∂L/∂input` for
+//! each input. A gradient may still have the output's (broadcast) shape; autodiff reduces
+//! it back to the input's shape in one place.
+
+use crate::error::{Error, Result};
+use crate::graph::{Graph, NodeId};
+use crate::op::Op;
+
+/// Records the vector-Jacobian products of node `y` and returns one gradient per input.
+pub(crate) fn vjp(g: &mut Graph, y: NodeId, dy: NodeId) -> Result<Vec<NodeId>> {
+    let node = g.node(y)?.clone();
+    let x = &node.inputs;
+    Ok(match node.op {
+        // C = op(A)·op(B): dA = dC·Bᵀ and dB = Aᵀ·dC, with the transposes folded into flags.
+        Op::MatMul { trans_a, trans_b } => matmul_vjp(g, x[0], x[1], dy, trans_a, trans_b)?,
+        // d(a+b) = da + db.
+        Op::Add => vec![dy, dy],
+        // d(a-b) = da - db.
+        Op::Sub => vec![dy, g.scale(dy, -1.0)?],
+        // d(a·b) = b·da + a·db.
+        Op::Mul => vec![g.mul(dy, x[1])?, g.mul(dy, x[0])?],
+        // d(s·x) = s·dx.
+        Op::Scale(s) => vec![g.scale(dy, s)?],
+        // d(x²) = 2x·dx.
+        Op::Square => {
+            let dx = g.mul(dy, x[0])?;
+            vec![g.scale(dx, 2.0)?]
+        }
+        // Repeating a value sums the gradients of its copies (reduced centrally).
+        Op::Broadcast => vec![dy],
+        // σ' = σ(1 - σ), written in terms of the output y.
+        Op::Sigmoid => vec![g.sigmoid_grad(y, dy)?],
+        // tanh' = 1 - tanh², in terms of the output y.
+        Op::Tanh => vec![g.tanh_grad(y, dy)?],
+        // relu' = 1 where x > 0, else 0.
+        Op::Relu => vec![g.relu_grad(x[0], dy)?],
+        // ∂(Σx)/∂xᵢ = 1: every element gets dy.
+        Op::SumAll | Op::SumRows => vec![g.broadcast(dy, g.shape(x[0])?)?],
+        // ∂(mean x)/∂xᵢ = 1/N.
+        Op::Mean => {
+            let shape = g.shape(x[0])?;
+            let spread = g.broadcast(dy, shape)?;
+            vec![g.scale(spread, 1.0 / shape.len() as f32)?]
+        }
+        // ∂/∂p mean((p-t)²) = 2(p-t)/N, and the negation for t.
+        Op::MseLoss => {
+            let diff = g.sub(x[0], x[1])?;
+            let n = g.shape(x[0])?.len() as f32;
+            let scaled = g.scale(diff, 2.0 / n)?;
+            let dp = g.mul(scaled, dy)?;
+            vec![dp, g.scale(dp, -1.0)?]
+        }
+        op => return Err(Error::NotDifferentiable { op: op.name() }),
+    })
+}
+
+/// The four transpose cases of `C = op(A)·op(B)`, each derived from `dA = dC·Bᵀ`,
+/// `dB = Aᵀ·dC` and `(XY)ᵀ = YᵀXᵀ`.
+fn matmul_vjp(g: &mut Graph, a: NodeId, b: NodeId, dc: NodeId, ta: bool, tb: bool) -> Result<Vec<NodeId>> {
+    Ok(match (ta, tb) {
+        (false, false) => vec![g.matmul_t(dc, b, false, true)?, g.matmul_t(a, dc, true, false)?],
+        // C = A·Bᵀ: dA = dC·B, dB = dCᵀ·A.
+        (false, true) => vec![g.matmul_t(dc, b, false, false)?, g.matmul_t(dc, a, true, false)?],
+        // C = Aᵀ·B: dA = B·dCᵀ, dB = A·dC.
+        (true, false) => vec![g.matmul_t(b, dc, false, true)?, g.matmul_t(a, dc, false, false)?],
+        // C = Aᵀ·Bᵀ: dA = Bᵀ·dCᵀ, dB = dCᵀ·Aᵀ.
+        (true, true) => vec![g.matmul_t(b, dc, true, true)?, g.matmul_t(dc, a, true, true)?],
+    })
+}

@@ -1,0 +1,68 @@
+//! Tensor shapes. Every tensor is a row-major matrix `[rows, cols]`: a batch of rows.
+//! A scalar is `[1, 1]` and a bias vector `[1, n]`; that covers dense networks without
+//! the bookkeeping of arbitrary rank.
+
+use std::fmt;
+
+/// The shape of a row-major matrix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Shape {
+    /// Number of rows (the batch axis).
+    pub rows: usize,
+    /// Number of columns (the feature axis).
+    pub cols: usize,
+}
+
+impl Shape {
+    /// A `[rows, cols]` shape.
+    pub const fn new(rows: usize, cols: usize) -> Self {
+        Shape { rows, cols }
+    }
+
+    /// The `[1, 1]` shape of a scalar.
+    pub const SCALAR: Shape = Shape::new(1, 1);
+
+    /// Number of elements.
+    pub const fn len(&self) -> usize {
+        self.rows * self.cols
+    }
+
+    /// True when the shape holds no element.
+    pub const fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The shape with rows and columns swapped.
+    pub const fn transposed(&self) -> Shape {
+        Shape::new(self.cols, self.rows)
+    }
+
+    /// Whether a value of this shape can be repeated to fill `target`: equal shapes, a row
+    /// `[1, m]` repeated down `[n, m]`, or a scalar `[1, 1]` repeated everywhere.
+    pub fn broadcasts_to(&self, target: Shape) -> bool {
+        *self == target || *self == Shape::SCALAR || (self.rows == 1 && self.cols == target.cols)
+    }
+
+    /// The shape two operands broadcast to, if any (see [`Shape::broadcasts_to`]).
+    pub fn broadcast(a: Shape, b: Shape) -> Option<Shape> {
+        if b.broadcasts_to(a) {
+            Some(a)
+        } else if a.broadcasts_to(b) {
+            Some(b)
+        } else {
+            None
+        }
+    }
+}
+
+impl From<[usize; 2]> for Shape {
+    fn from([rows, cols]: [usize; 2]) -> Self {
+        Shape::new(rows, cols)
+    }
+}
+
+impl fmt::Display for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}, {}]", self.rows, self.cols)
+    }
+}
