@@ -97,3 +97,22 @@ fn matmul(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) w
         }
     }
 }
+
+// Small products (fewer than 64×64 outputs): one thread per output element walks K.
+// A 64×64 tile would leave most of its threads idle there, which software rasterizers
+// such as lavapipe pay for in full. Dispatch: ceil(m·n / 64) workgroups of 64, spilling
+// into y; thread i computes C[i / n, i % n].
+@compute @workgroup_size(64)
+fn matmul_small(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * 64u;
+    if (i >= params.m * params.n) {
+        return;
+    }
+    let r = i / params.n;
+    let col = i % params.n;
+    var acc = 0.0;
+    for (var kk = 0u; kk < params.k; kk++) {
+        acc = fma(load_a(r, kk), load_b(kk, col), acc);
+    }
+    c[i] = acc;
+}

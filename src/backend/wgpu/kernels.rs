@@ -18,6 +18,7 @@ pub const SHADERS: [(&str, &str); 6] = [
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kernel {
     MatMul,
+    MatMulSmall,
     Add,
     Sub,
     Mul,
@@ -38,8 +39,9 @@ pub enum Kernel {
 
 impl Kernel {
     /// Every kernel, for tests that build them all.
-    pub const ALL: [Kernel; 17] = [
+    pub const ALL: [Kernel; 18] = [
         Kernel::MatMul,
+        Kernel::MatMulSmall,
         Kernel::Add,
         Kernel::Sub,
         Kernel::Mul,
@@ -62,7 +64,7 @@ impl Kernel {
     fn file_index(self) -> usize {
         use Kernel::*;
         match self {
-            MatMul => 0,
+            MatMul | MatMulSmall => 0,
             Add | Sub | Mul | Scale | Square | Broadcast => 1,
             Sigmoid | Tanh | Relu | SigmoidGrad | TanhGrad | ReluGrad => 2,
             SumAll | SumRows => 3,
@@ -86,6 +88,7 @@ impl Kernel {
         use Kernel::*;
         match self {
             MatMul => "matmul",
+            MatMulSmall => "matmul_small",
             Add => "add",
             Sub => "sub",
             Mul => "mul",

@@ -133,17 +133,28 @@ impl GpuSession {
         let k = if trans_a { a.rows } else { a.cols };
         let (m, n) = (node.shape.rows as u32, node.shape.cols as u32);
         let params = MatmulParams { m, n, k: k as u32, trans_a: trans_a as u32, trans_b: trans_b as u32, _pad: [0; 3] };
+        // Below one 64×64 tile of output the tiled kernel would idle most of its threads.
+        let (kernel, workgroups) = if m * n < 64 * 64 {
+            (Kernel::MatMulSmall, self.linear_with((m * n) as usize, 64))
+        } else {
+            (Kernel::MatMul, [n.div_ceil(64), m.div_ceil(64), 1])
+        };
         Launch {
-            kernel: Kernel::MatMul,
+            kernel,
             params: bytes_of(&params).to_vec(),
             bindings: vec![(0, node.inputs[0]), (1, node.inputs[1]), (2, id)],
-            workgroups: [n.div_ceil(64), m.div_ceil(64), 1],
+            workgroups,
         }
     }
 
     /// Workgroups of 256 covering `len` threads, spilling into y past the x limit.
     fn linear(&self, len: usize) -> [u32; 3] {
-        let groups = len.div_ceil(256).max(1) as u32;
+        self.linear_with(len, 256)
+    }
+
+    /// Workgroups of `size` threads covering `len` threads, spilling into y.
+    fn linear_with(&self, len: usize, size: usize) -> [u32; 3] {
+        let groups = len.div_ceil(size).max(1) as u32;
         let max_x = self.ctx.limits().max_compute_workgroups_per_dimension;
         if groups <= max_x {
             [groups, 1, 1]

@@ -1,0 +1,97 @@
+//! Shared helpers: the GPU device (skipping loudly, or failing under REQUIRE_GPU=1), the
+//! tolerance rule, and random data.
+
+use std::sync::OnceLock;
+
+use backprop::{Device, Graph, NodeId, Shape};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+/// The GPU device shared by all tests, or `None` (after a loud notice) when there is no
+/// adapter. With `REQUIRE_GPU=1` a missing adapter fails the test instead.
+pub fn gpu(test: &str) -> Option<Device> {
+    static DEVICE: OnceLock<Result<Device, String>> = OnceLock::new();
+    match DEVICE.get_or_init(|| Device::gpu().map_err(|e| e.to_string())) {
+        Ok(device) => Some(device.clone()),
+        Err(err) if std::env::var("REQUIRE_GPU").is_ok_and(|v| v == "1") => {
+            panic!("REQUIRE_GPU=1 but no GPU adapter: {err}")
+        }
+        Err(err) => {
+            eprintln!("SKIPPED GPU TEST {test}: {err}");
+            None
+        }
+    }
+}
+
+/// Runs a test body once per backend: `backend_test!(name, |device| { ... });` makes
+/// `name::cpu` and `name::gpu`.
+#[macro_export]
+macro_rules! backend_test {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[test]
+            fn cpu() {
+                let body: fn(backprop::Device) = $body;
+                body(backprop::Device::Cpu);
+            }
+            #[test]
+            fn gpu() {
+                let body: fn(backprop::Device) = $body;
+                if let Some(device) = $crate::common::gpu(concat!(stringify!($name), "::gpu")) {
+                    body(device);
+                }
+            }
+        }
+    };
+}
+
+/// `|actual - expected| <= atol + rtol · |expected|`, elementwise: the one tolerance rule.
+#[derive(Clone, Copy, Debug)]
+pub struct Tolerance {
+    pub atol: f32,
+    pub rtol: f32,
+}
+
+/// Same arithmetic, same order: only last-bit differences (e.g. fma contraction).
+pub const ELEMENTWISE: Tolerance = Tolerance { atol: 1e-6, rtol: 1e-6 };
+/// exp-based kernels: the GPU's exp may differ from libm by a few ulp.
+pub const TRANSCENDENTAL: Tolerance = Tolerance { atol: 1e-6, rtol: 2e-5 };
+/// Sums and products whose summation order differs between backends.
+pub const REDUCTION: Tolerance = Tolerance { atol: 1e-5, rtol: 1e-4 };
+/// Whole training steps: the above, compounded over a few steps.
+pub const TRAINING: Tolerance = Tolerance { atol: 2e-5, rtol: 2e-4 };
+
+/// Panics with the first element outside `tol`, naming `what`.
+pub fn assert_close(what: &str, actual: &[f32], expected: &[f32], tol: Tolerance) {
+    assert_eq!(actual.len(), expected.len(), "{what}: lengths differ");
+    for (i, (&a, &e)) in actual.iter().zip(expected).enumerate() {
+        let ok = (a - e).abs() <= tol.atol + tol.rtol * e.abs();
+        assert!(ok, "{what}[{i}]: got {a}, expected {e} (tolerance {tol:?})");
+    }
+}
+
+pub fn rng(seed: u64) -> StdRng {
+    StdRng::seed_from_u64(seed)
+}
+
+/// Uniform values in [-1, 1) kept at least 0.05 away from 0, so that ReLU's kink and
+/// division-like behaviour are avoided.
+pub fn away_from_zero(rng: &mut StdRng, shape: Shape) -> Vec<f32> {
+    (0..shape.len())
+        .map(|_| {
+            let v: f32 = rng.random_range(0.05..1.0);
+            if rng.random_bool(0.5) {
+                v
+            } else {
+                -v
+            }
+        })
+        .collect()
+}
+
+/// Graph of parameters with random values, one per shape.
+pub fn random_params(g: &mut Graph, rng: &mut StdRng, shapes: &[Shape]) -> Vec<NodeId> {
+    shapes.iter().enumerate().map(|(i, &s)| g.parameter(&format!("p{i}"), s, away_from_zero(rng, s)).unwrap()).collect()
+}

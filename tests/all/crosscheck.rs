@@ -1,0 +1,122 @@
+//! The wgpu backend against the CPU reference: every op at sizes 1, 63, 65, 257 (not
+//! multiples of the 64- and 256-thread workgroups), a launch past 65,535 workgroups,
+//! matmuls of odd shapes in all transpose variants, and whole XOR training steps.
+//! Tolerances: the presets of `common`, one per kind of arithmetic.
+
+use backprop::models::{Xor, XOR_INPUTS, XOR_TARGETS};
+use backprop::{Device, Graph, NodeId, Result, Shape};
+
+use crate::common::{
+    assert_close, away_from_zero, gpu, rng, Tolerance, ELEMENTWISE, REDUCTION, TRAINING, TRANSCENDENTAL,
+};
+
+/// Builds `op(inputs)` from random inputs of `shapes`, runs it on both backends, compares.
+fn cross(name: &str, shapes: &[Shape], tol: Tolerance, op: impl Fn(&mut Graph, &[NodeId]) -> Result<NodeId>) {
+    let Some(device) = gpu(name) else { return };
+    let mut rng = rng(shapes.iter().map(|s| s.len() as u64).sum());
+    let mut g = Graph::new();
+    // Values in ±[0.15, 3): wide enough to reach sigmoid's and tanh's flat tails.
+    let inputs: Vec<NodeId> = shapes
+        .iter()
+        .map(|&s| g.constant(s, away_from_zero(&mut rng, s).iter().map(|v| v * 3.0).collect()))
+        .collect::<Result<_>>()
+        .unwrap();
+    let out = op(&mut g, &inputs).unwrap();
+    let expected = Device::Cpu.compile(&g, &[out]).unwrap().run_and_read(&[out]).unwrap().remove(0);
+    let actual = device.compile(&g, &[out]).unwrap().run_and_read(&[out]).unwrap().remove(0);
+    assert_close(&format!("{name} {shapes:?}"), &actual, &expected, tol);
+}
+
+/// Shapes of 1, 63, 65 and 257 elements.
+const SIZES: [Shape; 4] = [Shape::new(1, 1), Shape::new(7, 9), Shape::new(5, 13), Shape::new(1, 257)];
+
+#[test]
+fn binary_ops_with_broadcasting() {
+    for s in SIZES {
+        for rhs in [s, Shape::new(1, s.cols), Shape::SCALAR] {
+            cross("add", &[s, rhs], ELEMENTWISE, |g, x| g.add(x[0], x[1]));
+            cross("sub", &[rhs, s], ELEMENTWISE, |g, x| g.sub(x[0], x[1]));
+            cross("mul", &[s, rhs], ELEMENTWISE, |g, x| g.mul(x[0], x[1]));
+        }
+    }
+}
+
+#[test]
+fn unary_ops() {
+    for s in SIZES {
+        cross("scale", &[s], ELEMENTWISE, |g, x| g.scale(x[0], -1.5));
+        cross("square", &[s], ELEMENTWISE, |g, x| g.square(x[0]));
+        cross("broadcast row", &[Shape::new(1, s.cols)], ELEMENTWISE, |g, x| g.broadcast(x[0], s));
+        cross("broadcast scalar", &[Shape::SCALAR], ELEMENTWISE, |g, x| g.broadcast(x[0], s));
+        cross("sigmoid", &[s], TRANSCENDENTAL, |g, x| g.sigmoid(x[0]));
+        cross("tanh", &[s], TRANSCENDENTAL, |g, x| g.tanh(x[0]));
+        cross("relu", &[s], ELEMENTWISE, |g, x| g.relu(x[0]));
+    }
+}
+
+#[test]
+fn derivative_ops() {
+    for s in SIZES {
+        cross("sigmoid_grad", &[s, s], ELEMENTWISE, |g, x| g.sigmoid_grad(x[0], x[1]));
+        cross("tanh_grad", &[s, s], ELEMENTWISE, |g, x| g.tanh_grad(x[0], x[1]));
+        cross("relu_grad", &[s, s], ELEMENTWISE, |g, x| g.relu_grad(x[0], x[1]));
+    }
+}
+
+#[test]
+fn reductions_and_loss() {
+    for s in SIZES.into_iter().chain([Shape::new(300, 70), Shape::new(1000, 3)]) {
+        cross("sum", &[s], REDUCTION, |g, x| g.sum(x[0]));
+        cross("sum_rows", &[s], REDUCTION, |g, x| g.sum_rows(x[0]));
+        cross("mean", &[s], REDUCTION, |g, x| g.mean(x[0]));
+        cross("mse_loss", &[s, s], REDUCTION, |g, x| g.mse_loss(x[0], x[1]));
+    }
+}
+
+#[test]
+fn matmul_odd_shapes_all_transposes() {
+    // Tiny (one thread per output), one partial 64×64 tile, and several partial tiles with
+    // K not a multiple of the 16-wide K step.
+    for (m, k, n) in [(1, 1, 1), (3, 5, 2), (63, 17, 65), (65, 33, 130), (129, 70, 67)] {
+        for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+            let a = if ta { Shape::new(k, m) } else { Shape::new(m, k) };
+            let b = if tb { Shape::new(n, k) } else { Shape::new(k, n) };
+            cross(&format!("matmul {m}x{k}x{n} ta={ta} tb={tb}"), &[a, b], REDUCTION, |g, x| {
+                g.matmul_t(x[0], x[1], ta, tb)
+            });
+        }
+    }
+}
+
+#[test]
+fn elementwise_launch_past_65535_workgroups() {
+    // 65,535 workgroups of 256 threads cover 16,776,960 elements; one row more forces the
+    // launch to spill into the y dimension.
+    let s = Shape::new(65_536, 256);
+    cross("add (2-D launch)", &[s, Shape::new(1, 256)], ELEMENTWISE, |g, x| g.add(x[0], x[1]));
+}
+
+#[test]
+fn ten_xor_training_steps() {
+    let Some(device) = gpu("ten_xor_training_steps") else { return };
+    let net = Xor::new(7, 0.5).unwrap();
+    let mut watched = vec![net.loss];
+    watched.extend(&net.grads);
+    let mut cpu = Device::Cpu.compile(&net.graph, &watched).unwrap();
+    let mut gpu = device.compile(&net.graph, &watched).unwrap();
+    for session in [&mut cpu, &mut gpu] {
+        session.write(net.x, &XOR_INPUTS).unwrap();
+        session.write(net.y, &XOR_TARGETS).unwrap();
+    }
+    for step in 0..10 {
+        let expected = cpu.run_and_read(&watched).unwrap();
+        let actual = gpu.run_and_read(&watched).unwrap();
+        for (i, (a, e)) in actual.iter().zip(&expected).enumerate() {
+            assert_close(&format!("step {step}, {}", net.graph.label(watched[i])), a, e, TRAINING);
+        }
+    }
+    for &p in &net.params {
+        let (a, e) = (gpu.read(p).unwrap(), cpu.read(p).unwrap());
+        assert_close(&format!("parameter {}", net.graph.label(p)), &a, &e, TRAINING);
+    }
+}

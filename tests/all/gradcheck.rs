@@ -1,0 +1,124 @@
+//! Finite differences against autodiff on the CPU reference backend, with a random
+//! cotangent so that a rule that ignores its incoming gradient fails.
+//!
+//! For parameters p and output y = f(p), autodiff gives the vector-Jacobian product
+//! ∂(c·y)/∂p for a random c. Central differences of L(p) = Σ c·y (accumulated in f64) with
+//! step H = 1e-2 must agree within 1e-3 + 1e-2·|analytic|: f32 rounding costs about
+//! 1e-5 here and truncation H²·f'''/6 under 1e-4, while a wrong rule (a missing factor,
+//! a sign, a dropped term) is off by far more.
+
+use backprop::models::{XOR_INPUTS, XOR_TARGETS};
+use backprop::{Device, Graph, NodeId, Result, Session, Shape};
+
+use crate::common::{away_from_zero, random_params, rng};
+
+const H: f32 = 1e-2;
+const ATOL: f64 = 1e-3;
+const RTOL: f64 = 1e-2;
+
+fn objective(session: &mut dyn Session, out: NodeId, cotangent: &[f32]) -> f64 {
+    let y = session.run_and_read(&[out]).unwrap().remove(0);
+    y.iter().zip(cotangent).map(|(&y, &c)| y as f64 * c as f64).sum()
+}
+
+/// Checks every gradient of `build(params)` with parameters of `shapes`.
+fn check(name: &str, shapes: &[Shape], build: impl Fn(&mut Graph, &[NodeId]) -> Result<NodeId>) {
+    let mut rng = rng(name.len() as u64);
+    let mut g = Graph::new();
+    let params = random_params(&mut g, &mut rng, shapes);
+    let out = build(&mut g, &params).unwrap();
+    let cotangent = away_from_zero(&mut rng, g.shape(out).unwrap());
+    let seed = g.constant(g.shape(out).unwrap(), cotangent.clone()).unwrap();
+    let grads = g.backward_from(out, seed).unwrap();
+    let grad_ids: Vec<NodeId> = params.iter().map(|&p| grads.get(p).expect("every parameter is used")).collect();
+    let mut keep = vec![out];
+    keep.extend(&grad_ids);
+    let mut session = Device::Cpu.compile_inference(&g, &keep).unwrap();
+    let analytic = session.run_and_read(&grad_ids).unwrap();
+    for (i, &p) in params.iter().enumerate() {
+        let mut values = g.node(p).unwrap().init.clone().unwrap();
+        for j in 0..values.len() {
+            let original = values[j];
+            values[j] = original + H;
+            session.write(p, &values).unwrap();
+            let up = objective(session.as_mut(), out, &cotangent);
+            values[j] = original - H;
+            session.write(p, &values).unwrap();
+            let down = objective(session.as_mut(), out, &cotangent);
+            values[j] = original;
+            session.write(p, &values).unwrap();
+            let numeric = (up - down) / (2.0 * H as f64);
+            let exact = analytic[i][j] as f64;
+            let ok = (numeric - exact).abs() <= ATOL + RTOL * exact.abs();
+            assert!(ok, "{name}: d/d p{i}[{j}]: autodiff {exact}, finite differences {numeric}");
+        }
+    }
+}
+
+const M: Shape = Shape::new(3, 4);
+const ROW: Shape = Shape::new(1, 4);
+
+#[test]
+fn matmul_all_transpose_variants() {
+    for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+        let a = if ta { Shape::new(5, 3) } else { Shape::new(3, 5) };
+        let b = if tb { Shape::new(2, 5) } else { Shape::new(5, 2) };
+        check(&format!("matmul {ta} {tb}"), &[a, b], |g, p| g.matmul_t(p[0], p[1], ta, tb));
+    }
+}
+
+#[test]
+fn add_sub_mul_with_broadcasting() {
+    for rhs in [M, ROW, Shape::SCALAR] {
+        check("add", &[M, rhs], |g, p| g.add(p[0], p[1]));
+        check("sub", &[M, rhs], |g, p| g.sub(p[0], p[1]));
+        check("mul", &[M, rhs], |g, p| g.mul(p[0], p[1]));
+        check("sub reversed", &[rhs, M], |g, p| g.sub(p[0], p[1]));
+    }
+}
+
+#[test]
+fn unary_ops() {
+    check("scale", &[M], |g, p| g.scale(p[0], -2.5));
+    check("square", &[M], |g, p| g.square(p[0]));
+    check("sigmoid", &[M], |g, p| g.sigmoid(p[0]));
+    check("tanh", &[M], |g, p| g.tanh(p[0]));
+    check("relu", &[M], |g, p| g.relu(p[0]));
+    check("broadcast row", &[ROW], |g, p| g.broadcast(p[0], M));
+    check("broadcast scalar", &[Shape::SCALAR], |g, p| g.broadcast(p[0], M));
+}
+
+#[test]
+fn reductions_and_loss() {
+    check("sum", &[M], |g, p| g.sum(p[0]));
+    check("sum_rows", &[M], |g, p| g.sum_rows(p[0]));
+    check("mean", &[M], |g, p| g.mean(p[0]));
+    check("mse_loss", &[M, M], |g, p| g.mse_loss(p[0], p[1]));
+}
+
+#[test]
+fn value_used_twice_accumulates() {
+    // y = x·x + sigmoid(x): x reaches y along three paths.
+    check("reuse", &[M], |g, p| {
+        let sq = g.mul(p[0], p[0])?;
+        let s = g.sigmoid(p[0])?;
+        g.add(sq, s)
+    });
+}
+
+#[test]
+fn xor_network_gradients() {
+    // The 2-4-1 sigmoid network with MSE loss (as in `models::Xor`), its data as constants.
+    let shapes = [Shape::new(2, 4), Shape::new(1, 4), Shape::new(4, 1), Shape::SCALAR];
+    check("xor", &shapes, |g, p| {
+        let x = g.constant([4, 2], XOR_INPUTS.to_vec())?;
+        let y = g.constant([4, 1], XOR_TARGETS.to_vec())?;
+        let z1 = g.matmul(x, p[0])?;
+        let z1 = g.add(z1, p[1])?;
+        let a1 = g.sigmoid(z1)?;
+        let z2 = g.matmul(a1, p[2])?;
+        let z2 = g.add(z2, p[3])?;
+        let out = g.sigmoid(z2)?;
+        g.mse_loss(out, y)
+    });
+}

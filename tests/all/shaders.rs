@@ -1,0 +1,28 @@
+//! Every WGSL file parses and validates with naga, without a GPU.
+
+use backprop::backend::wgpu::kernels::{Kernel, SHADERS};
+
+fn validate(name: &str, source: &str) -> naga::Module {
+    let module =
+        naga::front::wgsl::parse_str(source).unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(source)));
+    naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::default())
+        .validate(&module)
+        .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+    module
+}
+
+#[test]
+fn every_shader_validates() {
+    for (name, source) in SHADERS {
+        validate(name, source);
+    }
+}
+
+#[test]
+fn every_kernel_names_an_entry_point_of_its_file() {
+    for kernel in Kernel::ALL {
+        let module = validate(kernel.file(), kernel.source());
+        let found = module.entry_points.iter().any(|e| e.name == kernel.entry_point());
+        assert!(found, "{kernel:?}: no entry point {} in {}", kernel.entry_point(), kernel.file());
+    }
+}
