@@ -239,7 +239,7 @@ fn elementwise_params(out: Shape, a: Shape, b: Shape, scalar: f32) -> Vec<u8> {
 
 /// One storage buffer per plan slot, checked against the device's binding limit.
 fn allocate(ctx: &GpuContext, plan: &Plan) -> Result<Vec<wgpu::Buffer>> {
-    let max = ctx.limits().max_storage_buffer_binding_size as u64;
+    let max = ctx.limits().max_storage_buffer_binding_size;
     plan.slot_len
         .iter()
         .map(|&len| {
