@@ -1,23 +1,85 @@
 // Optimizer updates, in place.
 //
-// Bindings: 0 = grad (read), 2 = param (read_write, updated in place), 3 = params.
-// sgd: param -= lr * grad. Dispatch: ceil(len / 256) workgroups of 256, spilling into y.
+// Bindings: 0 = grad (read), 1 = step counter (read; adam only), 2 = param (read_write,
+// updated in place), 3 = params, 4 = velocity or first moment m (read_write),
+// 5 = second moment v (read_write; adam only).
+// sgd:          param -= lr · grad
+// sgd_momentum: v = momentum · v + grad; param -= lr · v  (PyTorch, no dampening)
+// adam:         PyTorch's Adam at step t = counter[0] (1 on the first step):
+//               m = β₁m + (1−β₁)g; v = β₂v + (1−β₂)g²;
+//               param -= (lr / (1−β₁ᵗ)) · m / (sqrt(v) / sqrt(1−β₂ᵗ) + eps)
+// Dispatch: ceil(len / 256) workgroups of 256, spilling into y.
+// accumulate:   param += grad (a running total, e.g. of the loss over an epoch)
+// increment:    counter[0] += len (the planner passes len = 1). Dispatch: 1 workgroup;
+//               binding 2 is the counter.
 
 struct Params {
     len: u32,
     lr: f32,
+    momentum: f32,
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
     _pad0: u32,
     _pad1: u32,
 }
 
 @group(0) @binding(0) var<storage, read> grad: array<f32>;
+@group(0) @binding(1) var<storage, read> step: array<f32>;
 @group(0) @binding(2) var<storage, read_write> param: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
+@group(0) @binding(4) var<storage, read_write> moment1: array<f32>;
+@group(0) @binding(5) var<storage, read_write> moment2: array<f32>;
+
+fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+    return gid.x + gid.y * nwg.x * 256u;
+}
 
 @compute @workgroup_size(256)
 fn sgd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * 256u;
+    let i = flat_index(gid, nwg);
     if (i < params.len) {
         param[i] -= params.lr * grad[i];
+    }
+}
+
+@compute @workgroup_size(256)
+fn sgd_momentum(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if (i < params.len) {
+        let v = params.momentum * moment1[i] + grad[i];
+        moment1[i] = v;
+        param[i] -= params.lr * v;
+    }
+}
+
+@compute @workgroup_size(256)
+fn adam(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if (i < params.len) {
+        let t = step[0];
+        let step_size = params.lr / (1.0 - pow(params.beta1, t));
+        let bias2_sqrt = sqrt(1.0 - pow(params.beta2, t));
+        let g = grad[i];
+        let m = params.beta1 * moment1[i] + (1.0 - params.beta1) * g;
+        let v = params.beta2 * moment2[i] + (1.0 - params.beta2) * g * g;
+        moment1[i] = m;
+        moment2[i] = v;
+        param[i] -= step_size * m / (sqrt(v) / bias2_sqrt + params.eps);
+    }
+}
+
+@compute @workgroup_size(1)
+fn increment() {
+    param[0] += f32(params.len);
+}
+
+// accumulate: param += grad (binding 0 holds the value to add; here `param` is the running
+// total). Dispatch as sgd.
+@compute @workgroup_size(256)
+fn accumulate(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if (i < params.len) {
+        param[i] += grad[i];
     }
 }

@@ -58,8 +58,10 @@ impl Graph {
             let input_grads = rules::vjp(self, id, dy)?;
             for (input, grad) in inputs.into_iter().zip(input_grads) {
                 if self.node(input)?.requires_grad {
+                    let op = self.node(id)?.op.name();
+                    let grad = grad.ok_or(Error::NotDifferentiable { op })?;
                     let grad = self.reduce_to_shape(grad, self.shape(input)?)?;
-                    self.accumulate(&mut grads, input, grad)?;
+                    self.add_gradient(&mut grads, input, grad)?;
                 }
             }
         }
@@ -81,7 +83,7 @@ impl Graph {
     }
 
     /// A value used twice receives the sum of both gradients.
-    fn accumulate(&mut self, grads: &mut BTreeMap<NodeId, NodeId>, node: NodeId, grad: NodeId) -> Result<()> {
+    fn add_gradient(&mut self, grads: &mut BTreeMap<NodeId, NodeId>, node: NodeId, grad: NodeId) -> Result<()> {
         let total = match grads.get(&node) {
             Some(&previous) => self.add(previous, grad)?,
             None => grad,

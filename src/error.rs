@@ -40,7 +40,7 @@ pub enum Error {
         got: usize,
     },
     /// Differentiation reached an op that has no backward rule.
-    #[error("{op} is not differentiable (it is a gradient or update op)")]
+    #[error("{op} has no gradient here: derivative and update ops have no backward rule, and loss targets take none")]
     NotDifferentiable {
         /// The op.
         op: &'static str,

@@ -29,13 +29,19 @@
 #![deny(missing_docs)]
 
 mod autodiff;
+pub mod checkpoint;
+pub mod classifier;
+pub mod data;
 pub mod backend;
 mod error;
 mod graph;
 pub mod init;
 pub mod models;
+pub mod nn;
+mod optim;
 mod op;
 pub mod plan;
+pub mod plot;
 mod record;
 mod rules;
 mod shape;
@@ -45,4 +51,5 @@ pub use backend::{Device, Session};
 pub use error::{Error, Result};
 pub use graph::{Graph, Node, NodeId};
 pub use op::Op;
+pub use optim::Optimizer;
 pub use shape::Shape;

@@ -53,11 +53,48 @@ pub enum Op {
     /// Inputs `(prediction, target)`: `mean((p - t)²)`, shape `[1, 1]`. Fused: one
     /// reduction kernel instead of sub, square and mean with two temporaries.
     MseLoss,
+    /// Inputs `(logits [n, k], targets [n, k])`: softmax cross-entropy averaged over the
+    /// rows whose target is not all zeros, `[1, 1]`. Targets are one-hot (or any
+    /// distribution); an all-zero row is padding and counts for nothing, so a partial last
+    /// batch runs through the same compiled graph. Computed with log-sum-exp.
+    SoftmaxCrossEntropy,
+    /// Inputs `(logits, targets, dy)`: the gradient of [`Op::SoftmaxCrossEntropy`] with
+    /// respect to the logits, `dy · (softmax(z)·Σt_row − t) / rows`, padding rows zero.
+    SoftmaxCrossEntropyGrad,
+    /// Inputs `(logits, targets)`: how many non-padding rows have their largest logit
+    /// where the target is largest, `[1, 1]`. Not differentiable.
+    CountCorrect,
     /// Inputs `(param, grad)`: `param -= lr · grad`, in place (the node aliases `param`).
     SgdUpdate {
         /// Learning rate.
         lr: f32,
     },
+    /// Inputs `(param, grad, velocity)`: PyTorch's SGD with momentum,
+    /// `v = momentum·v + grad; param -= lr·v`, both in place.
+    SgdMomentum {
+        /// Learning rate.
+        lr: f32,
+        /// Momentum factor.
+        momentum: f32,
+    },
+    /// Inputs `(param, grad, m, v, step)`: Adam with bias correction as PyTorch computes
+    /// it, `param`, `m` and `v` updated in place; `step` is the counter after its
+    /// [`Op::Increment`].
+    Adam {
+        /// Learning rate.
+        lr: f32,
+        /// Decay of the first moment.
+        beta1: f32,
+        /// Decay of the second moment.
+        beta2: f32,
+        /// Added to `sqrt(v̂)` for stability.
+        eps: f32,
+    },
+    /// Input `(counter)`: adds one in place; Adam's step count.
+    Increment,
+    /// Inputs `(total, value)`: `total += value` in place, e.g. summing the loss over an
+    /// epoch on the device so that nothing is read back per step.
+    Accumulate,
 }
 
 impl Op {
@@ -85,7 +122,14 @@ impl Op {
             Op::SumRows => "sum_rows",
             Op::Mean => "mean",
             Op::MseLoss => "mse_loss",
+            Op::SoftmaxCrossEntropy => "softmax_cross_entropy",
+            Op::SoftmaxCrossEntropyGrad => "softmax_cross_entropy_grad",
+            Op::CountCorrect => "count_correct",
             Op::SgdUpdate { .. } => "sgd_update",
+            Op::SgdMomentum { .. } => "sgd_momentum",
+            Op::Adam { .. } => "adam",
+            Op::Increment => "increment",
+            Op::Accumulate => "accumulate",
         }
     }
 
@@ -99,7 +143,9 @@ impl Op {
     /// planner always keeps them.
     pub fn updated_inputs(&self) -> &'static [usize] {
         match self {
-            Op::SgdUpdate { .. } => &[0],
+            Op::SgdUpdate { .. } | Op::Increment | Op::Accumulate => &[0],
+            Op::SgdMomentum { .. } => &[0, 2],
+            Op::Adam { .. } => &[0, 2, 3],
             _ => &[],
         }
     }

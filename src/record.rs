@@ -126,12 +126,52 @@ impl Graph {
         self.push(Op::Broadcast, &[x], to)
     }
 
+    /// Softmax cross-entropy of `logits` against `targets` (both `[n, k]`), averaged over
+    /// the rows whose target is not all zeros (see [`Op::SoftmaxCrossEntropy`]).
+    pub fn softmax_cross_entropy(&mut self, logits: NodeId, targets: NodeId) -> Result<NodeId> {
+        self.same_shape_scalar(Op::SoftmaxCrossEntropy, logits, targets)
+    }
+
+    /// Derivative op of [`Graph::softmax_cross_entropy`] with respect to the logits.
+    pub fn softmax_cross_entropy_grad(&mut self, logits: NodeId, targets: NodeId, dy: NodeId) -> Result<NodeId> {
+        let (sl, st, sd) = (self.shape(logits)?, self.shape(targets)?, self.shape(dy)?);
+        if sl != st || sd != Shape::SCALAR {
+            let rhs = if sl != st { st } else { sd };
+            return Err(Error::Shape { op: "softmax_cross_entropy_grad", lhs: sl, rhs });
+        }
+        self.push(Op::SoftmaxCrossEntropyGrad, &[logits, targets, dy], sl)
+    }
+
+    /// Number of rows whose largest logit is where the target is largest (padding rows
+    /// excluded), `[1, 1]`.
+    pub fn count_correct(&mut self, logits: NodeId, targets: NodeId) -> Result<NodeId> {
+        self.same_shape_scalar(Op::CountCorrect, logits, targets)
+    }
+
+    fn same_shape_scalar(&mut self, op: Op, a: NodeId, b: NodeId) -> Result<NodeId> {
+        let (sa, sb) = (self.shape(a)?, self.shape(b)?);
+        if sa != sb {
+            return Err(Error::Shape { op: op.name(), lhs: sa, rhs: sb });
+        }
+        self.push(op, &[a, b], Shape::SCALAR)
+    }
+
+    /// Records `total += value` in place each run; `total` must be a state (or
+    /// parameter) node of the same shape. Returns the update node.
+    pub fn accumulate(&mut self, total: NodeId, value: NodeId) -> Result<NodeId> {
+        let (st, sv) = (self.shape(total)?, self.shape(value)?);
+        if !matches!(self.node(total)?.op, Op::State | Op::Parameter) {
+            let msg = format!("{} is not a state node", self.label(total));
+            return Err(Error::InvalidArgument { op: "accumulate", msg });
+        }
+        if st != sv {
+            return Err(Error::Shape { op: "accumulate", lhs: st, rhs: sv });
+        }
+        self.push(Op::Accumulate, &[total, value], st)
+    }
+
     /// Mean squared error `mean((prediction - target)²)`, `[1, 1]`.
     pub fn mse_loss(&mut self, prediction: NodeId, target: NodeId) -> Result<NodeId> {
-        let (sp, st) = (self.shape(prediction)?, self.shape(target)?);
-        if sp != st {
-            return Err(Error::Shape { op: "mse_loss", lhs: sp, rhs: st });
-        }
-        self.push(Op::MseLoss, &[prediction, target], Shape::SCALAR)
+        self.same_shape_scalar(Op::MseLoss, prediction, target)
     }
 }

@@ -6,11 +6,12 @@ use crate::error::{Error, Result};
 use crate::graph::{Graph, NodeId};
 use crate::op::Op;
 
-/// Records the vector-Jacobian products of node `y` and returns one gradient per input.
-pub(crate) fn vjp(g: &mut Graph, y: NodeId, dy: NodeId) -> Result<Vec<NodeId>> {
+/// Records the vector-Jacobian products of node `y` and returns one gradient per input
+/// (`None` where the op is not differentiable with respect to that input).
+pub(crate) fn vjp(g: &mut Graph, y: NodeId, dy: NodeId) -> Result<Vec<Option<NodeId>>> {
     let node = g.node(y)?.clone();
     let x = &node.inputs;
-    Ok(match node.op {
+    let grads = match node.op {
         // C = op(A)·op(B): dA = dC·Bᵀ and dB = Aᵀ·dC, with the transposes folded into flags.
         Op::MatMul { trans_a, trans_b } => matmul_vjp(g, x[0], x[1], dy, trans_a, trans_b)?,
         // d(a+b) = da + db.
@@ -50,8 +51,12 @@ pub(crate) fn vjp(g: &mut Graph, y: NodeId, dy: NodeId) -> Result<Vec<NodeId>> {
             let dp = g.mul(scaled, dy)?;
             vec![dp, g.scale(dp, -1.0)?]
         }
+        // ∂/∂z of −Σ t·log softmax(z), per row: softmax(z)·Σt − t (over the rows counted).
+        // Targets are data: differentiating with respect to them is an error.
+        Op::SoftmaxCrossEntropy => return Ok(vec![Some(g.softmax_cross_entropy_grad(x[0], x[1], dy)?), None]),
         op => return Err(Error::NotDifferentiable { op: op.name() }),
-    })
+    };
+    Ok(grads.into_iter().map(Some).collect())
 }
 
 /// The four transpose cases of `C = op(A)·op(B)`, each derived from `dA = dC·Bᵀ`,

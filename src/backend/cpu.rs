@@ -27,9 +27,18 @@ impl CpuSession {
         Ok(CpuSession { graph: graph.clone(), plan, values })
     }
 
+    /// Where a node's value lives: an in-place update shares its target's.
+    fn storage(&self, id: NodeId) -> usize {
+        let node = &self.graph.nodes()[id.index()];
+        match node.op.updated_inputs().first() {
+            Some(&target) => self.storage(node.inputs[target]),
+            None => id.index(),
+        }
+    }
+
     fn eval(&self, id: NodeId) -> Vec<f32> {
         let node = &self.graph.nodes()[id.index()];
-        let arg = |i: usize| self.values[node.inputs[i].index()].as_slice();
+        let arg = |i: usize| self.values[self.storage(node.inputs[i])].as_slice();
         let shape = |i: usize| self.graph.nodes()[node.inputs[i].index()].shape;
         let binary = |f: &dyn Fn(f32, f32) -> f32| k::binary(arg(0), shape(0), arg(1), shape(1), node.shape, f);
         match node.op {
@@ -50,9 +59,38 @@ impl CpuSession {
             Op::SumRows => k::sum_rows(arg(0), shape(0)),
             Op::Mean => vec![k::sum_all(arg(0)) / shape(0).len() as f32],
             Op::MseLoss => vec![k::mse(arg(0), arg(1))],
-            Op::SgdUpdate { lr } => binary(&|p, g| p - lr * g),
+            Op::SoftmaxCrossEntropy => vec![k::softmax_cross_entropy(arg(0), arg(1), shape(0))],
+            Op::SoftmaxCrossEntropyGrad => k::softmax_cross_entropy_grad(arg(0), arg(1), arg(2)[0], shape(0)),
+            Op::CountCorrect => vec![k::count_correct(arg(0), arg(1), shape(0))],
             Op::Input | Op::Parameter | Op::Constant | Op::State => unreachable!("leaves are not evaluated"),
+            Op::SgdUpdate { .. } | Op::SgdMomentum { .. } | Op::Adam { .. } | Op::Increment | Op::Accumulate => {
+                unreachable!("updates are applied in place")
+            }
         }
+    }
+
+    /// Applies an in-place update to the values it overwrites.
+    fn update(&mut self, id: NodeId) {
+        let node = &self.graph.nodes()[id.index()];
+        let at: Vec<usize> = node.inputs.iter().map(|&i| self.storage(i)).collect();
+        let mut take = |i: usize| std::mem::take(&mut self.values[at[i]]);
+        let (mut p, g) = (take(0), take(1));
+        match node.op {
+            Op::SgdUpdate { lr } => p.iter_mut().zip(&g).for_each(|(p, g)| *p -= lr * g),
+            Op::Accumulate => p.iter_mut().zip(&g).for_each(|(p, g)| *p += g),
+            Op::SgdMomentum { lr, momentum } => {
+                let mut v = take(2);
+                k::sgd_momentum(&mut p, &g, &mut v, lr, momentum);
+                self.values[at[2]] = v;
+            }
+            Op::Adam { lr, beta1, beta2, eps } => {
+                let (mut m, mut v, t) = (take(2), take(3), take(4));
+                k::adam(&mut p, &g, &mut m, &mut v, t[0], k::AdamConfig { lr, beta1, beta2, eps });
+                (self.values[at[2]], self.values[at[3]], self.values[at[4]]) = (m, v, t);
+            }
+            _ => unreachable!("{} is not an update", node.op.name()),
+        }
+        (self.values[at[0]], self.values[at[1]]) = (p, g);
     }
 
     fn readable(&self, id: NodeId) -> Result<&Vec<f32>> {
@@ -60,7 +98,7 @@ impl CpuSession {
         if !known || !(self.plan.kept.contains(&id) || self.graph.nodes()[id.index()].op.is_leaf()) {
             return Err(Error::UnknownNode(id.0));
         }
-        Ok(&self.values[id.index()])
+        Ok(&self.values[self.storage(id)])
     }
 }
 
@@ -85,13 +123,14 @@ impl Session for CpuSession {
     fn run(&mut self) -> Result<()> {
         for i in 0..self.plan.order.len() {
             let id = self.plan.order[i];
-            let value = self.eval(id);
-            let node = &self.graph.nodes()[id.index()];
-            // In-place updates write through to the value they alias.
-            if let Some(&target) = node.op.updated_inputs().first() {
-                self.values[node.inputs[target].index()] = value.clone();
+            match self.graph.nodes()[id.index()].op {
+                Op::Increment => {
+                    let counter = self.storage(id);
+                    self.values[counter][0] += 1.0;
+                }
+                op if !op.updated_inputs().is_empty() => self.update(id),
+                _ => self.values[id.index()] = self.eval(id),
             }
-            self.values[id.index()] = value;
         }
         Ok(())
     }

@@ -89,3 +89,84 @@ pub fn mse(p: &[f32], t: &[f32]) -> f32 {
     let total: f64 = p.iter().zip(t).map(|(&a, &b)| ((a - b) as f64).powi(2)).sum();
     (total / p.len() as f64) as f32
 }
+
+/// Per row of `[rows, k]` logits: `(log Σ exp z, index of the largest z)`.
+fn log_sum_exp(row: &[f32]) -> (f64, usize) {
+    let (argmax, &max) = row.iter().enumerate().fold((0, &row[0]), |best, (i, z)| if *z > *best.1 { (i, z) } else { best });
+    let sum: f64 = row.iter().map(|&z| ((z - max) as f64).exp()).sum();
+    (max as f64 + sum.ln(), argmax)
+}
+
+/// Rows whose targets are not all zero (padding rows are), at least 1.
+fn counted_rows(targets: &[f32], k: usize) -> f64 {
+    let counted = targets.chunks(k).filter(|t| t.iter().any(|&v| v != 0.0)).count();
+    counted.max(1) as f64
+}
+
+/// `mean over counted rows of −Σ t · log softmax(z)`.
+pub fn softmax_cross_entropy(logits: &[f32], targets: &[f32], shape: Shape) -> f32 {
+    let k = shape.cols;
+    let mut total = 0.0f64;
+    for (z, t) in logits.chunks(k).zip(targets.chunks(k)) {
+        let (lse, _) = log_sum_exp(z);
+        total -= z.iter().zip(t).map(|(&z, &t)| t as f64 * (z as f64 - lse)).sum::<f64>();
+    }
+    (total / counted_rows(targets, k)) as f32
+}
+
+/// `dy · (softmax(z) · Σt − t) / counted rows`, row by row.
+pub fn softmax_cross_entropy_grad(logits: &[f32], targets: &[f32], dy: f32, shape: Shape) -> Vec<f32> {
+    let k = shape.cols;
+    let scale = dy as f64 / counted_rows(targets, k);
+    let mut grad = Vec::with_capacity(logits.len());
+    for (z, t) in logits.chunks(k).zip(targets.chunks(k)) {
+        let (lse, _) = log_sum_exp(z);
+        let mass: f64 = t.iter().map(|&v| v as f64).sum();
+        grad.extend(z.iter().zip(t).map(|(&z, &t)| (((z as f64 - lse).exp() * mass - t as f64) * scale) as f32));
+    }
+    grad
+}
+
+/// Rows (padding excluded) whose largest logit sits where the target is largest.
+pub fn count_correct(logits: &[f32], targets: &[f32], shape: Shape) -> f32 {
+    let k = shape.cols;
+    let hits = logits
+        .chunks(k)
+        .zip(targets.chunks(k))
+        .filter(|(z, t)| t.iter().any(|&v| v != 0.0) && log_sum_exp(z).1 == log_sum_exp(t).1)
+        .count();
+    hits as f32
+}
+
+/// PyTorch's SGD with momentum (no dampening): `v = momentum·v + g; p -= lr·v`.
+pub fn sgd_momentum(p: &mut [f32], g: &[f32], v: &mut [f32], lr: f32, momentum: f32) {
+    for ((p, &g), v) in p.iter_mut().zip(g).zip(v) {
+        *v = momentum * *v + g;
+        *p -= lr * *v;
+    }
+}
+
+/// Adam's hyper-parameters.
+#[derive(Clone, Copy, Debug)]
+pub struct AdamConfig {
+    /// Learning rate.
+    pub lr: f32,
+    /// First-moment decay.
+    pub beta1: f32,
+    /// Second-moment decay.
+    pub beta2: f32,
+    /// Stability term.
+    pub eps: f32,
+}
+
+/// One Adam step at step count `t` (1 on the first step), in PyTorch's order of
+/// operations: `p -= (lr / (1 − β₁ᵗ)) · m / (sqrt(v) / sqrt(1 − β₂ᵗ) + eps)`.
+pub fn adam(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], t: f32, c: AdamConfig) {
+    let step_size = c.lr / (1.0 - c.beta1.powf(t));
+    let bias2_sqrt = (1.0 - c.beta2.powf(t)).sqrt();
+    for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m).zip(v) {
+        *m = c.beta1 * *m + (1.0 - c.beta1) * g;
+        *v = c.beta2 * *v + (1.0 - c.beta2) * g * g;
+        *p -= step_size * *m / (v.sqrt() / bias2_sqrt + c.eps);
+    }
+}

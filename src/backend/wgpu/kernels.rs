@@ -34,12 +34,19 @@ pub enum Kernel {
     SumAll,
     SumRows,
     Mse,
+    SoftmaxXent,
+    SoftmaxXentGrad,
+    CountCorrect,
     Sgd,
+    SgdMomentum,
+    Adam,
+    Increment,
+    Accumulate,
 }
 
 impl Kernel {
     /// Every kernel, for tests that build them all.
-    pub const ALL: [Kernel; 18] = [
+    pub const ALL: [Kernel; 25] = [
         Kernel::MatMul,
         Kernel::MatMulSmall,
         Kernel::Add,
@@ -57,7 +64,14 @@ impl Kernel {
         Kernel::SumAll,
         Kernel::SumRows,
         Kernel::Mse,
+        Kernel::SoftmaxXent,
+        Kernel::SoftmaxXentGrad,
+        Kernel::CountCorrect,
         Kernel::Sgd,
+        Kernel::SgdMomentum,
+        Kernel::Adam,
+        Kernel::Increment,
+        Kernel::Accumulate,
     ];
 
     /// Index into [`SHADERS`] of the file that holds this kernel.
@@ -68,8 +82,8 @@ impl Kernel {
             Add | Sub | Mul | Scale | Square | Broadcast => 1,
             Sigmoid | Tanh | Relu | SigmoidGrad | TanhGrad | ReluGrad => 2,
             SumAll | SumRows => 3,
-            Mse => 4,
-            Sgd => 5,
+            Mse | SoftmaxXent | SoftmaxXentGrad | CountCorrect => 4,
+            Sgd | SgdMomentum | Adam | Increment | Accumulate => 5,
         }
     }
 
@@ -104,7 +118,14 @@ impl Kernel {
             SumAll => "sum_all",
             SumRows => "sum_rows",
             Mse => "mse",
+            SoftmaxXent => "softmax_xent",
+            SoftmaxXentGrad => "softmax_xent_grad",
+            CountCorrect => "count_correct",
             Sgd => "sgd",
+            SgdMomentum => "sgd_momentum",
+            Adam => "adam",
+            Increment => "increment",
+            Accumulate => "accumulate",
         }
     }
 }
@@ -151,5 +172,9 @@ pub(crate) struct ReduceParams {
 pub(crate) struct OptimParams {
     pub len: u32,
     pub lr: f32,
+    pub momentum: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub eps: f32,
     pub _pad: [u32; 2],
 }

@@ -117,14 +117,41 @@ impl GpuSession {
             Op::Mean => reduce(Kernel::SumAll, inv_len, [1, 1, 1]),
             Op::SumRows => reduce(Kernel::SumRows, 1.0, self.linear(node.shape.cols)),
             Op::MseLoss => reduce(Kernel::Mse, inv_len, [1, 1, 1]),
-            Op::SgdUpdate { lr } => Launch {
-                kernel: Kernel::Sgd,
-                params: bytes_of(&OptimParams { len: len as u32, lr, _pad: [0; 2] }).to_vec(),
-                bindings: vec![(0, x[1]), (2, id)],
-                workgroups: self.linear(len),
+            Op::SoftmaxCrossEntropy => reduce(Kernel::SoftmaxXent, 1.0, [1, 1, 1]),
+            Op::CountCorrect => reduce(Kernel::CountCorrect, 1.0, [1, 1, 1]),
+            Op::SoftmaxCrossEntropyGrad => {
+                let mut launch = reduce(Kernel::SoftmaxXentGrad, 1.0, [1, 1, 1]);
+                launch.bindings.push((4, x[2]));
+                launch
+            }
+            Op::Accumulate => self.update(Kernel::Accumulate, OptimParams::default(), id, &[]),
+            Op::SgdUpdate { lr } => self.update(Kernel::Sgd, OptimParams { lr, ..Default::default() }, id, &[]),
+            Op::SgdMomentum { lr, momentum } => {
+                self.update(Kernel::SgdMomentum, OptimParams { lr, momentum, ..Default::default() }, id, &[(4, x[2])])
+            }
+            Op::Adam { lr, beta1, beta2, eps } => {
+                let params = OptimParams { lr, beta1, beta2, eps, ..Default::default() };
+                self.update(Kernel::Adam, params, id, &[(1, x[4]), (4, x[2]), (5, x[3])])
+            }
+            Op::Increment => Launch {
+                kernel: Kernel::Increment,
+                params: bytes_of(&OptimParams { len: 1, ..Default::default() }).to_vec(),
+                bindings: vec![(2, id)],
+                workgroups: [1, 1, 1],
             },
             op => return Err(Error::InvalidArgument { op: op.name(), msg: "leaves are not launched".into() }),
         })
+    }
+
+    /// An optimizer launch: gradient at 0, the parameter (aliased by `id`) at 2, `extra`
+    /// state bindings, one thread per element.
+    fn update(&self, kernel: Kernel, params: OptimParams, id: NodeId, extra: &[(u32, NodeId)]) -> Launch {
+        let node = self.node(id);
+        let len = node.shape.len();
+        let params = OptimParams { len: len as u32, ..params };
+        let mut bindings = vec![(0, node.inputs[1]), (2, id)];
+        bindings.extend_from_slice(extra);
+        Launch { kernel, params: bytes_of(&params).to_vec(), bindings, workgroups: self.linear(len) }
     }
 
     fn matmul(&self, id: NodeId, trans_a: bool, trans_b: bool) -> Launch {

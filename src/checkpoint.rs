@@ -1,0 +1,114 @@
+//! Checkpoints in safetensors, with PyTorch's names and layouts (`0.weight` `[128, 784]`,
+//! `0.bias` `[128]`, ...), so a file written here loads with `load_state_dict` into the
+//! matching `nn.Sequential`, and a file PyTorch writes (`safetensors.torch.save_file`)
+//! loads here.
+
+use std::path::Path;
+
+use safetensors::tensor::TensorView;
+use safetensors::{Dtype, SafeTensors};
+
+use crate::error::{Error, Result};
+use crate::nn::Sequential;
+
+/// One named tensor: its PyTorch shape and f32 values.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tensor {
+    /// e.g. `0.weight`.
+    pub name: String,
+    /// e.g. `[128, 784]`; biases are one-dimensional.
+    pub shape: Vec<usize>,
+    /// Row-major values.
+    pub values: Vec<f32>,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io { path: path.display().to_string(), source }
+}
+
+fn format(path: &Path, msg: String) -> Error {
+    Error::Format { path: path.display().to_string(), msg }
+}
+
+/// Writes `tensors` to `path` as f32 safetensors. The file appears whole or not at all:
+/// it is written beside `path` under a temporary name, synced, then renamed over it.
+pub fn save(path: &Path, tensors: &[Tensor]) -> Result<()> {
+    let views = tensors
+        .iter()
+        .map(|t| {
+            let view = TensorView::new(Dtype::F32, t.shape.clone(), bytemuck::cast_slice(&t.values))
+                .map_err(|e| format(path, format!("{}: {e}", t.name)))?;
+            Ok((t.name.clone(), view))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let bytes = safetensors::serialize(views, None).map_err(|e| format(path, e.to_string()))?;
+    let file_name = path.file_name().ok_or_else(|| format(path, "not a file path".into()))?;
+    let temporary = path.with_file_name(format!(".{}.partial", file_name.to_string_lossy()));
+    let write = || -> std::io::Result<()> {
+        use std::io::Write;
+        let mut file = std::fs::File::create(&temporary)?;
+        file.write_all(&bytes)?;
+        file.sync_all()
+    };
+    if let Err(e) = write() {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(io(path)(e));
+    }
+    std::fs::rename(&temporary, path).map_err(io(path))
+}
+
+/// Reads every tensor of a safetensors file; all must be f32.
+pub fn load(path: &Path) -> Result<Vec<Tensor>> {
+    let bytes = std::fs::read(path).map_err(io(path))?;
+    let file = SafeTensors::deserialize(&bytes).map_err(|e| format(path, format!("not a safetensors file: {e}")))?;
+    let mut tensors = Vec::new();
+    for (name, view) in file.tensors() {
+        if view.dtype() != Dtype::F32 {
+            return Err(format(path, format!("{name} is {:?}; only F32 is supported", view.dtype())));
+        }
+        let values = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        tensors.push(Tensor { name, shape: view.shape().to_vec(), values });
+    }
+    tensors.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(tensors)
+}
+
+impl Sequential {
+    /// The parameters as checkpoint tensors, in PyTorch's layout.
+    pub fn state_dict(&self) -> Vec<Tensor> {
+        self.named_parameters()
+            .into_iter()
+            .map(|(name, [rows, cols], values)| {
+                let shape = if name.ends_with(".bias") { vec![cols] } else { vec![rows, cols] };
+                Tensor { name, shape, values: values.to_vec() }
+            })
+            .collect()
+    }
+
+    /// Replaces every parameter from `tensors`, as PyTorch's strict `load_state_dict`
+    /// does: a missing, unexpected or wrongly shaped tensor is an error and nothing
+    /// changes.
+    pub fn load_state_dict(&mut self, tensors: &[Tensor], source: &Path) -> Result<()> {
+        let expected = self.state_dict();
+        let mut problems = Vec::new();
+        for want in &expected {
+            match tensors.iter().find(|t| t.name == want.name) {
+                None => problems.push(format!("missing {} {:?}", want.name, want.shape)),
+                Some(t) if t.shape != want.shape => {
+                    problems.push(format!("{} has shape {:?}, expected {:?}", t.name, t.shape, want.shape))
+                }
+                Some(_) => {}
+            }
+        }
+        for t in tensors.iter().filter(|t| !expected.iter().any(|e| e.name == t.name)) {
+            problems.push(format!("unexpected {}", t.name));
+        }
+        if !problems.is_empty() {
+            return Err(format(source, format!("does not fit the model: {}", problems.join("; "))));
+        }
+        for t in tensors {
+            self.set_parameter(&t.name, &t.values)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,90 @@
+//! Optimizers, recorded as in-place update nodes so that they run inside the same
+//! submitted step as forward and backward.
+
+use crate::autodiff::Gradients;
+use crate::error::{Error, Result};
+use crate::graph::{Graph, NodeId};
+use crate::op::Op;
+use crate::shape::Shape;
+
+/// An optimizer and its hyper-parameters; defaults are PyTorch's.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Optimizer {
+    /// Stochastic gradient descent, with PyTorch's momentum (no dampening) when non-zero.
+    Sgd {
+        /// Learning rate.
+        lr: f32,
+        /// Momentum factor; 0 for plain SGD.
+        momentum: f32,
+    },
+    /// Adam with bias correction.
+    Adam {
+        /// Learning rate.
+        lr: f32,
+        /// First-moment decay (PyTorch: 0.9).
+        beta1: f32,
+        /// Second-moment decay (PyTorch: 0.999).
+        beta2: f32,
+        /// Stability term (PyTorch: 1e-8).
+        eps: f32,
+    },
+}
+
+impl Optimizer {
+    /// Plain SGD.
+    pub fn sgd(lr: f32) -> Self {
+        Optimizer::Sgd { lr, momentum: 0.0 }
+    }
+
+    /// Adam with PyTorch's default betas and eps.
+    pub fn adam(lr: f32) -> Self {
+        Optimizer::Adam { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8 }
+    }
+
+    fn validate(&self) -> Result<()> {
+        let fine = |v: f32, lo: f32, hi: f32| v.is_finite() && v >= lo && v < hi;
+        let ok = match *self {
+            Optimizer::Sgd { lr, momentum } => fine(lr, 0.0, f32::MAX) && fine(momentum, 0.0, 1.0),
+            Optimizer::Adam { lr, beta1, beta2, eps } => {
+                fine(lr, 0.0, f32::MAX) && fine(beta1, 0.0, 1.0) && fine(beta2, 0.0, 1.0) && fine(eps, 0.0, f32::MAX)
+            }
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::InvalidArgument { op: "optimizer", msg: format!("invalid hyper-parameters {self:?}") })
+        }
+    }
+}
+
+impl Graph {
+    /// Records one update per parameter that has a gradient (with the optimizer's state,
+    /// zero-initialised) and returns the update nodes.
+    pub fn optimize(&mut self, grads: &Gradients, optimizer: Optimizer) -> Result<Vec<NodeId>> {
+        optimizer.validate()?;
+        let params: Vec<(NodeId, NodeId)> =
+            self.parameters().into_iter().filter_map(|p| grads.get(p).map(|g| (p, g))).collect();
+        match optimizer {
+            Optimizer::Sgd { lr, momentum: 0.0 } => self.sgd(grads, lr),
+            Optimizer::Sgd { lr, momentum } => params
+                .into_iter()
+                .map(|(p, g)| {
+                    let v = self.state(&format!("{}.momentum", self.label(p)), self.shape(p)?)?;
+                    self.push(Op::SgdMomentum { lr, momentum }, &[p, g, v], self.shape(p)?)
+                })
+                .collect(),
+            Optimizer::Adam { lr, beta1, beta2, eps } => {
+                let counter = self.state("adam.step", Shape::SCALAR)?;
+                let step = self.push(Op::Increment, &[counter], Shape::SCALAR)?;
+                let mut updates = vec![step];
+                for (p, g) in params {
+                    let shape = self.shape(p)?;
+                    let m = self.state(&format!("{}.exp_avg", self.label(p)), shape)?;
+                    let v = self.state(&format!("{}.exp_avg_sq", self.label(p)), shape)?;
+                    updates.push(self.push(Op::Adam { lr, beta1, beta2, eps }, &[p, g, m, v, step], shape)?);
+                }
+                Ok(updates)
+            }
+        }
+    }
+}
