@@ -53,13 +53,32 @@ fn sgd_momentum(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     }
 }
 
+// base^exp by repeated squaring, as the CPU reference computes it (bit for bit the same
+// multiplications; a built-in pow may differ by ulps that 1 − β₂ᵗ magnifies).
+fn pow_int(base: f32, exponent: u32) -> f32 {
+    var result = 1.0;
+    var square = base;
+    var e = exponent;
+    loop {
+        if (e == 0u) {
+            break;
+        }
+        if ((e & 1u) == 1u) {
+            result *= square;
+        }
+        square *= square;
+        e = e >> 1u;
+    }
+    return result;
+}
+
 @compute @workgroup_size(256)
 fn adam(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i < params.len) {
-        let t = step[0];
-        let step_size = params.lr / (1.0 - pow(params.beta1, t));
-        let bias2_sqrt = sqrt(1.0 - pow(params.beta2, t));
+        let t = u32(step[0]);
+        let step_size = params.lr / (1.0 - pow_int(params.beta1, t));
+        let bias2_sqrt = sqrt(1.0 - pow_int(params.beta2, t));
         let g = grad[i];
         let m = params.beta1 * moment1[i] + (1.0 - params.beta1) * g;
         let v = params.beta2 * moment2[i] + (1.0 - params.beta2) * g * g;

@@ -61,7 +61,8 @@ pub struct Classifier {
 }
 
 fn features(model: &Sequential) -> Result<(usize, usize)> {
-    let linears: Vec<_> = model.layers.iter().filter_map(|l| if let Layer::Linear(l) = l { Some(l) } else { None }).collect();
+    let linears: Vec<_> =
+        model.layers.iter().filter_map(|l| if let Layer::Linear(l) = l { Some(l) } else { None }).collect();
     match (linears.first(), linears.last()) {
         (Some(first), Some(last)) => Ok((first.in_features, last.out_features)),
         _ => Err(Error::InvalidArgument { op: "classifier", msg: "the model has no Linear layer".into() }),
@@ -71,7 +72,13 @@ fn features(model: &Sequential) -> Result<(usize, usize)> {
 impl Classifier {
     /// Compiles `model` for training with `optimizer` on batches of `batch`, and for
     /// evaluation on batches of `eval_batch`.
-    pub fn new(device: &Device, model: Sequential, optimizer: Optimizer, batch: usize, eval_batch: usize) -> Result<Self> {
+    pub fn new(
+        device: &Device,
+        model: Sequential,
+        optimizer: Optimizer,
+        batch: usize,
+        eval_batch: usize,
+    ) -> Result<Self> {
         if batch == 0 || eval_batch == 0 {
             return Err(Error::InvalidArgument { op: "classifier", msg: "batch sizes must be positive".into() });
         }
@@ -124,7 +131,12 @@ impl Classifier {
 
     /// One pass over `data` in a fresh random order; `progress` hears how many samples
     /// each batch held. Nothing is read back until the epoch's summed loss at the end.
-    pub fn train_epoch(&mut self, data: &Dataset, rng: &mut impl Rng, mut progress: impl FnMut(usize)) -> Result<EpochStats> {
+    pub fn train_epoch(
+        &mut self,
+        data: &Dataset,
+        rng: &mut impl Rng,
+        mut progress: impl FnMut(usize),
+    ) -> Result<EpochStats> {
         self.check_data(data)?;
         let order = shuffled(data.len(), rng);
         let step = &mut self.train;

@@ -29,17 +29,17 @@
 #![deny(missing_docs)]
 
 mod autodiff;
+pub mod backend;
 pub mod checkpoint;
 pub mod classifier;
 pub mod data;
-pub mod backend;
 mod error;
 mod graph;
 pub mod init;
 pub mod models;
 pub mod nn;
-mod optim;
 mod op;
+mod optim;
 pub mod plan;
 pub mod plot;
 mod record;

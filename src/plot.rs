@@ -65,7 +65,10 @@ pub fn training_curves(path: &Path, records: &[EpochRecord]) -> Result<()> {
     render!(path, (1200, 500), |root: &DrawingArea<_, Shift>| draw_curves(root, records))
 }
 
-fn draw_curves<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, records: &[EpochRecord]) -> std::result::Result<(), String> {
+fn draw_curves<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    records: &[EpochRecord],
+) -> std::result::Result<(), String> {
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let (left, right) = root.split_horizontally(600);
     let loss: Vec<(f64, f64)> = records.iter().map(|r| (r.epoch as f64, r.train_loss as f64)).collect();

@@ -92,7 +92,8 @@ pub fn mse(p: &[f32], t: &[f32]) -> f32 {
 
 /// Per row of `[rows, k]` logits: `(log Σ exp z, index of the largest z)`.
 fn log_sum_exp(row: &[f32]) -> (f64, usize) {
-    let (argmax, &max) = row.iter().enumerate().fold((0, &row[0]), |best, (i, z)| if *z > *best.1 { (i, z) } else { best });
+    let (argmax, &max) =
+        row.iter().enumerate().fold((0, &row[0]), |best, (i, z)| if *z > *best.1 { (i, z) } else { best });
     let sum: f64 = row.iter().map(|&z| ((z - max) as f64).exp()).sum();
     (max as f64 + sum.ln(), argmax)
 }
@@ -146,6 +147,21 @@ pub fn sgd_momentum(p: &mut [f32], g: &[f32], v: &mut [f32], lr: f32, momentum: 
     }
 }
 
+/// `base^exp` by repeated squaring: plain f32 multiplications, so the GPU kernel doing the
+/// same gets the same bits. A library `pow` may differ by a few ulp, and `1 − β₂ᵗ` at
+/// small t magnifies that a thousandfold.
+pub fn pow_int(base: f32, mut exp: u32) -> f32 {
+    let (mut result, mut square) = (1.0f32, base);
+    while exp > 0 {
+        if exp & 1 == 1 {
+            result *= square;
+        }
+        square *= square;
+        exp >>= 1;
+    }
+    result
+}
+
 /// Adam's hyper-parameters.
 #[derive(Clone, Copy, Debug)]
 pub struct AdamConfig {
@@ -162,8 +178,8 @@ pub struct AdamConfig {
 /// One Adam step at step count `t` (1 on the first step), in PyTorch's order of
 /// operations: `p -= (lr / (1 − β₁ᵗ)) · m / (sqrt(v) / sqrt(1 − β₂ᵗ) + eps)`.
 pub fn adam(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], t: f32, c: AdamConfig) {
-    let step_size = c.lr / (1.0 - c.beta1.powf(t));
-    let bias2_sqrt = (1.0 - c.beta2.powf(t)).sqrt();
+    let step_size = c.lr / (1.0 - pow_int(c.beta1, t as u32));
+    let bias2_sqrt = (1.0 - pow_int(c.beta2, t as u32)).sqrt();
     for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m).zip(v) {
         *m = c.beta1 * *m + (1.0 - c.beta1) * g;
         *v = c.beta2 * *v + (1.0 - c.beta2) * g * g;

@@ -51,10 +51,8 @@ pub fn parse(bytes: &[u8], expected_dims: usize, source: &str) -> Result<Idx> {
     if bytes.len() < header {
         return Err(format_error(source, "truncated inside the header".into()));
     }
-    let dims: Vec<usize> = bytes[4..header]
-        .chunks(4)
-        .map(|d| u32::from_be_bytes([d[0], d[1], d[2], d[3]]) as usize)
-        .collect();
+    let dims: Vec<usize> =
+        bytes[4..header].chunks(4).map(|d| u32::from_be_bytes([d[0], d[1], d[2], d[3]]) as usize).collect();
     let expected: usize = dims.iter().product();
     let data = &bytes[header..];
     if data.len() < expected {

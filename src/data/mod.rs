@@ -96,11 +96,9 @@ pub fn shuffled(len: usize, rng: &mut impl Rng) -> Vec<usize> {
 
 /// The four files of an MNIST-format directory, `.gz` or not.
 fn find(dir: &Path, stem: &str) -> Result<PathBuf> {
-    [format!("{stem}.gz"), stem.to_owned()]
-        .into_iter()
-        .map(|name| dir.join(name))
-        .find(|p| p.is_file())
-        .ok_or_else(|| Error::Io { path: dir.join(stem).display().to_string(), source: std::io::ErrorKind::NotFound.into() })
+    [format!("{stem}.gz"), stem.to_owned()].into_iter().map(|name| dir.join(name)).find(|p| p.is_file()).ok_or_else(
+        || Error::Io { path: dir.join(stem).display().to_string(), source: std::io::ErrorKind::NotFound.into() },
+    )
 }
 
 /// Loads `(train, test)` from a directory holding `train-images-idx3-ubyte`,

@@ -74,6 +74,30 @@ fn reductions_and_loss() {
 }
 
 #[test]
+fn classification_losses() {
+    // Random targets (not one-hot) exercise the general formula; [1, 1] and [1, 257]
+    // are a single row, [300, 10] spreads rows over all 256 threads.
+    for s in [Shape::new(1, 1), Shape::new(7, 9), Shape::new(1, 257), Shape::new(300, 10)] {
+        cross("softmax_cross_entropy", &[s, s], REDUCTION, |g, x| g.softmax_cross_entropy(x[0], x[1]));
+        cross("softmax_cross_entropy_grad", &[s, s, Shape::SCALAR], REDUCTION, |g, x| {
+            g.softmax_cross_entropy_grad(x[0], x[1], x[2])
+        });
+        cross("count_correct", &[s, s], ELEMENTWISE, |g, x| g.count_correct(x[0], x[1]));
+    }
+}
+
+#[test]
+fn accumulate_in_place() {
+    for s in SIZES {
+        cross("accumulate", &[s], ELEMENTWISE, |g, x| {
+            let total = g.state("total", s)?;
+            g.accumulate(total, x[0])?;
+            g.accumulate(total, x[0])
+        });
+    }
+}
+
+#[test]
 fn matmul_odd_shapes_all_transposes() {
     // Tiny (one thread per output), one partial 64×64 tile, and several partial tiles with
     // K not a multiple of the 16-wide K step.

@@ -122,3 +122,44 @@ fn xor_network_gradients() {
         g.mse_loss(out, y)
     });
 }
+
+/// One-hot rows for `rows × k`, with row 1 all zeros (padding) when `pad` is set.
+fn one_hot(rows: usize, k: usize, pad: bool) -> Vec<f32> {
+    let mut t = vec![0.0; rows * k];
+    for r in 0..rows {
+        if !(pad && r == 1) {
+            t[r * k + (r * 7 + 3) % k] = 1.0;
+        }
+    }
+    t
+}
+
+#[test]
+fn softmax_cross_entropy_wrt_logits() {
+    for pad in [false, true] {
+        check(&format!("softmax_cross_entropy pad={pad}"), &[M], |g, p| {
+            let t = g.constant(M, one_hot(M.rows, M.cols, pad))?;
+            g.softmax_cross_entropy(p[0], t)
+        });
+    }
+    // Soft targets (a distribution per row) follow the same rule.
+    check("softmax_cross_entropy soft", &[M], |g, p| {
+        let t = g.constant(M, vec![0.25; M.len()])?;
+        g.softmax_cross_entropy(p[0], t)
+    });
+}
+
+#[test]
+fn small_mlp_with_cross_entropy() {
+    let shapes = [Shape::new(5, 6), Shape::new(1, 5), Shape::new(4, 5), Shape::new(1, 4)];
+    check("mlp", &shapes, |g, p| {
+        let x = g.constant([3, 6], (0..18).map(|i| ((i * 5 % 11) as f32 - 5.0) / 5.0).collect())?;
+        let t = g.constant([3, 4], one_hot(3, 4, false))?;
+        let h = g.matmul_t(x, p[0], false, true)?;
+        let h = g.add(h, p[1])?;
+        let h = g.tanh(h)?;
+        let z = g.matmul_t(h, p[2], false, true)?;
+        let z = g.add(z, p[3])?;
+        g.softmax_cross_entropy(z, t)
+    });
+}

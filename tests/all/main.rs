@@ -1,8 +1,11 @@
 //! The test suite, as one binary (one link instead of one per file).
 
+mod checkpoints;
 mod common;
 mod crosscheck;
+mod data;
 mod gradcheck;
+mod optimizers;
 mod shaders;
 mod shapes;
 mod training;

@@ -1,0 +1,86 @@
+//! The IDX reader on files this test writes, including the broken cases, and batching.
+
+use backprop::data::{idx, Dataset, CLASSES};
+use backprop::Error;
+
+fn images(n: usize) -> Vec<u8> {
+    idx::encode(&[n, 2, 2], &(0..n * 4).map(|i| (i * 17 % 256) as u8).collect::<Vec<_>>())
+}
+
+fn labels(n: usize) -> Vec<u8> {
+    idx::encode(&[n], &(0..n).map(|i| (i % 10) as u8).collect::<Vec<_>>())
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+fn format_message(result: backprop::Result<Dataset>) -> String {
+    match result {
+        Err(Error::Format { msg, .. }) => msg,
+        other => panic!("expected a format error, got {other:?}"),
+    }
+}
+
+#[test]
+fn reads_plain_and_gzip_and_scales_pixels() {
+    let plain = Dataset::from_idx(&images(3), &labels(3), "plain").unwrap();
+    let packed = Dataset::from_idx(&gzip(&images(3)), &gzip(&labels(3)), "gz").unwrap();
+    assert_eq!(plain, packed);
+    assert_eq!((plain.len(), plain.pixels), (3, 4));
+    assert_eq!(plain.images[1], 17.0 / 255.0);
+    assert_eq!(plain.labels, vec![0, 1, 2]);
+}
+
+#[test]
+fn wrong_magic_number() {
+    let mut bad = images(2);
+    bad[2] = 0x0d; // float data, not unsigned bytes
+    assert!(format_message(Dataset::from_idx(&bad, &labels(2), "t")).contains("wrong magic number 0x00000d03"));
+    // A labels file where images belong.
+    assert!(format_message(Dataset::from_idx(&labels(2), &labels(2), "t")).contains("wrong magic number"));
+}
+
+#[test]
+fn truncated_files() {
+    let full = images(3);
+    let cut = &full[..full.len() - 1];
+    assert!(format_message(Dataset::from_idx(cut, &labels(3), "t")).contains("truncated"));
+    assert!(format_message(Dataset::from_idx(&full[..6], &labels(3), "t")).contains("truncated"));
+    let packed = gzip(&full);
+    assert!(format_message(Dataset::from_idx(&packed[..packed.len() / 2], &labels(3), "t")).contains("gzip"));
+}
+
+#[test]
+fn counts_must_agree_and_labels_fit() {
+    assert!(format_message(Dataset::from_idx(&images(3), &labels(4), "t")).contains("3 images but 4 labels"));
+    let bad_label = idx::encode(&[1], &[10]);
+    assert!(format_message(Dataset::from_idx(&images(1), &bad_label, "t")).contains("label 10"));
+}
+
+#[test]
+fn batches_pad_the_last_partial_batch() {
+    let data = Dataset::from_idx(&images(3), &labels(3), "t").unwrap();
+    let (mut x, mut y) = (vec![9.0; 4 * 4], vec![9.0; 4 * CLASSES]);
+    data.fill_batch(&[2, 0], &mut x, &mut y);
+    assert_eq!(&x[..4], &data.images[8..12]);
+    assert_eq!(&x[4..8], &data.images[0..4]);
+    assert!(x[8..].iter().chain(&y[2 * CLASSES..]).all(|&v| v == 0.0), "padding rows are zero");
+    assert_eq!(y[2], 1.0); // sample 2 has label 2
+    assert_eq!(y[CLASSES], 1.0); // sample 0 has label 0
+}
+
+#[test]
+fn the_embedded_split_reads() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/data");
+    let data = Dataset::load(
+        &std::path::Path::new(dir).join("t10k-images-idx3-ubyte.gz"),
+        &std::path::Path::new(dir).join("t10k-labels-idx1-ubyte.gz"),
+    )
+    .unwrap();
+    assert_eq!((data.len(), data.pixels), (10_000, 784));
+    assert!(data.images.iter().all(|&p| (0.0..=1.0).contains(&p)));
+}

@@ -1,0 +1,121 @@
+//! Optimizer updates: the CPU reference against PyTorch's formulas written out in f64,
+//! and whole training steps of a small MLP with Adam and momentum SGD, GPU against CPU.
+
+use backprop::classifier::Classifier;
+use backprop::data::Dataset;
+use backprop::nn::{Init, Layer, Sequential};
+use backprop::{init, Device, Graph, NodeId, Optimizer, Shape};
+
+use crate::common::{assert_close, gpu, Tolerance, TRAINING};
+
+/// A graph whose loss is `sum(p ⊙ c)`, so the gradient of `p` is exactly `c`.
+fn linear_loss(p0: &[f32], c: &[f32], optimizer: Optimizer) -> (Graph, NodeId) {
+    let shape = Shape::new(1, p0.len());
+    let mut g = Graph::new();
+    let p = g.parameter("p", shape, p0.to_vec()).unwrap();
+    let c = g.constant(shape, c.to_vec()).unwrap();
+    let prod = g.mul(p, c).unwrap();
+    let loss = g.sum(prod).unwrap();
+    let grads = g.backward(loss).unwrap();
+    g.optimize(&grads, optimizer).unwrap();
+    (g, p)
+}
+
+const P0: [f32; 4] = [0.5, -1.0, 2.0, 0.0];
+const GRAD: [f32; 4] = [0.3, -0.2, 1.5, -4.0];
+const TIGHT: Tolerance = Tolerance { atol: 1e-6, rtol: 1e-5 };
+
+fn run_steps(device: &Device, optimizer: Optimizer, steps: usize) -> Vec<f32> {
+    let (g, p) = linear_loss(&P0, &GRAD, optimizer);
+    let mut session = device.compile(&g, &[]).unwrap();
+    for _ in 0..steps {
+        session.run().unwrap();
+    }
+    session.read(p).unwrap()
+}
+
+#[test]
+fn adam_matches_pytorch_formula() {
+    let (lr, b1, b2, eps) = (0.01f64, 0.9f64, 0.999f64, 1e-8f64);
+    let mut expected: Vec<f64> = P0.iter().map(|&v| v as f64).collect();
+    let (mut m, mut v) = (vec![0.0f64; 4], vec![0.0f64; 4]);
+    for t in 1..=3 {
+        for i in 0..4 {
+            let g = GRAD[i] as f64;
+            m[i] = b1 * m[i] + (1.0 - b1) * g;
+            v[i] = b2 * v[i] + (1.0 - b2) * g * g;
+            let m_hat = m[i] / (1.0 - b1.powi(t));
+            let v_hat = v[i] / (1.0 - b2.powi(t));
+            expected[i] -= lr * m_hat / (v_hat.sqrt() + eps);
+        }
+    }
+    let expected: Vec<f32> = expected.iter().map(|&v| v as f32).collect();
+    let actual = run_steps(&Device::Cpu, Optimizer::adam(0.01), 3);
+    assert_close("adam after 3 steps", &actual, &expected, TIGHT);
+}
+
+#[test]
+fn sgd_momentum_matches_pytorch_formula() {
+    let (lr, mu) = (0.1f32, 0.9f32);
+    let mut expected = P0.to_vec();
+    let mut buf = [0.0f32; 4];
+    for _ in 0..3 {
+        for i in 0..4 {
+            buf[i] = mu * buf[i] + GRAD[i];
+            expected[i] -= lr * buf[i];
+        }
+    }
+    let actual = run_steps(&Device::Cpu, Optimizer::Sgd { lr, momentum: mu }, 3);
+    assert_close("momentum after 3 steps", &actual, &expected, TIGHT);
+}
+
+#[test]
+fn optimizer_updates_gpu_matches_cpu() {
+    let Some(device) = gpu("optimizer_updates_gpu_matches_cpu") else { return };
+    for optimizer in [Optimizer::adam(0.01), Optimizer::Sgd { lr: 0.1, momentum: 0.9 }, Optimizer::sgd(0.1)] {
+        let expected = run_steps(&Device::Cpu, optimizer, 5);
+        let actual = run_steps(&device, optimizer, 5);
+        assert_close(&format!("{optimizer:?}"), &actual, &expected, TIGHT);
+    }
+}
+
+#[test]
+fn invalid_hyper_parameters_are_errors() {
+    let mut g = Graph::new();
+    let p = g.parameter("p", [1, 1], vec![1.0]).unwrap();
+    let loss = g.sum(p).unwrap();
+    let grads = g.backward(loss).unwrap();
+    assert!(g.optimize(&grads, Optimizer::adam(f32::NAN)).is_err());
+    assert!(g.optimize(&grads, Optimizer::Sgd { lr: 0.1, momentum: 1.5 }).is_err());
+}
+
+/// 200 synthetic 12-pixel samples; the class is the brightest of the first ten pixels.
+fn synthetic(n: usize) -> Dataset {
+    let mut rng = init::rng(5);
+    let images = init::uniform(&mut rng, [n, 12], 0.5).iter().map(|v| v + 0.5).collect::<Vec<f32>>();
+    let labels = images.chunks(12).map(|x| (0..10).max_by(|&a, &b| x[a].total_cmp(&x[b])).unwrap() as u8).collect();
+    Dataset { images, labels, pixels: 12 }
+}
+
+#[test]
+fn whole_mlp_training_gpu_matches_cpu() {
+    let Some(device) = gpu("whole_mlp_training_gpu_matches_cpu") else { return };
+    let data = synthetic(150); // 150 = 4 full batches of 32 and a partial one of 22
+    for optimizer in [Optimizer::adam(0.01), Optimizer::Sgd { lr: 0.05, momentum: 0.9 }] {
+        let train = |device: &Device| {
+            let model = Sequential::mlp(&[12, 16, 10], Layer::Relu, Init::PyTorch, &mut init::rng(1)).unwrap();
+            let mut classifier = Classifier::new(device, model, optimizer, 32, 64).unwrap();
+            let stats = classifier.train_epoch(&data, &mut init::rng(2), |_| {}).unwrap();
+            let eval = classifier.evaluate(&data).unwrap();
+            (stats.mean_loss, eval, classifier.model().unwrap())
+        };
+        let (cpu_loss, cpu_eval, cpu_model) = train(&Device::Cpu);
+        let (gpu_loss, gpu_eval, gpu_model) = train(&device);
+        assert_close("epoch loss", &[gpu_loss], &[cpu_loss], TRAINING);
+        assert_close("eval loss", &[gpu_eval.loss], &[cpu_eval.loss], TRAINING);
+        assert_eq!(gpu_eval.accuracy, cpu_eval.accuracy);
+        for (g, c) in gpu_model.state_dict().iter().zip(cpu_model.state_dict()) {
+            assert_close(&format!("{optimizer:?} {}", c.name), &g.values, &c.values, TRAINING);
+        }
+    }
+}
