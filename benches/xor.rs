@@ -26,9 +26,12 @@ fn ours(device: &Device, epochs: usize) -> Result<f64> {
 
 /// Runs `benches/xor_reference.py IMPL`, or says why it could not.
 fn reference(implementation: &str, epochs: usize) -> std::result::Result<f64, String> {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/xor_reference.py");
+    let local = std::path::Path::new("benches/xor_reference.py");
+    let script =
+        if local.exists() { local.to_path_buf() } else { std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(local) };
     let out = Command::new("python3")
-        .args([script, implementation, &epochs.to_string()])
+        .arg(script)
+        .args([implementation, &epochs.to_string()])
         .output()
         .map_err(|e| format!("python3: {e}"))?;
     if !out.status.success() {

@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use backprop::checkpoint;
-use backprop::classifier::Classifier;
+use backprop::classifier::{Classifier, TrainOptions};
 use backprop::data::{load_mnist_dir, Dataset, DEBIAN_FASHION_MNIST};
 use backprop::nn::{Init, Layer, Sequential};
-use backprop::plot::{training_curves, EpochRecord};
+use backprop::plot::{gradient_flow, training_curves, EpochRecord};
 use backprop::{init, Device, Optimizer};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -53,6 +53,15 @@ struct Args {
     /// Chart of loss and accuracy per epoch (default: beside --save, else mlp-training.png).
     #[arg(long)]
     plot: Option<PathBuf>,
+    /// Gradient-flow chart (max and mean |grad| per parameter) of the last training step.
+    #[arg(long)]
+    grad_flow: Option<PathBuf>,
+    /// Clip gradients to this global L2 norm (PyTorch's clip_grad_norm_), on the device.
+    #[arg(long)]
+    clip_norm: Option<f32>,
+    /// Stop with the first step and parameter where the loss or a gradient is NaN or Inf.
+    #[arg(long)]
+    check_finite: bool,
 }
 
 /// `(train, test, description)` from --data, Debian's package, or the embedded split.
@@ -98,7 +107,13 @@ fn main() -> anyhow::Result<()> {
         println!("loaded parameters from {}", path.display());
     }
     let eval_batch = test.len().min(1000);
-    let mut classifier = Classifier::new(&device, model, Optimizer::adam(args.lr), args.batch, eval_batch)?;
+    let options = TrainOptions {
+        clip_norm: args.clip_norm,
+        watch_gradients: args.grad_flow.is_some(),
+        check_finite: args.check_finite,
+    };
+    let adam = Optimizer::adam(args.lr);
+    let mut classifier = Classifier::with_options(&device, model, adam, args.batch, eval_batch, options)?;
     println!("device: {}", classifier.backend_name());
 
     let mut records = Vec::new();
@@ -108,11 +123,20 @@ fn main() -> anyhow::Result<()> {
         let stats = classifier.train_epoch(&train, &mut rng, |n| bar.inc(n as u64))?;
         bar.finish_and_clear();
         accuracy = classifier.evaluate(&test)?.accuracy;
+        let clip = match args.clip_norm {
+            Some(_) => format!(", last gradient norm {:.3}", classifier.last_grad_norm()?),
+            None => String::new(),
+        };
         println!(
-            "epoch {epoch:>2}/{}: train loss {:.4}, test accuracy {accuracy:.4}, {:.0} samples/s",
+            "epoch {epoch:>2}/{}: train loss {:.4}, test accuracy {accuracy:.4}, {:.0} samples/s{clip}",
             args.epochs, stats.mean_loss, stats.samples_per_sec
         );
         records.push(EpochRecord { epoch, train_loss: stats.mean_loss, test_accuracy: accuracy });
+    }
+    if let Some(path) = &args.grad_flow {
+        let title = format!("Gradient flow after {} epochs", args.epochs);
+        gradient_flow(path, &title, &classifier.gradient_stats()?)?;
+        println!("wrote {}", path.display());
     }
     if let Some(path) = &args.save {
         checkpoint::save(path, &classifier.model()?.state_dict())?;

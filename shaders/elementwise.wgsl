@@ -89,3 +89,29 @@ fn broadcast(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
         out[i] = a_at(i);
     }
 }
+
+@compute @workgroup_size(256)
+fn sqrt_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if (i < params.len) {
+        out[i] = sqrt(a_at(i));
+    }
+}
+
+// out = clamp(a, -scalar, scalar): clipping by value
+@compute @workgroup_size(256)
+fn clip_value(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if (i < params.len) {
+        out[i] = clamp(a_at(i), -params.scalar, params.scalar);
+    }
+}
+
+// out = min(1, scalar / (a + 1e-6)): clip_grad_norm's factor for global norm a, max_norm scalar
+@compute @workgroup_size(256)
+fn clip_coefficient(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if (i < params.len) {
+        out[i] = min(1.0, params.scalar / (a_at(i) + 1e-6));
+    }
+}

@@ -10,6 +10,7 @@
 //               param -= (lr / (1−β₁ᵗ)) · m / (sqrt(v) / sqrt(1−β₂ᵗ) + eps)
 // Dispatch: ceil(len / 256) workgroups of 256, spilling into y.
 // accumulate:   param += grad (a running total, e.g. of the loss over an epoch)
+// first_non_finite: see its entry point.
 // increment:    counter[0] += len (the planner passes len = 1). Dispatch: 1 workgroup;
 //               binding 2 is the counter.
 
@@ -20,8 +21,8 @@ struct Params {
     beta1: f32,
     beta2: f32,
     eps: f32,
-    _pad0: u32,
-    _pad1: u32,
+    tag: u32,
+    _pad: u32,
 }
 
 @group(0) @binding(0) var<storage, read> grad: array<f32>;
@@ -100,5 +101,23 @@ fn accumulate(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     let i = flat_index(gid, nwg);
     if (i < params.len) {
         param[i] += grad[i];
+    }
+}
+
+// first_non_finite: if record (binding 2, [step, tag]) is still [0, 0] and any of the `len`
+// values at binding 0 is NaN or ±Inf, record = [step[0], tag]. Exponent bits all ones is
+// exactly NaN or Inf; comparing bits keeps the test from being folded away as x != x can be.
+// Dispatch: 1 workgroup of 1 thread (the watched values are [1, 1] norms and losses).
+@compute @workgroup_size(1)
+fn first_non_finite() {
+    if (param[0] != 0.0 || param[1] != 0.0) {
+        return;
+    }
+    for (var i = 0u; i < params.len; i++) {
+        if ((bitcast<u32>(grad[i]) & 0x7f800000u) == 0x7f800000u) {
+            param[0] = step[0];
+            param[1] = f32(params.tag);
+            return;
+        }
     }
 }

@@ -53,3 +53,60 @@ fn sum_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
     }
     out[c] = acc * params.scale;
 }
+
+// sum_squares: out[0] = Σ x². Dispatch: 1 workgroup, as sum_all.
+@compute @workgroup_size(256)
+fn sum_squares(@builtin(local_invocation_index) lid: u32) {
+    let n = params.rows * params.cols;
+    var acc = 0.0;
+    for (var i = lid; i < n; i += 256u) {
+        acc = fma(x[i], x[i], acc);
+    }
+    partial[lid] = acc;
+    workgroupBarrier();
+    for (var stride = 128u; stride > 0u; stride = stride / 2u) {
+        if (lid < stride) {
+            partial[lid] += partial[lid + stride];
+        }
+        workgroupBarrier();
+    }
+    if (lid == 0u) {
+        out[0] = partial[0];
+    }
+}
+
+var<workgroup> partial_max: array<f32, 256>;
+var<workgroup> partial_sq: array<f32, 256>;
+
+// grad_stats: out = [mean |x|, max |x|, sqrt(Σ x²)]. Dispatch: 1 workgroup; three trees
+// (sum, max, sum of squares) run side by side in workgroup memory.
+@compute @workgroup_size(256)
+fn grad_stats(@builtin(local_invocation_index) lid: u32) {
+    let n = params.rows * params.cols;
+    var sum_abs = 0.0;
+    var max_abs = 0.0;
+    var sum_sq = 0.0;
+    for (var i = lid; i < n; i += 256u) {
+        let v = x[i];
+        sum_abs += abs(v);
+        max_abs = max(max_abs, abs(v));
+        sum_sq = fma(v, v, sum_sq);
+    }
+    partial[lid] = sum_abs;
+    partial_max[lid] = max_abs;
+    partial_sq[lid] = sum_sq;
+    workgroupBarrier();
+    for (var stride = 128u; stride > 0u; stride = stride / 2u) {
+        if (lid < stride) {
+            partial[lid] += partial[lid + stride];
+            partial_max[lid] = max(partial_max[lid], partial_max[lid + stride]);
+            partial_sq[lid] += partial_sq[lid + stride];
+        }
+        workgroupBarrier();
+    }
+    if (lid == 0u) {
+        out[0] = partial[0] / f32(n);
+        out[1] = partial_max[0];
+        out[2] = sqrt(partial_sq[0]);
+    }
+}

@@ -21,6 +21,11 @@ impl Gradients {
         self.of.get(&node).copied()
     }
 
+    /// Sets the gradient node of `node`.
+    pub(crate) fn insert(&mut self, node: NodeId, grad: NodeId) {
+        self.of.insert(node, grad);
+    }
+
     /// `(node, gradient)` pairs in node order.
     pub fn iter(&self) -> impl Iterator<Item = (NodeId, NodeId)> + '_ {
         self.of.iter().map(|(&n, &g)| (n, g))

@@ -8,6 +8,7 @@ use rand::Rng;
 
 use crate::backend::{Device, Session};
 use crate::data::{shuffled, Dataset, CLASSES};
+use crate::diagnostics::{GradStat, GradWatch, NonFiniteGuard};
 use crate::error::{Error, Result};
 use crate::graph::{Graph, NodeId};
 use crate::nn::{Layer, Sequential};
@@ -25,7 +26,26 @@ struct Step {
     params: Vec<(String, NodeId)>,
     x_host: Vec<f32>,
     y_host: Vec<f32>,
+    watch: Option<GradWatch>,
+    guard: Option<NonFiniteGuard>,
+    grad_norm: Option<NodeId>,
 }
+
+/// Optional parts of the training step, all run on the device inside the step.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct TrainOptions {
+    /// Clip gradients to this global L2 norm before the optimizer sees them.
+    pub clip_norm: Option<f32>,
+    /// Record per-parameter gradient statistics, for [`Classifier::gradient_stats`].
+    pub watch_gradients: bool,
+    /// Check the loss and gradients for NaN and Inf; training stops with
+    /// [`Error::NonFinite`] naming the first bad step (checked every
+    /// [`NON_FINITE_CHECK_EVERY`] steps and at the end of each epoch).
+    pub check_finite: bool,
+}
+
+/// How many steps may run between two reads of the non-finite record.
+pub const NON_FINITE_CHECK_EVERY: usize = 100;
 
 impl Step {
     fn load(&mut self, data: &Dataset, indices: &[usize]) -> Result<()> {
@@ -79,6 +99,18 @@ impl Classifier {
         batch: usize,
         eval_batch: usize,
     ) -> Result<Self> {
+        Self::with_options(device, model, optimizer, batch, eval_batch, TrainOptions::default())
+    }
+
+    /// [`Classifier::new`] with clipping, gradient statistics or non-finite checks.
+    pub fn with_options(
+        device: &Device,
+        model: Sequential,
+        optimizer: Optimizer,
+        batch: usize,
+        eval_batch: usize,
+        options: TrainOptions,
+    ) -> Result<Self> {
         if batch == 0 || eval_batch == 0 {
             return Err(Error::InvalidArgument { op: "classifier", msg: "batch sizes must be positive".into() });
         }
@@ -87,24 +119,51 @@ impl Classifier {
             let msg = format!("the last layer has {classes} outputs; the data has {CLASSES} classes");
             return Err(Error::InvalidArgument { op: "classifier", msg });
         }
-        let train = Self::step(device, &model, batch, inputs, Some(optimizer))?;
+        let train = Self::step(device, &model, batch, inputs, Some((optimizer, options)))?;
         let eval = Self::step(device, &model, eval_batch, inputs, None)?;
         Ok(Classifier { model, train, eval })
     }
 
-    fn step(device: &Device, model: &Sequential, batch: usize, inputs: usize, opt: Option<Optimizer>) -> Result<Step> {
+    fn step(
+        device: &Device,
+        model: &Sequential,
+        batch: usize,
+        inputs: usize,
+        training: Option<(Optimizer, TrainOptions)>,
+    ) -> Result<Step> {
         let mut g = Graph::new();
         let x = g.input("x", [batch, inputs])?;
         let y = g.input("y", [batch, CLASSES])?;
         let recorded = model.record(&mut g, x)?;
         let loss = g.softmax_cross_entropy(recorded.output, y)?;
-        let (session, tally) = match opt {
-            Some(optimizer) => {
-                let grads = g.backward(loss)?;
+        let (mut watch, mut guard, mut grad_norm) = (None, None, None);
+        let (session, tally) = match training {
+            Some((optimizer, options)) => {
+                let raw = g.backward(loss)?;
+                let mut keep = vec![loss];
+                if options.watch_gradients {
+                    let w = g.watch_gradients(&raw)?;
+                    keep.extend(w.nodes());
+                    watch = Some(w);
+                }
+                if options.check_finite {
+                    let guarded = g.guard_non_finite(loss, &raw)?;
+                    keep.push(guarded.node());
+                    guard = Some(guarded);
+                }
+                let grads = match options.clip_norm {
+                    Some(max_norm) => {
+                        let clipped = g.clip_grad_norm(&raw, max_norm)?;
+                        keep.push(clipped.norm);
+                        grad_norm = Some(clipped.norm);
+                        clipped.grads
+                    }
+                    None => raw,
+                };
                 g.optimize(&grads, optimizer)?;
                 let total = g.state("loss_total", [1, 1])?;
                 g.accumulate(total, loss)?;
-                (device.compile(&g, &[loss])?, total)
+                (device.compile(&g, &keep)?, total)
             }
             None => {
                 let correct = g.count_correct(recorded.output, y)?;
@@ -112,7 +171,30 @@ impl Classifier {
             }
         };
         let (x_host, y_host) = (vec![0.0; batch * inputs], vec![0.0; batch * CLASSES]);
-        Ok(Step { session, batch, x, y, loss, tally, params: recorded.params, x_host, y_host })
+        let params = recorded.params;
+        Ok(Step { session, batch, x, y, loss, tally, params, x_host, y_host, watch, guard, grad_norm })
+    }
+
+    /// Per-parameter gradient statistics of the last training step (needs
+    /// [`TrainOptions::watch_gradients`]).
+    pub fn gradient_stats(&mut self) -> Result<Vec<GradStat>> {
+        let step = &mut self.train;
+        let watch = step.watch.as_ref().ok_or(Error::InvalidArgument {
+            op: "gradient_stats",
+            msg: "compile with TrainOptions { watch_gradients: true, .. }".into(),
+        })?;
+        watch.read(step.session.as_mut())
+    }
+
+    /// The global gradient norm of the last step before clipping (needs
+    /// [`TrainOptions::clip_norm`]).
+    pub fn last_grad_norm(&mut self) -> Result<f32> {
+        let step = &mut self.train;
+        let norm = step.grad_norm.ok_or(Error::InvalidArgument {
+            op: "last_grad_norm",
+            msg: "compile with TrainOptions { clip_norm: Some(..), .. }".into(),
+        })?;
+        Ok(step.session.read(norm)?[0])
     }
 
     /// Which backend runs the steps.
@@ -148,6 +230,12 @@ impl Classifier {
             step.session.run()?;
             batches += 1;
             progress(chunk.len());
+            if let Some(guard) = step.guard.as_ref().filter(|_| batches % NON_FINITE_CHECK_EVERY == 0) {
+                guard.check(step.session.as_mut())?;
+            }
+        }
+        if let Some(guard) = &step.guard {
+            guard.check(step.session.as_mut())?;
         }
         let total = step.session.read(step.tally)?[0];
         let seconds = start.elapsed().as_secs_f64();

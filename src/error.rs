@@ -69,6 +69,14 @@ pub enum Error {
         /// wgpu's message.
         msg: String,
     },
+    /// Training produced a NaN or an infinity.
+    #[error("non-finite value at step {step}: {what} was NaN or infinite")]
+    NonFinite {
+        /// 1-based step of the first occurrence.
+        step: u64,
+        /// The loss or the parameter whose gradient went non-finite.
+        what: String,
+    },
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {

@@ -33,6 +33,7 @@ pub mod backend;
 pub mod checkpoint;
 pub mod classifier;
 pub mod data;
+pub mod diagnostics;
 mod error;
 mod graph;
 pub mod init;

@@ -53,3 +53,68 @@ impl Xor {
         Ok(Xor { graph: g, x, y, prediction, loss, params, grads })
     }
 }
+
+/// The block a [`DeepNet`] repeats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Block {
+    /// `sigmoid(Linear(h))`: the textbook vanishing-gradient network.
+    Sigmoid,
+    /// `relu(Linear(h))`.
+    Relu,
+    /// `h + sigmoid(Linear(h))`: a skip connection around each sigmoid block.
+    Residual,
+}
+
+impl Block {
+    /// A short name for tables and legends.
+    pub fn name(self) -> &'static str {
+        match self {
+            Block::Sigmoid => "sigmoid",
+            Block::Relu => "relu",
+            Block::Residual => "residual sigmoid",
+        }
+    }
+}
+
+/// `depth` blocks of `Linear(width, width)` and an activation, on a batch of standard
+/// normal inputs with standard normal targets and MSE loss: the deep network of the
+/// vanishing-gradient demonstration, its backward pass, and statistics of every
+/// parameter's gradient.
+pub struct DeepNet {
+    /// Forward, backward and the gradient statistics (no optimizer).
+    pub graph: Graph,
+    /// The MSE loss.
+    pub loss: NodeId,
+    /// Gradient statistics, one per parameter, in the order `0.weight, 0.bias, 1.weight, ...`.
+    pub watch: crate::diagnostics::GradWatch,
+}
+
+impl DeepNet {
+    /// Records the network; weights as PyTorch initialises `nn.Linear`, data seeded.
+    pub fn new(block: Block, depth: usize, width: usize, batch: usize, seed: u64) -> Result<DeepNet> {
+        let mut rng = init::rng(seed);
+        let mut g = Graph::new();
+        let x = g.constant([batch, width], init::normal(&mut rng, [batch, width]))?;
+        let y = g.constant([batch, width], init::normal(&mut rng, [batch, width]))?;
+        let mut h = x;
+        for i in 0..depth {
+            let layer = crate::nn::Linear::new(width, width, crate::nn::Init::PyTorch, &mut rng);
+            let w = g.parameter(&format!("{i}.weight"), [width, width], layer.weight)?;
+            let b = g.parameter(&format!("{i}.bias"), [1, width], layer.bias)?;
+            let z = g.matmul_t(h, w, false, true)?;
+            let z = g.add(z, b)?;
+            h = match block {
+                Block::Sigmoid => g.sigmoid(z)?,
+                Block::Relu => g.relu(z)?,
+                Block::Residual => {
+                    let s = g.sigmoid(z)?;
+                    g.add(h, s)?
+                }
+            };
+        }
+        let loss = g.mse_loss(h, y)?;
+        let grads = g.backward(loss)?;
+        let watch = g.watch_gradients(&grads)?;
+        Ok(DeepNet { graph: g, loss, watch })
+    }
+}

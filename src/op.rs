@@ -90,6 +90,27 @@ pub enum Op {
         /// Added to `sqrt(v̂)` for stability.
         eps: f32,
     },
+    /// `Σ x²`, `[1, 1]`. Fused: one reduction instead of square and sum with a temporary.
+    SumSquares,
+    /// `sqrt(x)` elementwise. Not differentiable (used on gradient norms).
+    Sqrt,
+    /// Input `norm [1, 1]`: PyTorch's `clip_grad_norm_` factor
+    /// `min(1, max_norm / (norm + 1e-6))`. Not differentiable.
+    ClipCoefficient {
+        /// Largest allowed global norm.
+        max_norm: f32,
+    },
+    /// `clamp(x, -limit, limit)` elementwise (clipping by value). Not differentiable.
+    ClipValue(f32),
+    /// Input `grad`: `[mean |g|, max |g|, ‖g‖₂]` as `[1, 3]`, in one reduction.
+    GradStats,
+    /// Inputs `(record [1, 2], value, step [1, 1])`: if `record` is still `[0, 0]` and
+    /// `value` holds a NaN or ±Inf, writes `[step, tag]` into it, in place: the first step
+    /// and the watched quantity where training went non-finite.
+    FirstNonFinite {
+        /// Which watched value this check is (0 for the loss, i + 1 for parameter i).
+        tag: u32,
+    },
     /// Input `(counter)`: adds one in place; Adam's step count.
     Increment,
     /// Inputs `(total, value)`: `total += value` in place, e.g. summing the loss over an
@@ -128,6 +149,12 @@ impl Op {
             Op::SgdUpdate { .. } => "sgd_update",
             Op::SgdMomentum { .. } => "sgd_momentum",
             Op::Adam { .. } => "adam",
+            Op::SumSquares => "sum_squares",
+            Op::Sqrt => "sqrt",
+            Op::ClipCoefficient { .. } => "clip_coefficient",
+            Op::ClipValue(_) => "clip_value",
+            Op::GradStats => "grad_stats",
+            Op::FirstNonFinite { .. } => "first_non_finite",
             Op::Increment => "increment",
             Op::Accumulate => "accumulate",
         }
@@ -143,7 +170,7 @@ impl Op {
     /// planner always keeps them.
     pub fn updated_inputs(&self) -> &'static [usize] {
         match self {
-            Op::SgdUpdate { .. } | Op::Increment | Op::Accumulate => &[0],
+            Op::SgdUpdate { .. } | Op::Increment | Op::Accumulate | Op::FirstNonFinite { .. } => &[0],
             Op::SgdMomentum { .. } => &[0, 2],
             Op::Adam { .. } => &[0, 2, 3],
             _ => &[],

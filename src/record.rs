@@ -170,6 +170,55 @@ impl Graph {
         self.push(Op::Accumulate, &[total, value], st)
     }
 
+    /// `Σ x²`, `[1, 1]`.
+    pub fn sum_squares(&mut self, x: NodeId) -> Result<NodeId> {
+        self.node(x)?;
+        self.push(Op::SumSquares, &[x], Shape::SCALAR)
+    }
+
+    /// `sqrt(x)` elementwise.
+    pub fn sqrt(&mut self, x: NodeId) -> Result<NodeId> {
+        self.unary(Op::Sqrt, x)
+    }
+
+    /// `[mean |g|, max |g|, ‖g‖₂]` of `grad`, `[1, 3]`.
+    pub fn grad_stats(&mut self, grad: NodeId) -> Result<NodeId> {
+        self.node(grad)?;
+        self.push(Op::GradStats, &[grad], Shape::new(1, 3))
+    }
+
+    /// `clamp(x, -limit, limit)` elementwise.
+    pub fn clip_value(&mut self, x: NodeId, limit: f32) -> Result<NodeId> {
+        if !(limit.is_finite() && limit > 0.0) {
+            return Err(Error::InvalidArgument { op: "clip_value", msg: format!("limit {limit} must be positive") });
+        }
+        self.unary(Op::ClipValue(limit), x)
+    }
+
+    /// `min(1, max_norm / (norm + 1e-6))` of a `[1, 1]` norm.
+    pub fn clip_coefficient(&mut self, norm: NodeId, max_norm: f32) -> Result<NodeId> {
+        if !(max_norm.is_finite() && max_norm > 0.0) {
+            let msg = format!("max_norm {max_norm} must be positive");
+            return Err(Error::InvalidArgument { op: "clip_coefficient", msg });
+        }
+        let shape = self.shape(norm)?;
+        if shape != Shape::SCALAR {
+            return Err(Error::Shape { op: "clip_coefficient", lhs: shape, rhs: Shape::SCALAR });
+        }
+        self.push(Op::ClipCoefficient { max_norm }, &[norm], Shape::SCALAR)
+    }
+
+    /// Records `[step, tag]` into the `[1, 2]` state `record` the first time `value`
+    /// holds a NaN or ±Inf (see [`Op::FirstNonFinite`]).
+    pub fn first_non_finite(&mut self, record: NodeId, value: NodeId, step: NodeId, tag: u32) -> Result<NodeId> {
+        let (sr, ss) = (self.shape(record)?, self.shape(step)?);
+        if sr != Shape::new(1, 2) || ss != Shape::SCALAR {
+            return Err(Error::Shape { op: "first_non_finite", lhs: sr, rhs: ss });
+        }
+        self.node(value)?;
+        self.push(Op::FirstNonFinite { tag }, &[record, value, step], sr)
+    }
+
     /// Mean squared error `mean((prediction - target)²)`, `[1, 1]`.
     pub fn mse_loss(&mut self, prediction: NodeId, target: NodeId) -> Result<NodeId> {
         self.same_shape_scalar(Op::MseLoss, prediction, target)

@@ -27,6 +27,12 @@ pub(crate) fn vjp(g: &mut Graph, y: NodeId, dy: NodeId) -> Result<Vec<Option<Nod
             let dx = g.mul(dy, x[0])?;
             vec![g.scale(dx, 2.0)?]
         }
+        // d(Σx²) = 2x·dy.
+        Op::SumSquares => {
+            let spread = g.broadcast(dy, g.shape(x[0])?)?;
+            let dx = g.mul(spread, x[0])?;
+            vec![g.scale(dx, 2.0)?]
+        }
         // Repeating a value sums the gradients of its copies (reduced centrally).
         Op::Broadcast => vec![dy],
         // σ' = σ(1 - σ), written in terms of the output y.

@@ -62,8 +62,18 @@ impl CpuSession {
             Op::SoftmaxCrossEntropy => vec![k::softmax_cross_entropy(arg(0), arg(1), shape(0))],
             Op::SoftmaxCrossEntropyGrad => k::softmax_cross_entropy_grad(arg(0), arg(1), arg(2)[0], shape(0)),
             Op::CountCorrect => vec![k::count_correct(arg(0), arg(1), shape(0))],
+            Op::SumSquares => vec![k::sum_squares(arg(0))],
+            Op::Sqrt => k::unary(arg(0), f32::sqrt),
+            Op::ClipCoefficient { max_norm } => k::unary(arg(0), |norm| (max_norm / (norm + 1e-6)).min(1.0)),
+            Op::ClipValue(limit) => k::unary(arg(0), |v| v.clamp(-limit, limit)),
+            Op::GradStats => k::grad_stats(arg(0)).to_vec(),
             Op::Input | Op::Parameter | Op::Constant | Op::State => unreachable!("leaves are not evaluated"),
-            Op::SgdUpdate { .. } | Op::SgdMomentum { .. } | Op::Adam { .. } | Op::Increment | Op::Accumulate => {
+            Op::SgdUpdate { .. }
+            | Op::SgdMomentum { .. }
+            | Op::Adam { .. }
+            | Op::Increment
+            | Op::Accumulate
+            | Op::FirstNonFinite { .. } => {
                 unreachable!("updates are applied in place")
             }
         }
@@ -78,6 +88,13 @@ impl CpuSession {
         match node.op {
             Op::SgdUpdate { lr } => p.iter_mut().zip(&g).for_each(|(p, g)| *p -= lr * g),
             Op::Accumulate => p.iter_mut().zip(&g).for_each(|(p, g)| *p += g),
+            Op::FirstNonFinite { tag } => {
+                let step = take(2);
+                if p == [0.0, 0.0] && g.iter().any(|v| !v.is_finite()) {
+                    p = vec![step[0], tag as f32];
+                }
+                self.values[at[2]] = step;
+            }
             Op::SgdMomentum { lr, momentum } => {
                 let mut v = take(2);
                 k::sgd_momentum(&mut p, &g, &mut v, lr, momentum);

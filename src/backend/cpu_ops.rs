@@ -186,3 +186,15 @@ pub fn adam(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], t: f32, c: A
         *p -= step_size * *m / (v.sqrt() / bias2_sqrt + c.eps);
     }
 }
+
+/// `Σ x²`, accumulated in f64.
+pub fn sum_squares(x: &[f32]) -> f32 {
+    x.iter().map(|&v| (v as f64).powi(2)).sum::<f64>() as f32
+}
+
+/// `[mean |x|, max |x|, ‖x‖₂]`.
+pub fn grad_stats(x: &[f32]) -> [f32; 3] {
+    let sum_abs: f64 = x.iter().map(|&v| v.abs() as f64).sum();
+    let max_abs = x.iter().fold(0.0f32, |m, &v| m.max(v.abs()));
+    [(sum_abs / x.len() as f64) as f32, max_abs, sum_squares(x).sqrt()]
+}

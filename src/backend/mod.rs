@@ -23,6 +23,11 @@ pub trait Session {
     /// Reads a kept node or a leaf, after the runs so far.
     fn read(&mut self, node: NodeId) -> Result<Vec<f32>>;
 
+    /// Reads several kept nodes or leaves; on the GPU in one transfer.
+    fn read_many(&mut self, nodes: &[NodeId]) -> Result<Vec<Vec<f32>>> {
+        nodes.iter().map(|&n| self.read(n)).collect()
+    }
+
     /// Copies the current values of `nodes` (leaves, e.g. parameters) into `other`, which
     /// must have been compiled from the same graph (e.g. training → inference).
     fn copy_to(&mut self, other: &mut dyn Session, nodes: &[NodeId]) -> Result<()> {

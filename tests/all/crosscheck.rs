@@ -87,6 +87,26 @@ fn classification_losses() {
 }
 
 #[test]
+fn gradient_tools() {
+    for s in SIZES.into_iter().chain([Shape::new(300, 70)]) {
+        cross("sum_squares", &[s], REDUCTION, |g, x| g.sum_squares(x[0]));
+        cross("grad_stats", &[s], REDUCTION, |g, x| g.grad_stats(x[0]));
+        cross("sqrt", &[s], TRANSCENDENTAL, |g, x| {
+            let positive = g.square(x[0])?;
+            g.sqrt(positive)
+        });
+        cross("clip_value", &[s], ELEMENTWISE, |g, x| g.clip_value(x[0], 1.0));
+    }
+    for norm in [0.5f32, 2.0, 7.0] {
+        cross("clip_coefficient", &[Shape::SCALAR], TRANSCENDENTAL, |g, x| {
+            let n = g.square(x[0])?;
+            let n = g.scale(n, norm)?;
+            g.clip_coefficient(n, 2.0)
+        });
+    }
+}
+
+#[test]
 fn accumulate_in_place() {
     for s in SIZES {
         cross("accumulate", &[s], ELEMENTWISE, |g, x| {

@@ -75,7 +75,7 @@ fn batches_pad_the_last_partial_batch() {
 
 #[test]
 fn the_embedded_split_reads() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/data");
+    let dir = "data"; // cargo runs tests from the package root
     let data = Dataset::load(
         &std::path::Path::new(dir).join("t10k-images-idx3-ubyte.gz"),
         &std::path::Path::new(dir).join("t10k-labels-idx1-ubyte.gz"),

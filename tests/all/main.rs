@@ -4,6 +4,7 @@ mod checkpoints;
 mod common;
 mod crosscheck;
 mod data;
+mod diagnostics;
 mod gradcheck;
 mod optimizers;
 mod shaders;

@@ -42,7 +42,8 @@ fn xor_gpu_matches_cpu_to_three_decimals() {
 
 /// The first `n` samples of the Fashion-MNIST test split the repository ships in data/.
 fn fashion_subset(n: usize) -> backprop::data::Dataset {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+    // Relative: cargo runs tests from the package root.
+    let dir = std::path::Path::new("data");
     let all =
         backprop::data::Dataset::load(&dir.join("t10k-images-idx3-ubyte.gz"), &dir.join("t10k-labels-idx1-ubyte.gz"))
             .unwrap();

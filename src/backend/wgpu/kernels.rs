@@ -42,11 +42,17 @@ pub enum Kernel {
     Adam,
     Increment,
     Accumulate,
+    SumSquares,
+    GradStats,
+    Sqrt,
+    ClipValue,
+    ClipCoefficient,
+    FirstNonFinite,
 }
 
 impl Kernel {
     /// Every kernel, for tests that build them all.
-    pub const ALL: [Kernel; 25] = [
+    pub const ALL: [Kernel; 31] = [
         Kernel::MatMul,
         Kernel::MatMulSmall,
         Kernel::Add,
@@ -72,6 +78,12 @@ impl Kernel {
         Kernel::Adam,
         Kernel::Increment,
         Kernel::Accumulate,
+        Kernel::SumSquares,
+        Kernel::GradStats,
+        Kernel::Sqrt,
+        Kernel::ClipValue,
+        Kernel::ClipCoefficient,
+        Kernel::FirstNonFinite,
     ];
 
     /// Index into [`SHADERS`] of the file that holds this kernel.
@@ -79,11 +91,11 @@ impl Kernel {
         use Kernel::*;
         match self {
             MatMul | MatMulSmall => 0,
-            Add | Sub | Mul | Scale | Square | Broadcast => 1,
+            Add | Sub | Mul | Scale | Square | Broadcast | Sqrt | ClipValue | ClipCoefficient => 1,
             Sigmoid | Tanh | Relu | SigmoidGrad | TanhGrad | ReluGrad => 2,
-            SumAll | SumRows => 3,
+            SumAll | SumRows | SumSquares | GradStats => 3,
             Mse | SoftmaxXent | SoftmaxXentGrad | CountCorrect => 4,
-            Sgd | SgdMomentum | Adam | Increment | Accumulate => 5,
+            Sgd | SgdMomentum | Adam | Increment | Accumulate | FirstNonFinite => 5,
         }
     }
 
@@ -126,6 +138,12 @@ impl Kernel {
             Adam => "adam",
             Increment => "increment",
             Accumulate => "accumulate",
+            SumSquares => "sum_squares",
+            GradStats => "grad_stats",
+            Sqrt => "sqrt_fwd",
+            ClipValue => "clip_value",
+            ClipCoefficient => "clip_coefficient",
+            FirstNonFinite => "first_non_finite",
         }
     }
 }
@@ -176,5 +194,6 @@ pub(crate) struct OptimParams {
     pub beta1: f32,
     pub beta2: f32,
     pub eps: f32,
-    pub _pad: [u32; 2],
+    pub tag: u32,
+    pub _pad: u32,
 }

@@ -124,6 +124,17 @@ impl GpuSession {
                 launch.bindings.push((4, x[2]));
                 launch
             }
+            Op::SumSquares => reduce(Kernel::SumSquares, 1.0, [1, 1, 1]),
+            Op::GradStats => reduce(Kernel::GradStats, 1.0, [1, 1, 1]),
+            Op::Sqrt => ew(Kernel::Sqrt, 0.0),
+            Op::ClipValue(limit) => ew(Kernel::ClipValue, limit),
+            Op::ClipCoefficient { max_norm } => ew(Kernel::ClipCoefficient, max_norm),
+            Op::FirstNonFinite { tag } => Launch {
+                kernel: Kernel::FirstNonFinite,
+                params: bytes_of(&OptimParams { len: shape_of(1).len() as u32, tag, ..Default::default() }).to_vec(),
+                bindings: vec![(0, x[1]), (1, x[2]), (2, id)],
+                workgroups: [1, 1, 1],
+            },
             Op::Accumulate => self.update(Kernel::Accumulate, OptimParams::default(), id, &[]),
             Op::SgdUpdate { lr } => self.update(Kernel::Sgd, OptimParams { lr, ..Default::default() }, id, &[]),
             Op::SgdMomentum { lr, momentum } => {
@@ -317,6 +328,14 @@ impl Session for GpuSession {
         self.check_readable(id)?;
         let encoder = self.ctx.device.create_command_encoder(&Default::default());
         Ok(self.submit_and_read(encoder, &[id])?.remove(0))
+    }
+
+    fn read_many(&mut self, nodes: &[NodeId]) -> Result<Vec<Vec<f32>>> {
+        for &id in nodes {
+            self.check_readable(id)?;
+        }
+        let encoder = self.ctx.device.create_command_encoder(&Default::default());
+        self.submit_and_read(encoder, nodes)
     }
 
     fn run_and_read(&mut self, nodes: &[NodeId]) -> Result<Vec<Vec<f32>>> {

@@ -1,0 +1,90 @@
+//! Training throughput of the Fashion-MNIST MLP (784-128-64-10, Adam, batch 64): our CPU
+//! and GPU backends next to PyTorch (CPU, and CUDA where present), measured in this run.
+//!
+//! cargo bench --bench mlp [-- --data DIR --epochs 1 --limit N]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use backprop::classifier::Classifier;
+use backprop::data::{load_mnist_dir, Dataset, DEBIAN_FASHION_MNIST};
+use backprop::nn::{Init, Layer, Sequential};
+use backprop::{init, Device, Optimizer, Result};
+
+struct Options {
+    data: PathBuf,
+    epochs: usize,
+    limit: Option<usize>,
+}
+
+fn options() -> Options {
+    let args: Vec<String> = std::env::args().collect();
+    let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
+    Options {
+        data: value("--data").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(DEBIAN_FASHION_MNIST)),
+        epochs: value("--epochs").and_then(|v| v.parse().ok()).unwrap_or(1),
+        limit: value("--limit").and_then(|v| v.parse().ok()),
+    }
+}
+
+/// `(samples per second over all epochs, final test accuracy)`.
+fn ours(device: &Device, train: &Dataset, test: &Dataset, epochs: usize) -> Result<(f64, f32)> {
+    let mut rng = init::rng(0);
+    let model = Sequential::mlp(&[784, 128, 64, 10], Layer::Relu, Init::PyTorch, &mut rng)?;
+    let mut classifier = Classifier::new(device, model, Optimizer::adam(1e-3), 64, 1000)?;
+    let mut seconds = 0.0;
+    for _ in 0..epochs {
+        let stats = classifier.train_epoch(train, &mut rng, |_| {})?;
+        seconds += train.len() as f64 / stats.samples_per_sec;
+    }
+    Ok(((train.len() * epochs) as f64 / seconds, classifier.evaluate(test)?.accuracy))
+}
+
+/// Runs `benches/mlp_torch.py` and parses its per-epoch samples/s and final accuracy.
+fn pytorch(device: &str, o: &Options) -> std::result::Result<(f64, f32), String> {
+    let local = Path::new("benches/mlp_torch.py");
+    let script = if local.exists() { local.to_path_buf() } else { Path::new(env!("CARGO_MANIFEST_DIR")).join(local) };
+    let mut cmd = Command::new("python3");
+    cmd.arg(script).args(["--device", device, "--epochs", &o.epochs.to_string()]).arg("--data").arg(&o.data);
+    if let Some(limit) = o.limit {
+        cmd.args(["--limit", &limit.to_string()]);
+    }
+    let out = cmd.output().map_err(|e| format!("python3: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("failed").to_owned());
+    }
+    let rates: Vec<f64> =
+        text.lines().filter_map(|l| l.strip_suffix(" samples/s")?.rsplit(' ').next()?.parse().ok()).collect();
+    let accuracy = text.lines().last().and_then(|l| l.strip_prefix("test accuracy: ")?.parse().ok());
+    match (rates.is_empty(), accuracy) {
+        (false, Some(a)) => Ok((rates.len() as f64 / rates.iter().map(|r| 1.0 / r).sum::<f64>(), a)),
+        _ => Err(format!("unexpected output: {text}")),
+    }
+}
+
+fn row(name: &str, result: std::result::Result<(f64, f32), String>) {
+    match result {
+        Ok((rate, accuracy)) => println!("{name:<44} {rate:>10.0} samples/s   test accuracy {accuracy:.4}"),
+        Err(why) => println!("{name:<44} {:>10}             ({why})", "n/a"),
+    }
+}
+
+fn main() {
+    let o = options();
+    let (mut train, test) = match load_mnist_dir(&o.data) {
+        Ok(data) => data,
+        Err(e) => return eprintln!("needs the full data set ({e}); install dataset-fashion-mnist or pass --data DIR"),
+    };
+    if let Some(limit) = o.limit {
+        train = train.split_at(limit).0;
+    }
+    println!("MLP 784-128-64-10, Adam lr 1e-3, batch 64: {} epoch(s) of {} samples", o.epochs, train.len());
+    row("backprop cpu (reference)", ours(&Device::Cpu, &train, &test, o.epochs).map_err(|e| e.to_string()));
+    match Device::gpu() {
+        Ok(d) => row(&format!("backprop {}", d.name()), ours(&d, &train, &test, o.epochs).map_err(|e| e.to_string())),
+        Err(e) => row("backprop gpu", Err(e.to_string())),
+    }
+    row("pytorch eager cpu", pytorch("cpu", &o));
+    row("pytorch eager cuda", pytorch("cuda", &o));
+}
