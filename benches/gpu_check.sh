@@ -3,12 +3,16 @@
 #   cargo build --release --examples && cargo bench --no-run && cargo test --release --no-run
 #   ../shared/gpu/bundle.sh --data target/release/examples/{xor,mlp,autograd,vanishing_gradients}
 #   cp target/release/deps/{all,xor,mlp}-<hash> .gpu/bin/{tests,xor_bench,mlp_bench}
+#   strip .gpu/bin/* && gzip -9 .gpu/bin/* && rm .gpu/data/fashion-mnist/t10k-*
+#   (to fit the transfer limit; the t10k files are the ones in data/)
 # then there: bash benches/gpu_check.sh  (charts and the checkpoint land in $OUT or /tmp)
 set -u
 out=${OUT:-/tmp}
 run="bash .gpu/run.sh"
 data=.gpu/data/fashion-mnist
 section() { printf '\n== %s (%s)\n' "$1" "$(date +%T)"; }
+gunzip -f .gpu/bin/*.gz 2>/dev/null; chmod +x .gpu/bin/*
+cp -n data/t10k-* $data/
 
 section "device"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader

@@ -321,6 +321,9 @@ impl Session for GpuSession {
     fn run(&mut self) -> Result<()> {
         let ctx = self.ctx.clone();
         ctx.checked("run", || ctx.queue.submit([self.encode().finish()]))?;
+        // Steps are queued without waiting; a non-blocking poll lets wgpu free the
+        // command buffers and staging memory of steps that have finished.
+        ctx.device.poll(wgpu::PollType::Poll).map_err(|e| Error::Gpu { kernel: "run".into(), msg: e.to_string() })?;
         Ok(())
     }
 
