@@ -48,7 +48,7 @@ mod rules;
 mod shape;
 
 pub use autodiff::Gradients;
-pub use backend::{Device, Session};
+pub use backend::{Device, KernelTime, Session};
 pub use error::{Error, Result};
 pub use graph::{Graph, Node, NodeId};
 pub use op::Op;

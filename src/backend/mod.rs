@@ -28,6 +28,12 @@ pub trait Session {
         nodes.iter().map(|&n| self.read(n)).collect()
     }
 
+    /// Runs the plan once with every kernel timed on the device, and returns the times in
+    /// execution order. Only GPU sessions on adapters with timestamp queries can.
+    fn profile(&mut self) -> Result<Vec<KernelTime>> {
+        Err(crate::Error::InvalidArgument { op: "profile", msg: format!("{} cannot time kernels", self.backend_name()) })
+    }
+
     /// Copies the current values of `nodes` (leaves, e.g. parameters) into `other`, which
     /// must have been compiled from the same graph (e.g. training → inference).
     fn copy_to(&mut self, other: &mut dyn Session, nodes: &[NodeId]) -> Result<()> {
@@ -43,6 +49,15 @@ pub trait Session {
         self.run()?;
         nodes.iter().map(|&n| self.read(n)).collect()
     }
+}
+
+/// One kernel launch of a profiled run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KernelTime {
+    /// The op, node and shape the launch computes, e.g. `matmul #12 [64, 128]`.
+    pub what: String,
+    /// Device time in microseconds.
+    pub micros: f64,
 }
 
 /// Where to run: the CPU reference backend or a wgpu adapter.

@@ -45,8 +45,14 @@ impl GpuContext {
             .ok_or(Error::NoAdapter { tried: "Vulkan, Metal, DX12".into(), hint: NO_ADAPTER_HINT })?;
         let info = adapter.get_info();
         let limits = adapter.limits();
-        let descriptor =
-            wgpu::DeviceDescriptor { label: Some("backprop"), required_limits: limits.clone(), ..Default::default() };
+        // Timestamps inside compute passes serve `Session::profile`; optional.
+        let timing = wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES;
+        let descriptor = wgpu::DeviceDescriptor {
+            label: Some("backprop"),
+            required_limits: limits.clone(),
+            required_features: adapter.features() & timing,
+            ..Default::default()
+        };
         let (device, queue) = pollster::block_on(adapter.request_device(&descriptor))
             .map_err(|e| Error::RequestDevice { adapter: info.name.clone(), msg: e.to_string() })?;
         Ok(GpuContext { device, queue, info, limits, pipelines: Mutex::new(HashMap::new()) })
@@ -55,6 +61,11 @@ impl GpuContext {
     /// The adapter's name and graphics API, e.g. `NVIDIA H200 (Vulkan)`.
     pub fn adapter_name(&self) -> String {
         format!("{} ({:?})", self.info.name, self.info.backend)
+    }
+
+    /// Whether kernels can be timed on the device (`Session::profile`).
+    pub fn can_profile(&self) -> bool {
+        self.device.features().contains(wgpu::Features::TIMESTAMP_QUERY)
     }
 
     /// The limits the device was opened with (the adapter's own).

@@ -18,9 +18,19 @@ use crate::shape::Shape;
 
 /// One recorded kernel launch.
 struct Dispatch {
+    label: String,
     pipeline: wgpu::ComputePipeline,
     bind_group: wgpu::BindGroup,
     workgroups: [u32; 3],
+}
+
+impl Dispatch {
+    fn record(&self, pass: &mut wgpu::ComputePass) {
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, &self.bind_group, &[]);
+        let [x, y, z] = self.workgroups;
+        pass.dispatch_workgroups(x, y, z);
+    }
 }
 
 /// What a node needs from a kernel: which one, its uniform, bound values, launch size.
@@ -50,8 +60,11 @@ impl GpuSession {
             GpuSession { ctx, graph: graph.clone(), plan, buffers, dispatches: vec![], readback: Readback::default() };
         session.upload_leaves();
         for i in 0..session.plan.order.len() {
-            let launch = session.launch(session.plan.order[i])?;
-            let dispatch = session.build(launch)?;
+            let id = session.plan.order[i];
+            let launch = session.launch(id)?;
+            let mut dispatch = session.build(launch)?;
+            let node = session.node(id);
+            dispatch.label = format!("{} {} {}", node.op.name(), session.graph.label(id), node.shape);
             session.dispatches.push(dispatch);
         }
         Ok(session)
@@ -221,7 +234,7 @@ impl GpuSession {
                 layout: &pipeline.get_bind_group_layout(0),
                 entries: &entries,
             });
-            Dispatch { pipeline: pipeline.clone(), bind_group, workgroups: launch.workgroups }
+            Dispatch { label: String::new(), pipeline: pipeline.clone(), bind_group, workgroups: launch.workgroups }
         })
     }
 
@@ -231,11 +244,23 @@ impl GpuSession {
         {
             let mut pass = encoder.begin_compute_pass(&Default::default());
             for d in &self.dispatches {
-                pass.set_pipeline(&d.pipeline);
-                pass.set_bind_group(0, &d.bind_group, &[]);
-                let [x, y, z] = d.workgroups;
-                pass.dispatch_workgroups(x, y, z);
+                d.record(&mut pass);
             }
+        }
+        encoder
+    }
+
+    /// Records each dispatch in a pass of its own, with timestamps around it.
+    fn encode_timed(&self, queries: &wgpu::QuerySet) -> wgpu::CommandEncoder {
+        let mut encoder = self.ctx.device.create_command_encoder(&Default::default());
+        for (i, d) in self.dispatches.iter().enumerate() {
+            let timestamp_writes = wgpu::ComputePassTimestampWrites {
+                query_set: queries,
+                beginning_of_pass_write_index: Some(2 * i as u32),
+                end_of_pass_write_index: Some(2 * i as u32 + 1),
+            };
+            let descriptor = wgpu::ComputePassDescriptor { label: None, timestamp_writes: Some(timestamp_writes) };
+            d.record(&mut encoder.begin_compute_pass(&descriptor));
         }
         encoder
     }
@@ -339,6 +364,41 @@ impl Session for GpuSession {
         }
         let encoder = self.ctx.device.create_command_encoder(&Default::default());
         self.submit_and_read(encoder, nodes)
+    }
+
+    fn profile(&mut self) -> Result<Vec<crate::backend::KernelTime>> {
+        if !self.ctx.can_profile() {
+            let msg = format!("{} has no timestamp queries", self.ctx.adapter_name());
+            return Err(Error::InvalidArgument { op: "profile", msg });
+        }
+        let count = 2 * self.dispatches.len() as u32;
+        let ctx = self.ctx.clone();
+        let (queries, resolved) = ctx.checked("profile", || {
+            let queries = ctx.device.create_query_set(&wgpu::QuerySetDescriptor {
+                label: Some("profile"),
+                ty: wgpu::QueryType::Timestamp,
+                count,
+            });
+            let resolved = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("timestamps"),
+                size: 8 * count as u64,
+                usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+                mapped_at_creation: false,
+            });
+            (queries, resolved)
+        })?;
+        let mut encoder = self.encode_timed(&queries);
+        encoder.resolve_query_set(&queries, 0..count, &resolved, 0);
+        let mut readback = std::mem::take(&mut self.readback);
+        let raw = readback.submit_and_read(&ctx, encoder, &[(&resolved, 2 * count as usize)]);
+        self.readback = readback;
+        let ticks: Vec<u64> = bytemuck::pod_collect_to_vec(&raw?[0]);
+        let period_ns = ctx.queue.get_timestamp_period() as f64;
+        let times = self.dispatches.iter().zip(ticks.chunks(2)).map(|(d, t)| crate::backend::KernelTime {
+            what: d.label.clone(),
+            micros: t[1].saturating_sub(t[0]) as f64 * period_ns / 1e3,
+        });
+        Ok(times.collect())
     }
 
     fn run_and_read(&mut self, nodes: &[NodeId]) -> Result<Vec<Vec<f32>>> {
