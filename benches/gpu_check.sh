@@ -2,7 +2,7 @@
 # Every GPU check in one run, on a headless NVIDIA machine prepared from this checkout:
 #   cargo build --release --examples && cargo bench --no-run && cargo test --release --no-run
 #   ../shared/gpu/bundle.sh --data target/release/examples/{xor,mlp,autograd,vanishing_gradients}
-#   cp target/release/deps/{all,xor,mlp}-<hash> .gpu/bin/{tests,xor_bench,mlp_bench}
+#   cp target/release/deps/{all,xor,mlp,step}-<hash> .gpu/bin/{tests,xor_bench,mlp_bench,step_bench}
 #   strip .gpu/bin/* && gzip -9 .gpu/bin/* && rm .gpu/data/fashion-mnist/t10k-*
 #   (to fit the transfer limit; the t10k files are the ones in data/)
 # then there: bash benches/gpu_check.sh  (charts and the checkpoint land in $OUT or /tmp)
@@ -34,6 +34,8 @@ section "the checkpoint in PyTorch"
 python3 benches/torch_checkpoint.py check "$out/mlp.safetensors" $data
 section "mlp benchmark, 1 epoch"
 $run .gpu/bin/mlp_bench --data $data --epochs 1
+section "step time and kernel profile"
+$run .gpu/bin/step_bench 2>&1 | grep -v "^cpu"
 section "pytorch eager cuda, 10 epochs (accuracy reference)"
 python3 benches/mlp_torch.py --data $data --device cuda --epochs 10 | tail -3
 section "done"

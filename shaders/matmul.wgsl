@@ -51,15 +51,37 @@ fn load_b(kk: u32, col: u32) -> f32 {
     return b[kk * params.n + col];
 }
 
+// Stores one row of a thread's register tile: columns col, col + 16, col + 32, col + 48.
+fn store_row(row: u32, col: u32, v: vec4<f32>) {
+    if (row >= params.m) {
+        return;
+    }
+    let base = row * params.n;
+    if (col < params.n) {
+        c[base + col] = v.x;
+    }
+    if (col + 16u < params.n) {
+        c[base + col + 16u] = v.y;
+    }
+    if (col + 32u < params.n) {
+        c[base + col + 32u] = v.z;
+    }
+    if (col + 48u < params.n) {
+        c[base + col + 48u] = v.w;
+    }
+}
+
 @compute @workgroup_size(16, 16)
 fn matmul(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
     let row0 = wid.y * TILE;
     let col0 = wid.x * TILE;
     let tid = lid.y * 16u + lid.x;
-    var acc: array<f32, 16>;
-    for (var i = 0u; i < 16u; i++) {
-        acc[i] = 0.0;
-    }
+    // The 4×4 register tile as four vec4 rows with constant component access: a
+    // dynamically indexed array would live in slow local memory on most GPUs.
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
     for (var k0 = 0u; k0 < params.k; k0 += KT) {
         // 256 threads stage 1024 values of each tile, 4 each.
         for (var s = 0u; s < 4u; s++) {
@@ -73,29 +95,21 @@ fn matmul(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) w
         }
         workgroupBarrier();
         for (var kk = 0u; kk < KT; kk++) {
-            var av: array<f32, 4>;
-            var bv: array<f32, 4>;
-            for (var i = 0u; i < 4u; i++) {
-                av[i] = tile_a[kk * TILE + lid.y + 16u * i];
-                bv[i] = tile_b[kk * TILE + lid.x + 16u * i];
-            }
-            for (var i = 0u; i < 4u; i++) {
-                for (var j = 0u; j < 4u; j++) {
-                    acc[i * 4u + j] = fma(av[i], bv[j], acc[i * 4u + j]);
-                }
-            }
+            let base = kk * TILE;
+            let av = vec4<f32>(tile_a[base + lid.y], tile_a[base + lid.y + 16u], tile_a[base + lid.y + 32u], tile_a[base + lid.y + 48u]);
+            let bv = vec4<f32>(tile_b[base + lid.x], tile_b[base + lid.x + 16u], tile_b[base + lid.x + 32u], tile_b[base + lid.x + 48u]);
+            acc0 = fma(vec4<f32>(av.x), bv, acc0);
+            acc1 = fma(vec4<f32>(av.y), bv, acc1);
+            acc2 = fma(vec4<f32>(av.z), bv, acc2);
+            acc3 = fma(vec4<f32>(av.w), bv, acc3);
         }
         workgroupBarrier();
     }
-    for (var i = 0u; i < 4u; i++) {
-        let r = row0 + lid.y + 16u * i;
-        for (var j = 0u; j < 4u; j++) {
-            let col = col0 + lid.x + 16u * j;
-            if (r < params.m && col < params.n) {
-                c[r * params.n + col] = acc[i * 4u + j];
-            }
-        }
-    }
+    let col = col0 + lid.x;
+    store_row(row0 + lid.y, col, acc0);
+    store_row(row0 + lid.y + 16u, col, acc1);
+    store_row(row0 + lid.y + 32u, col, acc2);
+    store_row(row0 + lid.y + 48u, col, acc3);
 }
 
 // Small products (fewer than 64×64 outputs): one thread per output element walks K.
