@@ -21,14 +21,9 @@ struct Params {
 
 var<workgroup> partial: array<f32, 256>;
 
-@compute @workgroup_size(256)
-fn sum_all(@builtin(local_invocation_index) lid: u32) {
-    let n = params.rows * params.cols;
-    var acc = 0.0;
-    for (var i = lid; i < n; i += 256u) {
-        acc += x[i];
-    }
-    partial[lid] = acc;
+// Sums one value per thread of the workgroup through a tree in workgroup memory.
+fn tree_sum(lid: u32, value: f32) -> f32 {
+    partial[lid] = value;
     workgroupBarrier();
     for (var stride = 128u; stride > 0u; stride = stride / 2u) {
         if (lid < stride) {
@@ -36,8 +31,19 @@ fn sum_all(@builtin(local_invocation_index) lid: u32) {
         }
         workgroupBarrier();
     }
+    return partial[0];
+}
+
+@compute @workgroup_size(256)
+fn sum_all(@builtin(local_invocation_index) lid: u32) {
+    let n = params.rows * params.cols;
+    var acc = 0.0;
+    for (var i = lid; i < n; i += 256u) {
+        acc += x[i];
+    }
+    let total = tree_sum(lid, acc);
     if (lid == 0u) {
-        out[0] = partial[0] * params.scale;
+        out[0] = total * params.scale;
     }
 }
 
@@ -62,16 +68,9 @@ fn sum_squares(@builtin(local_invocation_index) lid: u32) {
     for (var i = lid; i < n; i += 256u) {
         acc = fma(x[i], x[i], acc);
     }
-    partial[lid] = acc;
-    workgroupBarrier();
-    for (var stride = 128u; stride > 0u; stride = stride / 2u) {
-        if (lid < stride) {
-            partial[lid] += partial[lid + stride];
-        }
-        workgroupBarrier();
-    }
+    let total = tree_sum(lid, acc);
     if (lid == 0u) {
-        out[0] = partial[0];
+        out[0] = total;
     }
 }
 

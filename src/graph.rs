@@ -83,6 +83,17 @@ impl Graph {
         }
     }
 
+    /// Checks that `len` values may be written into node `id`: it must be a leaf (input,
+    /// parameter, constant or state) whose shape holds exactly `len` values.
+    pub(crate) fn check_write(&self, id: NodeId, len: usize) -> Result<()> {
+        let node = self.node(id)?;
+        if !node.op.is_leaf() {
+            let msg = format!("{} is computed, not written", self.label(id));
+            return Err(Error::InvalidArgument { op: "write", msg });
+        }
+        check_len(&self.label(id), node.shape, len)
+    }
+
     fn ids_where(&self, keep: impl Fn(&Node) -> bool) -> Vec<NodeId> {
         (0..self.nodes.len() as u32).map(NodeId).filter(|id| keep(&self.nodes[id.index()])).collect()
     }

@@ -98,6 +98,8 @@ fn line_panel<DB: DrawingBackend>(
         .map_err(|e| err(&e))?;
     chart
         .configure_mesh()
+        .x_labels(points.len().min(20))
+        .x_label_formatter(&|x| if (x - x.round()).abs() < 1e-6 { format!("{x:.0}") } else { String::new() })
         .x_desc("epoch")
         .y_desc(y_label)
         .label_style(("sans-serif", 14))

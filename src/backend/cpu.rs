@@ -4,7 +4,7 @@
 use super::cpu_ops as k;
 use super::Session;
 use crate::error::{Error, Result};
-use crate::graph::{check_len, Graph, NodeId};
+use crate::graph::{Graph, NodeId};
 use crate::op::Op;
 use crate::plan::Plan;
 
@@ -125,14 +125,7 @@ impl Session for CpuSession {
     }
 
     fn write(&mut self, id: NodeId, data: &[f32]) -> Result<()> {
-        let node = self.graph.node(id)?;
-        if !node.op.is_leaf() {
-            return Err(Error::InvalidArgument {
-                op: "write",
-                msg: format!("{} is computed, not written", self.graph.label(id)),
-            });
-        }
-        check_len(&self.graph.label(id), node.shape, data.len())?;
+        self.graph.check_write(id, data.len())?;
         self.values[id.index()] = data.to_vec();
         Ok(())
     }

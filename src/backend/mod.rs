@@ -31,7 +31,10 @@ pub trait Session {
     /// Runs the plan once with every kernel timed on the device, and returns the times in
     /// execution order. Only GPU sessions on adapters with timestamp queries can.
     fn profile(&mut self) -> Result<Vec<KernelTime>> {
-        Err(crate::Error::InvalidArgument { op: "profile", msg: format!("{} cannot time kernels", self.backend_name()) })
+        Err(crate::Error::InvalidArgument {
+            op: "profile",
+            msg: format!("{} cannot time kernels", self.backend_name()),
+        })
     }
 
     /// Copies the current values of `nodes` (leaves, e.g. parameters) into `other`, which

@@ -11,7 +11,7 @@ use super::kernels::{ElementwiseParams, Kernel, MatmulParams, OptimParams, Reduc
 use super::readback::Readback;
 use crate::backend::Session;
 use crate::error::{Error, Result};
-use crate::graph::{check_len, Graph, Node, NodeId};
+use crate::graph::{Graph, Node, NodeId};
 use crate::op::Op;
 use crate::plan::Plan;
 use crate::shape::Shape;
@@ -329,14 +329,7 @@ impl Session for GpuSession {
     }
 
     fn write(&mut self, id: NodeId, data: &[f32]) -> Result<()> {
-        let node = self.graph.node(id)?;
-        if !node.op.is_leaf() {
-            return Err(Error::InvalidArgument {
-                op: "write",
-                msg: format!("{} is computed, not written", self.graph.label(id)),
-            });
-        }
-        check_len(&self.graph.label(id), node.shape, data.len())?;
+        self.graph.check_write(id, data.len())?;
         if let Some(slot) = self.plan.slot_of(id) {
             self.ctx.queue.write_buffer(&self.buffers[slot], 0, bytemuck::cast_slice(data));
         }
