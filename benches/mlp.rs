@@ -65,8 +65,8 @@ fn pytorch(device: &str, o: &Options) -> std::result::Result<(f64, f32), String>
 
 fn row(name: &str, result: std::result::Result<(f64, f32), String>) {
     match result {
-        Ok((rate, accuracy)) => println!("{name:<44} {rate:>10.0} samples/s   test accuracy {accuracy:.4}"),
-        Err(why) => println!("{name:<44} {:>10}             ({why})", "n/a"),
+        Ok((rate, accuracy)) => println!("{name:<52} {rate:>10.0} samples/s   test accuracy {accuracy:.4}"),
+        Err(why) => println!("{name:<52} {:>10}             ({why})", "n/a"),
     }
 }
 

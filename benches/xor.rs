@@ -44,8 +44,8 @@ fn reference(implementation: &str, epochs: usize) -> std::result::Result<f64, St
 
 fn row(name: &str, seconds: std::result::Result<f64, String>, epochs: usize) {
     match seconds {
-        Ok(s) => println!("{name:<34} {s:>9.3} s  {:>9.1} µs/step", s * 1e6 / epochs as f64),
-        Err(why) => println!("{name:<34} {:>9}    ({why})", "n/a"),
+        Ok(s) => println!("{name:<52} {s:>9.3} s  {:>9.1} µs/step", s * 1e6 / epochs as f64),
+        Err(why) => println!("{name:<52} {:>9}    ({why})", "n/a"),
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod context;
 pub mod kernels;
+mod profile;
 mod readback;
 mod session;
 
