@@ -3,10 +3,14 @@
 // Bindings: 0 = A (read), 1 = B (read), 2 = C (read_write), 3 = params.
 // A is stored [m, k] row-major, or [k, m] when trans_a = 1 (likewise B: [k, n] or [n, k]),
 // so backward's dA = dC·Bᵀ and dB = Aᵀ·dC need no transposed copies.
-// Dispatch: (ceil(n / 64), ceil(m / 64), 1) workgroups of 16×16 threads. Each workgroup
+// Dispatch: (ceil(n / 64), ceil(m / 64), splits) workgroups of 16×16 threads. Each workgroup
 // owns a 64×64 tile of C; each thread a 4×4 register tile at rows ty + 16i, columns
 // tx + 16j (strided so that neighbouring threads touch neighbouring addresses). K is
 // walked in steps of 16 through two 16×64 tiles in workgroup memory (8 KiB).
+// Split K: when the output has few tiles but K is long, workgroup z sums only
+// k in [z·k_chunk, (z+1)·k_chunk) and writes its partial product to C[z·m·n ..]; C then
+// holds `splits` partial products and matmul_sum_splits adds them, in z order, into the
+// first m·n values. With splits = 1 (k_chunk ≥ k) C is written directly.
 
 struct Params {
     m: u32,
@@ -14,9 +18,9 @@ struct Params {
     k: u32,
     trans_a: u32,
     trans_b: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
+    k_chunk: u32,
+    splits: u32,
+    _pad: u32,
 }
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
@@ -51,12 +55,13 @@ fn load_b(kk: u32, col: u32) -> f32 {
     return b[kk * params.n + col];
 }
 
-// Stores one row of a thread's register tile: columns col, col + 16, col + 32, col + 48.
-fn store_row(row: u32, col: u32, v: vec4<f32>) {
+// Stores one row of a thread's register tile: columns col, col + 16, col + 32, col + 48,
+// in the partial product `split`.
+fn store_row(split: u32, row: u32, col: u32, v: vec4<f32>) {
     if (row >= params.m) {
         return;
     }
-    let base = row * params.n;
+    let base = split * params.m * params.n + row * params.n;
     if (col < params.n) {
         c[base + col] = v.x;
     }
@@ -82,16 +87,18 @@ fn matmul(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) w
     var acc1 = vec4<f32>(0.0);
     var acc2 = vec4<f32>(0.0);
     var acc3 = vec4<f32>(0.0);
-    for (var k0 = 0u; k0 < params.k; k0 += KT) {
-        // 256 threads stage 1024 values of each tile, 4 each.
+    let k_begin = wid.z * params.k_chunk;
+    let k_end = min(params.k, k_begin + params.k_chunk);
+    for (var k0 = k_begin; k0 < k_end; k0 += KT) {
+        // 256 threads stage 1024 values of each tile, 4 each; past k_end they load zeros.
         for (var s = 0u; s < 4u; s++) {
             let e = tid + s * 256u;
             let ra = e / KT;
             let ka = e % KT;
-            tile_a[ka * TILE + ra] = load_a(row0 + ra, k0 + ka);
+            tile_a[ka * TILE + ra] = select(0.0, load_a(row0 + ra, k0 + ka), k0 + ka < k_end);
             let kb = e / TILE;
             let cb = e % TILE;
-            tile_b[kb * TILE + cb] = load_b(k0 + kb, col0 + cb);
+            tile_b[kb * TILE + cb] = select(0.0, load_b(k0 + kb, col0 + cb), k0 + kb < k_end);
         }
         workgroupBarrier();
         for (var kk = 0u; kk < KT; kk++) {
@@ -106,10 +113,27 @@ fn matmul(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) w
         workgroupBarrier();
     }
     let col = col0 + lid.x;
-    store_row(row0 + lid.y, col, acc0);
-    store_row(row0 + lid.y + 16u, col, acc1);
-    store_row(row0 + lid.y + 32u, col, acc2);
-    store_row(row0 + lid.y + 48u, col, acc3);
+    store_row(wid.z, row0 + lid.y, col, acc0);
+    store_row(wid.z, row0 + lid.y + 16u, col, acc1);
+    store_row(wid.z, row0 + lid.y + 32u, col, acc2);
+    store_row(wid.z, row0 + lid.y + 48u, col, acc3);
+}
+
+// C[i] = Σ_z C[z·m·n + i] for the first m·n values, z in increasing order (deterministic).
+// Each value is read and written by one thread only, so C is updated in place.
+// Dispatch: ceil(m·n / 256) workgroups of 256, spilling into y.
+@compute @workgroup_size(256)
+fn matmul_sum_splits(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * 256u;
+    let len = params.m * params.n;
+    if (i >= len) {
+        return;
+    }
+    var acc = c[i];
+    for (var z = 1u; z < params.splits; z++) {
+        acc += c[z * len + i];
+    }
+    c[i] = acc;
 }
 
 // Small products (fewer than 64×64 outputs): one thread per output element walks K.

@@ -24,6 +24,17 @@ impl Plan {
     /// `updates`, the in-place updates (optimizer steps) run too; without, only what
     /// `keep` needs (inference).
     pub fn new(graph: &Graph, keep: &[NodeId], updates: bool) -> Result<Plan> {
+        Plan::with_storage(graph, keep, updates, |id| graph.nodes()[id.index()].shape.len())
+    }
+
+    /// [`Plan::new`] where node `id` needs `storage(id)` elements of storage, at least its
+    /// own length: a backend may want room for partial results (split-K matmuls do).
+    pub fn with_storage(
+        graph: &Graph,
+        keep: &[NodeId],
+        updates: bool,
+        storage: impl Fn(NodeId) -> usize,
+    ) -> Result<Plan> {
         for &id in keep {
             graph.node(id)?;
         }
@@ -31,7 +42,7 @@ impl Plan {
         let order: Vec<NodeId> =
             ids(graph).filter(|id| live[id.index()] && !graph.nodes()[id.index()].op.is_leaf()).collect();
         let pinned = pinned_nodes(graph, keep, &live);
-        let (slot, slot_len) = assign_slots(graph, &order, &live, &pinned);
+        let (slot, slot_len) = assign_slots(graph, &order, &live, &pinned, &storage);
         Ok(Plan { order, slot, slot_len, kept: keep.to_vec() })
     }
 
@@ -77,7 +88,13 @@ fn pinned_nodes(graph: &Graph, keep: &[NodeId], live: &[bool]) -> Vec<bool> {
 
 /// Gives each live value a slot: leaves and kept nodes their own, update nodes their
 /// target's, temporaries a freed slot of the same length when one exists.
-fn assign_slots(graph: &Graph, order: &[NodeId], live: &[bool], pinned: &[bool]) -> (Vec<Option<usize>>, Vec<usize>) {
+fn assign_slots(
+    graph: &Graph,
+    order: &[NodeId],
+    live: &[bool],
+    pinned: &[bool],
+    storage: &dyn Fn(NodeId) -> usize,
+) -> (Vec<Option<usize>>, Vec<usize>) {
     let nodes = graph.nodes();
     let last_use = last_uses(graph, order);
     let mut slot = vec![None; nodes.len()];
@@ -97,12 +114,12 @@ fn assign_slots(graph: &Graph, order: &[NodeId], live: &[bool], pinned: &[bool])
         slot[id.index()] = if let Some(&target) = node.op.updated_inputs().first() {
             slot[node.inputs[target].index()]
         } else if pinned[id.index()] {
-            Some(fresh(node.shape.len(), &mut slot_len))
+            Some(fresh(storage(id), &mut slot_len))
         } else {
-            let reuse = free.iter().position(|&s| slot_len[s] == node.shape.len());
+            let reuse = free.iter().position(|&s| slot_len[s] == storage(id));
             Some(match reuse {
                 Some(pos) => free.swap_remove(pos),
-                None => fresh(node.shape.len(), &mut slot_len),
+                None => fresh(storage(id), &mut slot_len),
             })
         };
         // Inputs read for the last time here can be overwritten by later nodes; the

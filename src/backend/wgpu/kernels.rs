@@ -19,6 +19,7 @@ pub const SHADERS: [(&str, &str); 6] = [
 pub enum Kernel {
     MatMul,
     MatMulSmall,
+    MatMulSumSplits,
     Add,
     Sub,
     Mul,
@@ -52,9 +53,10 @@ pub enum Kernel {
 
 impl Kernel {
     /// Every kernel, for tests that build them all.
-    pub const ALL: [Kernel; 31] = [
+    pub const ALL: [Kernel; 32] = [
         Kernel::MatMul,
         Kernel::MatMulSmall,
+        Kernel::MatMulSumSplits,
         Kernel::Add,
         Kernel::Sub,
         Kernel::Mul,
@@ -90,7 +92,7 @@ impl Kernel {
     fn file_index(self) -> usize {
         use Kernel::*;
         match self {
-            MatMul | MatMulSmall => 0,
+            MatMul | MatMulSmall | MatMulSumSplits => 0,
             Add | Sub | Mul | Scale | Square | Broadcast | Sqrt | ClipValue | ClipCoefficient => 1,
             Sigmoid | Tanh | Relu | SigmoidGrad | TanhGrad | ReluGrad => 2,
             SumAll | SumRows | SumSquares | GradStats => 3,
@@ -115,6 +117,7 @@ impl Kernel {
         match self {
             MatMul => "matmul",
             MatMulSmall => "matmul_small",
+            MatMulSumSplits => "matmul_sum_splits",
             Add => "add",
             Sub => "sub",
             Mul => "mul",
@@ -171,7 +174,9 @@ pub(crate) struct MatmulParams {
     pub k: u32,
     pub trans_a: u32,
     pub trans_b: u32,
-    pub _pad: [u32; 3],
+    pub k_chunk: u32,
+    pub splits: u32,
+    pub _pad: u32,
 }
 
 /// `Params` of `reduce.wgsl` and `loss.wgsl`.

@@ -3,6 +3,7 @@
 
 mod context;
 pub mod kernels;
+mod matmul;
 mod profile;
 mod readback;
 mod session;

@@ -8,6 +8,7 @@ use wgpu::util::DeviceExt;
 
 use super::context::GpuContext;
 use super::kernels::{ElementwiseParams, Kernel, MatmulParams, OptimParams, ReduceParams};
+use super::matmul::MatmulShape;
 use super::readback::Readback;
 use crate::backend::Session;
 use crate::error::{Error, Result};
@@ -54,18 +55,28 @@ pub struct GpuSession {
 impl GpuSession {
     /// Plans `graph` (see [`Plan::new`]), allocates its buffers and builds every dispatch.
     pub fn new(ctx: Arc<GpuContext>, graph: &Graph, keep: &[NodeId], updates: bool) -> Result<Self> {
-        let plan = Plan::new(graph, keep, updates)?;
+        // A split matmul keeps its partial products in its own storage.
+        let storage = |id: NodeId| {
+            let len = graph.nodes()[id.index()].shape.len();
+            match graph.nodes()[id.index()].op {
+                Op::MatMul { .. } => len * MatmulShape::of(graph, id).splits().0 as usize,
+                _ => len,
+            }
+        };
+        let plan = Plan::with_storage(graph, keep, updates, storage)?;
         let buffers = ctx.checked("allocating buffers", || allocate(&ctx, &plan))??;
         let mut session =
             GpuSession { ctx, graph: graph.clone(), plan, buffers, dispatches: vec![], readback: Readback::default() };
         session.upload_leaves();
         for i in 0..session.plan.order.len() {
             let id = session.plan.order[i];
-            let launch = session.launch(id)?;
-            let mut dispatch = session.build(launch)?;
-            let node = session.node(id);
-            dispatch.label = format!("{} {} {}", node.op.name(), session.graph.label(id), node.shape);
-            session.dispatches.push(dispatch);
+            for launch in session.launches(id)? {
+                let kernel = launch.kernel.entry_point();
+                let mut dispatch = session.build(launch)?;
+                let node = session.node(id);
+                dispatch.label = format!("{kernel} {} {}", session.graph.label(id), node.shape);
+                session.dispatches.push(dispatch);
+            }
         }
         Ok(session)
     }
@@ -87,7 +98,15 @@ impl GpuSession {
         &self.buffers[slot]
     }
 
-    /// Chooses the kernel, uniform and bindings for one node.
+    /// The kernel launches that compute one node, in order.
+    fn launches(&self, id: NodeId) -> Result<Vec<Launch>> {
+        match self.node(id).op {
+            Op::MatMul { trans_a, trans_b } => Ok(self.matmul(id, trans_a, trans_b)),
+            _ => Ok(vec![self.launch(id)?]),
+        }
+    }
+
+    /// Chooses the kernel, uniform and bindings for a node computed by one launch.
     fn launch(&self, id: NodeId) -> Result<Launch> {
         let node = self.node(id);
         let x = &node.inputs;
@@ -113,7 +132,6 @@ impl GpuSession {
         };
         let inv_len = 1.0 / shape_of(0).len() as f32;
         Ok(match node.op {
-            Op::MatMul { trans_a, trans_b } => self.matmul(id, trans_a, trans_b),
             Op::Add => ew(Kernel::Add, 0.0),
             Op::Sub => ew(Kernel::Sub, 0.0),
             Op::Mul => ew(Kernel::Mul, 0.0),
@@ -178,24 +196,34 @@ impl GpuSession {
         Launch { kernel, params: bytes_of(&params).to_vec(), bindings, workgroups: self.linear(len) }
     }
 
-    fn matmul(&self, id: NodeId, trans_a: bool, trans_b: bool) -> Launch {
+    /// The tiled product, split along K when the output has too few tiles to fill the
+    /// device, followed by the pass that adds the partial products.
+    fn matmul(&self, id: NodeId, trans_a: bool, trans_b: bool) -> Vec<Launch> {
         let node = self.node(id);
-        let a = self.node(node.inputs[0]).shape;
-        let k = if trans_a { a.rows } else { a.cols };
-        let (m, n) = (node.shape.rows as u32, node.shape.cols as u32);
-        let params = MatmulParams { m, n, k: k as u32, trans_a: trans_a as u32, trans_b: trans_b as u32, _pad: [0; 3] };
+        let shape = MatmulShape::of(&self.graph, id);
+        let (m, n, k) = (shape.m as u32, shape.n as u32, shape.k as u32);
+        let bindings = vec![(0, node.inputs[0]), (1, node.inputs[1]), (2, id)];
+        let (trans_a, trans_b) = (trans_a as u32, trans_b as u32);
         // Below one 64×64 tile of output the tiled kernel would idle most of its threads.
-        let (kernel, workgroups) = if m * n < 64 * 64 {
-            (Kernel::MatMulSmall, self.linear_with((m * n) as usize, 64))
-        } else {
-            (Kernel::MatMul, [n.div_ceil(64), m.div_ceil(64), 1])
-        };
-        Launch {
-            kernel,
-            params: bytes_of(&params).to_vec(),
-            bindings: vec![(0, node.inputs[0]), (1, node.inputs[1]), (2, id)],
-            workgroups,
+        if shape.is_small() {
+            let params = MatmulParams { m, n, k, trans_a, trans_b, k_chunk: k, splits: 1, _pad: 0 };
+            let workgroups = self.linear_with(shape.m * shape.n, 64);
+            return vec![Launch {
+                kernel: Kernel::MatMulSmall,
+                params: bytes_of(&params).to_vec(),
+                bindings,
+                workgroups,
+            }];
         }
+        let (splits, k_chunk) = shape.splits();
+        let params = bytes_of(&MatmulParams { m, n, k, trans_a, trans_b, k_chunk, splits, _pad: 0 }).to_vec();
+        let workgroups = [n.div_ceil(64), m.div_ceil(64), splits];
+        let mut launches = vec![Launch { kernel: Kernel::MatMul, params: params.clone(), bindings, workgroups }];
+        if splits > 1 {
+            let workgroups = self.linear(shape.m * shape.n);
+            launches.push(Launch { kernel: Kernel::MatMulSumSplits, params, bindings: vec![(2, id)], workgroups });
+        }
+        launches
     }
 
     /// Workgroups of 256 covering `len` threads, spilling into y past the x limit.

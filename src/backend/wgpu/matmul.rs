@@ -1,0 +1,42 @@
+//! How a matmul is launched: the small kernel, the tiled kernel, or the tiled kernel
+//! split along K.
+
+use crate::graph::{Graph, NodeId};
+use crate::op::Op;
+
+/// The dimensions of a matmul node, `C[m, n] = op(A)[m, k] · op(B)[k, n]`.
+pub(super) struct MatmulShape {
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+}
+
+impl MatmulShape {
+    pub fn of(graph: &Graph, id: NodeId) -> MatmulShape {
+        let node = &graph.nodes()[id.index()];
+        let a = graph.nodes()[node.inputs[0].index()].shape;
+        let k = match node.op {
+            Op::MatMul { trans_a: true, .. } => a.rows,
+            _ => a.cols,
+        };
+        MatmulShape { m: node.shape.rows, n: node.shape.cols, k }
+    }
+
+    /// Fewer outputs than one 64×64 tile: `matmul_small`.
+    pub fn is_small(&self) -> bool {
+        self.m * self.n < 64 * 64
+    }
+
+    /// `(splits, k_chunk)`: a product of fewer than 32 output tiles and a long K is split
+    /// into K ranges of at least 128 (a multiple of the 16-wide K step), for up to about
+    /// 64 workgroups in all; otherwise `(1, k)`.
+    pub fn splits(&self) -> (u32, u32) {
+        let tiles = self.m.div_ceil(64) * self.n.div_ceil(64);
+        if self.is_small() || tiles >= 32 || self.k < 256 {
+            return (1, self.k as u32);
+        }
+        let wanted = self.k.div_ceil(128).min(64usize.div_ceil(tiles)).max(1);
+        let k_chunk = self.k.div_ceil(wanted).next_multiple_of(16);
+        (self.k.div_ceil(k_chunk) as u32, k_chunk as u32)
+    }
+}
