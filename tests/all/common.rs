@@ -1,50 +1,12 @@
-//! Shared helpers: the GPU device (skipping loudly, or failing under REQUIRE_GPU=1), the
-//! tolerance rule, and random data.
-
-use std::sync::OnceLock;
+//! Shared helpers: the GPU device, the tolerance rule, and random data.
 
 use backprop::{Device, Graph, NodeId, Shape};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-/// The GPU device shared by all tests, or `None` (after a loud notice) when there is no
-/// adapter. With `REQUIRE_GPU=1` a missing adapter fails the test instead.
-pub fn gpu(test: &str) -> Option<Device> {
-    static DEVICE: OnceLock<Result<Device, String>> = OnceLock::new();
-    match DEVICE.get_or_init(|| Device::gpu().map_err(|e| e.to_string())) {
-        Ok(device) => Some(device.clone()),
-        Err(err) if std::env::var("REQUIRE_GPU").is_ok_and(|v| v == "1") => {
-            panic!("REQUIRE_GPU=1 but no GPU adapter: {err}")
-        }
-        Err(err) => {
-            eprintln!("SKIPPED GPU TEST {test}: {err}");
-            None
-        }
-    }
-}
-
-/// Runs a test body once per backend: `backend_test!(name, |device| { ... });` makes
-/// `name::cpu` and `name::gpu`.
-#[macro_export]
-macro_rules! backend_test {
-    ($name:ident, $body:expr) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-            #[test]
-            fn cpu() {
-                let body: fn(backprop::Device) = $body;
-                body(backprop::Device::Cpu);
-            }
-            #[test]
-            fn gpu() {
-                let body: fn(backprop::Device) = $body;
-                if let Some(device) = $crate::common::gpu(concat!(stringify!($name), "::gpu")) {
-                    body(device);
-                }
-            }
-        }
-    };
+/// The best GPU adapter, or why there is none.
+pub fn gpu_device() -> Result<Device, String> {
+    Device::gpu().map_err(|e| e.to_string())
 }
 
 /// `|actual - expected| <= atol + rtol · |expected|`, elementwise: the one tolerance rule.

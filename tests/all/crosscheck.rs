@@ -6,13 +6,16 @@
 use backprop::models::{Xor, XOR_INPUTS, XOR_TARGETS};
 use backprop::{Device, Graph, NodeId, Result, Shape};
 
-use crate::common::{
-    assert_close, away_from_zero, gpu, rng, Tolerance, ELEMENTWISE, REDUCTION, TRAINING, TRANSCENDENTAL,
-};
+use crate::common::{assert_close, away_from_zero, rng, Tolerance, ELEMENTWISE, REDUCTION, TRAINING, TRANSCENDENTAL};
 
 /// Builds `op(inputs)` from random inputs of `shapes`, runs it on both backends, compares.
-fn cross(name: &str, shapes: &[Shape], tol: Tolerance, op: impl Fn(&mut Graph, &[NodeId]) -> Result<NodeId>) {
-    let Some(device) = gpu(name) else { return };
+fn cross(
+    device: &Device,
+    name: &str,
+    shapes: &[Shape],
+    tol: Tolerance,
+    op: impl Fn(&mut Graph, &[NodeId]) -> Result<NodeId>,
+) {
     let mut rng = rng(shapes.iter().map(|s| s.len() as u64).sum());
     let mut g = Graph::new();
     // Values in ±[0.15, 3): wide enough to reach sigmoid's and tanh's flat tails.
@@ -30,75 +33,69 @@ fn cross(name: &str, shapes: &[Shape], tol: Tolerance, op: impl Fn(&mut Graph, &
 /// Shapes of 1, 63, 65 and 257 elements.
 const SIZES: [Shape; 4] = [Shape::new(1, 1), Shape::new(7, 9), Shape::new(5, 13), Shape::new(1, 257)];
 
-#[test]
-fn binary_ops_with_broadcasting() {
+pub fn binary_ops_with_broadcasting(device: &Device) {
     for s in SIZES {
         for rhs in [s, Shape::new(1, s.cols), Shape::SCALAR] {
-            cross("add", &[s, rhs], ELEMENTWISE, |g, x| g.add(x[0], x[1]));
-            cross("sub", &[rhs, s], ELEMENTWISE, |g, x| g.sub(x[0], x[1]));
-            cross("mul", &[s, rhs], ELEMENTWISE, |g, x| g.mul(x[0], x[1]));
+            cross(device, "add", &[s, rhs], ELEMENTWISE, |g, x| g.add(x[0], x[1]));
+            cross(device, "sub", &[rhs, s], ELEMENTWISE, |g, x| g.sub(x[0], x[1]));
+            cross(device, "mul", &[s, rhs], ELEMENTWISE, |g, x| g.mul(x[0], x[1]));
         }
     }
 }
 
-#[test]
-fn unary_ops() {
+pub fn unary_ops(device: &Device) {
     for s in SIZES {
-        cross("scale", &[s], ELEMENTWISE, |g, x| g.scale(x[0], -1.5));
-        cross("square", &[s], ELEMENTWISE, |g, x| g.square(x[0]));
-        cross("broadcast row", &[Shape::new(1, s.cols)], ELEMENTWISE, |g, x| g.broadcast(x[0], s));
-        cross("broadcast scalar", &[Shape::SCALAR], ELEMENTWISE, |g, x| g.broadcast(x[0], s));
-        cross("sigmoid", &[s], TRANSCENDENTAL, |g, x| g.sigmoid(x[0]));
-        cross("tanh", &[s], TRANSCENDENTAL, |g, x| g.tanh(x[0]));
-        cross("relu", &[s], ELEMENTWISE, |g, x| g.relu(x[0]));
+        cross(device, "scale", &[s], ELEMENTWISE, |g, x| g.scale(x[0], -1.5));
+        cross(device, "square", &[s], ELEMENTWISE, |g, x| g.square(x[0]));
+        cross(device, "broadcast row", &[Shape::new(1, s.cols)], ELEMENTWISE, |g, x| g.broadcast(x[0], s));
+        cross(device, "broadcast scalar", &[Shape::SCALAR], ELEMENTWISE, |g, x| g.broadcast(x[0], s));
+        cross(device, "sigmoid", &[s], TRANSCENDENTAL, |g, x| g.sigmoid(x[0]));
+        cross(device, "tanh", &[s], TRANSCENDENTAL, |g, x| g.tanh(x[0]));
+        cross(device, "relu", &[s], ELEMENTWISE, |g, x| g.relu(x[0]));
     }
 }
 
-#[test]
-fn derivative_ops() {
+pub fn derivative_ops(device: &Device) {
     for s in SIZES {
-        cross("sigmoid_grad", &[s, s], ELEMENTWISE, |g, x| g.sigmoid_grad(x[0], x[1]));
-        cross("tanh_grad", &[s, s], ELEMENTWISE, |g, x| g.tanh_grad(x[0], x[1]));
-        cross("relu_grad", &[s, s], ELEMENTWISE, |g, x| g.relu_grad(x[0], x[1]));
+        cross(device, "sigmoid_grad", &[s, s], ELEMENTWISE, |g, x| g.sigmoid_grad(x[0], x[1]));
+        cross(device, "tanh_grad", &[s, s], ELEMENTWISE, |g, x| g.tanh_grad(x[0], x[1]));
+        cross(device, "relu_grad", &[s, s], ELEMENTWISE, |g, x| g.relu_grad(x[0], x[1]));
     }
 }
 
-#[test]
-fn reductions_and_loss() {
+pub fn reductions_and_loss(device: &Device) {
     for s in SIZES.into_iter().chain([Shape::new(300, 70), Shape::new(1000, 3)]) {
-        cross("sum", &[s], REDUCTION, |g, x| g.sum(x[0]));
-        cross("sum_rows", &[s], REDUCTION, |g, x| g.sum_rows(x[0]));
-        cross("mean", &[s], REDUCTION, |g, x| g.mean(x[0]));
-        cross("mse_loss", &[s, s], REDUCTION, |g, x| g.mse_loss(x[0], x[1]));
+        cross(device, "sum", &[s], REDUCTION, |g, x| g.sum(x[0]));
+        cross(device, "sum_rows", &[s], REDUCTION, |g, x| g.sum_rows(x[0]));
+        cross(device, "mean", &[s], REDUCTION, |g, x| g.mean(x[0]));
+        cross(device, "mse_loss", &[s, s], REDUCTION, |g, x| g.mse_loss(x[0], x[1]));
     }
 }
 
-#[test]
-fn classification_losses() {
+pub fn classification_losses(device: &Device) {
     // Random targets (not one-hot) exercise the general formula; [1, 1] and [1, 257]
     // are a single row, [300, 10] spreads rows over all 256 threads.
     for s in [Shape::new(1, 1), Shape::new(7, 9), Shape::new(1, 257), Shape::new(300, 10)] {
-        cross("softmax_cross_entropy", &[s, s], REDUCTION, |g, x| g.softmax_cross_entropy(x[0], x[1]));
-        cross("softmax_cross_entropy_grad", &[s, s, Shape::SCALAR], REDUCTION, |g, x| {
+        cross(device, "softmax_cross_entropy", &[s, s], REDUCTION, |g, x| g.softmax_cross_entropy(x[0], x[1]));
+        cross(device, "softmax_cross_entropy_grad", &[s, s, Shape::SCALAR], REDUCTION, |g, x| {
             g.softmax_cross_entropy_grad(x[0], x[1], x[2])
         });
-        cross("count_correct", &[s, s], ELEMENTWISE, |g, x| g.count_correct(x[0], x[1]));
+        cross(device, "count_correct", &[s, s], ELEMENTWISE, |g, x| g.count_correct(x[0], x[1]));
     }
 }
 
-#[test]
-fn gradient_tools() {
+pub fn gradient_tools(device: &Device) {
     for s in SIZES.into_iter().chain([Shape::new(300, 70)]) {
-        cross("sum_squares", &[s], REDUCTION, |g, x| g.sum_squares(x[0]));
-        cross("grad_stats", &[s], REDUCTION, |g, x| g.grad_stats(x[0]));
-        cross("sqrt", &[s], TRANSCENDENTAL, |g, x| {
+        cross(device, "sum_squares", &[s], REDUCTION, |g, x| g.sum_squares(x[0]));
+        cross(device, "grad_stats", &[s], REDUCTION, |g, x| g.grad_stats(x[0]));
+        cross(device, "sqrt", &[s], TRANSCENDENTAL, |g, x| {
             let positive = g.square(x[0])?;
             g.sqrt(positive)
         });
-        cross("clip_value", &[s], ELEMENTWISE, |g, x| g.clip_value(x[0], 1.0));
+        cross(device, "clip_value", &[s], ELEMENTWISE, |g, x| g.clip_value(x[0], 1.0));
     }
     for norm in [0.5f32, 2.0, 7.0] {
-        cross("clip_coefficient", &[Shape::SCALAR], TRANSCENDENTAL, |g, x| {
+        cross(device, "clip_coefficient", &[Shape::SCALAR], TRANSCENDENTAL, |g, x| {
             let n = g.square(x[0])?;
             let n = g.scale(n, norm)?;
             g.clip_coefficient(n, 2.0)
@@ -106,10 +103,9 @@ fn gradient_tools() {
     }
 }
 
-#[test]
-fn accumulate_in_place() {
+pub fn accumulate_in_place(device: &Device) {
     for s in SIZES {
-        cross("accumulate", &[s], ELEMENTWISE, |g, x| {
+        cross(device, "accumulate", &[s], ELEMENTWISE, |g, x| {
             let total = g.state("total", s)?;
             g.accumulate(total, x[0])?;
             g.accumulate(total, x[0])
@@ -117,8 +113,7 @@ fn accumulate_in_place() {
     }
 }
 
-#[test]
-fn matmul_odd_shapes_all_transposes() {
+pub fn matmul_odd_shapes_all_transposes(device: &Device) {
     // Tiny (one thread per output), one partial 64×64 tile, several partial tiles with K
     // not a multiple of the 16-wide K step, and few tiles with a long K (split into 3 and
     // 7 K ranges whose partial products are then added).
@@ -130,22 +125,21 @@ fn matmul_odd_shapes_all_transposes() {
             // Reordering K products of magnitude up to 9 costs up to ~K·ε·9 each way; a wrong
             // index or a dropped term costs at least the smallest product, 0.15² ≈ 0.02.
             let tol = Tolerance { atol: 1e-6 * k as f32, ..REDUCTION };
-            cross(&format!("matmul {m}x{k}x{n} ta={ta} tb={tb}"), &[a, b], tol, |g, x| g.matmul_t(x[0], x[1], ta, tb));
+            cross(device, &format!("matmul {m}x{k}x{n} ta={ta} tb={tb}"), &[a, b], tol, |g, x| {
+                g.matmul_t(x[0], x[1], ta, tb)
+            });
         }
     }
 }
 
-#[test]
-fn elementwise_launch_past_65535_workgroups() {
+pub fn elementwise_launch_past_65535_workgroups(device: &Device) {
     // 65,535 workgroups of 256 threads cover 16,776,960 elements; one row more forces the
     // launch to spill into the y dimension.
     let s = Shape::new(65_536, 256);
-    cross("add (2-D launch)", &[s, Shape::new(1, 256)], ELEMENTWISE, |g, x| g.add(x[0], x[1]));
+    cross(device, "add (2-D launch)", &[s, Shape::new(1, 256)], ELEMENTWISE, |g, x| g.add(x[0], x[1]));
 }
 
-#[test]
-fn ten_xor_training_steps() {
-    let Some(device) = gpu("ten_xor_training_steps") else { return };
+pub fn ten_xor_training_steps(device: &Device) {
     let net = Xor::new(7, 0.5).unwrap();
     let mut watched = vec![net.loss];
     watched.extend(&net.grads);

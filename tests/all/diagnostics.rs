@@ -4,7 +4,7 @@
 use backprop::diagnostics::GradStat;
 use backprop::{Device, Error, Graph, NodeId, Session};
 
-use crate::common::{assert_close, gpu, rng, Tolerance, REDUCTION};
+use crate::common::{assert_close, rng, Tolerance, REDUCTION};
 
 /// Finite differences are good to about 1e-3 here (see gradcheck.rs).
 const FD: Tolerance = Tolerance { atol: 2e-3, rtol: 2e-2 };
@@ -91,8 +91,7 @@ fn watched(device: &Device) -> (Vec<GradStat>, f32, Vec<Vec<f32>>) {
     (stats, norm, session.read_many(&clipped_ids).unwrap())
 }
 
-#[test]
-fn statistics_and_clipping_match_finite_differences() {
+pub fn statistics_and_clipping_match_finite_differences() {
     let (g, loss, params) = network();
     let fd = finite_difference_grads(&g, loss, &params);
     let names = ["w1", "b1", "w2", "b2"];
@@ -111,11 +110,9 @@ fn statistics_and_clipping_match_finite_differences() {
     assert!((clipped_norm - 1.0).abs() < 1e-4, "clipped global norm {clipped_norm}");
 }
 
-#[test]
-fn statistics_and_clipping_gpu_matches_cpu() {
-    let Some(device) = gpu("statistics_and_clipping_gpu_matches_cpu") else { return };
+pub fn statistics_and_clipping_gpu_matches_cpu(device: &Device) {
     let (cpu_stats, cpu_norm, cpu_clipped) = watched(&Device::Cpu);
-    let (gpu_stats, gpu_norm, gpu_clipped) = watched(&device);
+    let (gpu_stats, gpu_norm, gpu_clipped) = watched(device);
     assert_stats("gpu vs cpu", &gpu_stats, &cpu_stats, REDUCTION);
     assert_close("global norm", &[gpu_norm], &[cpu_norm], REDUCTION);
     for (g, c) in gpu_clipped.iter().zip(&cpu_clipped) {
@@ -123,8 +120,7 @@ fn statistics_and_clipping_gpu_matches_cpu() {
     }
 }
 
-#[test]
-fn clipping_leaves_small_gradients_alone_and_clips_by_value() {
+pub fn clipping_leaves_small_gradients_alone_and_clips_by_value(device: &Device) {
     let (mut g, loss, params) = network();
     let grads = g.backward(loss).unwrap();
     let loose = g.clip_grad_norm(&grads, 1e6).unwrap();
@@ -133,21 +129,14 @@ fn clipping_leaves_small_gradients_alone_and_clips_by_value() {
     let unclipped: Vec<NodeId> = params.iter().map(|&p| loose.grads.get(p).unwrap()).collect();
     let clamped: Vec<NodeId> = params.iter().map(|&p| by_value.get(p).unwrap()).collect();
     let keep: Vec<NodeId> = raw.iter().chain(&unclipped).chain(&clamped).copied().collect();
-    let devices: Vec<Device> = std::iter::once(Device::Cpu).chain(gpu("clip_by_value")).collect();
-    for device in devices {
-        let mut session = device.compile_inference(&g, &keep).unwrap();
-        session.run().unwrap();
-        for i in 0..params.len() {
-            let r = session.read(raw[i]).unwrap();
-            assert_close(
-                "under max_norm",
-                &session.read(unclipped[i]).unwrap(),
-                &r,
-                Tolerance { atol: 1e-6, rtol: 1e-5 },
-            );
-            let expected: Vec<f32> = r.iter().map(|v| v.clamp(-0.05, 0.05)).collect();
-            assert_eq!(session.read(clamped[i]).unwrap(), expected, "clip by value on {}", device.name());
-        }
+    let mut session = device.compile_inference(&g, &keep).unwrap();
+    session.run().unwrap();
+    for i in 0..params.len() {
+        let r = session.read(raw[i]).unwrap();
+        let same = Tolerance { atol: 1e-6, rtol: 1e-5 };
+        assert_close("under max_norm", &session.read(unclipped[i]).unwrap(), &r, same);
+        let expected: Vec<f32> = r.iter().map(|v| v.clamp(-0.05, 0.05)).collect();
+        assert_eq!(session.read(clamped[i]).unwrap(), expected, "clip by value on {}", device.name());
     }
 }
 
@@ -169,17 +158,13 @@ fn guarded_run(device: &Device, x_per_step: impl Fn(usize) -> [f32; 2]) -> backp
     guard.check(session.as_mut())
 }
 
-#[test]
-fn non_finite_values_are_reported_with_step_and_source() {
-    let devices: Vec<Device> = std::iter::once(Device::Cpu).chain(gpu("non_finite")).collect();
-    for device in devices {
-        assert!(guarded_run(&device, |_| [1.0, 2.0]).is_ok());
-        // A NaN input at step 3 (1-based) makes the loss NaN.
-        let nan = guarded_run(&device, |s| if s == 2 { [f32::NAN, 1.0] } else { [1.0, 2.0] });
-        assert!(matches!(&nan, Err(Error::NonFinite { step: 3, what }) if what == "the loss"), "{nan:?}");
-        // With w = 0 the loss x·w stays 0, but dL/dw = Σx overflows to +Inf from step 2.
-        let inf = guarded_run(&device, |s| if s >= 1 { [3e38, 3e38] } else { [1.0, 2.0] });
-        let expected = "the gradient of w";
-        assert!(matches!(&inf, Err(Error::NonFinite { step: 2, what }) if what == expected), "{inf:?}");
-    }
+pub fn non_finite_values_are_reported_with_step_and_source(device: &Device) {
+    assert!(guarded_run(device, |_| [1.0, 2.0]).is_ok());
+    // A NaN input at step 3 (1-based) makes the loss NaN.
+    let nan = guarded_run(device, |s| if s == 2 { [f32::NAN, 1.0] } else { [1.0, 2.0] });
+    assert!(matches!(&nan, Err(Error::NonFinite { step: 3, what }) if what == "the loss"), "{nan:?}");
+    // With w = 0 the loss x·w stays 0, but dL/dw = Σx overflows to +Inf from step 2.
+    let inf = guarded_run(device, |s| if s >= 1 { [3e38, 3e38] } else { [1.0, 2.0] });
+    let expected = "the gradient of w";
+    assert!(matches!(&inf, Err(Error::NonFinite { step: 2, what }) if what == expected), "{inf:?}");
 }

@@ -58,8 +58,7 @@ fn check(name: &str, shapes: &[Shape], build: impl Fn(&mut Graph, &[NodeId]) -> 
 const M: Shape = Shape::new(3, 4);
 const ROW: Shape = Shape::new(1, 4);
 
-#[test]
-fn matmul_all_transpose_variants() {
+pub fn matmul_all_transpose_variants() {
     for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
         let a = if ta { Shape::new(5, 3) } else { Shape::new(3, 5) };
         let b = if tb { Shape::new(2, 5) } else { Shape::new(5, 2) };
@@ -67,8 +66,7 @@ fn matmul_all_transpose_variants() {
     }
 }
 
-#[test]
-fn add_sub_mul_with_broadcasting() {
+pub fn add_sub_mul_with_broadcasting() {
     for rhs in [M, ROW, Shape::SCALAR] {
         check("add", &[M, rhs], |g, p| g.add(p[0], p[1]));
         check("sub", &[M, rhs], |g, p| g.sub(p[0], p[1]));
@@ -77,8 +75,7 @@ fn add_sub_mul_with_broadcasting() {
     }
 }
 
-#[test]
-fn unary_ops() {
+pub fn unary_ops() {
     check("scale", &[M], |g, p| g.scale(p[0], -2.5));
     check("square", &[M], |g, p| g.square(p[0]));
     check("sigmoid", &[M], |g, p| g.sigmoid(p[0]));
@@ -88,16 +85,14 @@ fn unary_ops() {
     check("broadcast scalar", &[Shape::SCALAR], |g, p| g.broadcast(p[0], M));
 }
 
-#[test]
-fn reductions_and_loss() {
+pub fn reductions_and_loss() {
     check("sum", &[M], |g, p| g.sum(p[0]));
     check("sum_rows", &[M], |g, p| g.sum_rows(p[0]));
     check("mean", &[M], |g, p| g.mean(p[0]));
     check("mse_loss", &[M, M], |g, p| g.mse_loss(p[0], p[1]));
 }
 
-#[test]
-fn value_used_twice_accumulates() {
+pub fn value_used_twice_accumulates() {
     // y = x·x + sigmoid(x): x reaches y along three paths.
     check("reuse", &[M], |g, p| {
         let sq = g.mul(p[0], p[0])?;
@@ -106,8 +101,7 @@ fn value_used_twice_accumulates() {
     });
 }
 
-#[test]
-fn xor_network_gradients() {
+pub fn xor_network_gradients() {
     // The 2-4-1 sigmoid network with MSE loss (as in `models::Xor`), its data as constants.
     let shapes = [Shape::new(2, 4), Shape::new(1, 4), Shape::new(4, 1), Shape::SCALAR];
     check("xor", &shapes, |g, p| {
@@ -134,8 +128,7 @@ fn one_hot(rows: usize, k: usize, pad: bool) -> Vec<f32> {
     t
 }
 
-#[test]
-fn softmax_cross_entropy_wrt_logits() {
+pub fn softmax_cross_entropy_wrt_logits() {
     for pad in [false, true] {
         check(&format!("softmax_cross_entropy pad={pad}"), &[M], |g, p| {
             let t = g.constant(M, one_hot(M.rows, M.cols, pad))?;
@@ -149,8 +142,7 @@ fn softmax_cross_entropy_wrt_logits() {
     });
 }
 
-#[test]
-fn small_mlp_with_cross_entropy() {
+pub fn small_mlp_with_cross_entropy() {
     let shapes = [Shape::new(5, 6), Shape::new(1, 5), Shape::new(4, 5), Shape::new(1, 4)];
     check("mlp", &shapes, |g, p| {
         let x = g.constant([3, 6], (0..18).map(|i| ((i * 5 % 11) as f32 - 5.0) / 5.0).collect())?;

@@ -1,4 +1,8 @@
-//! The test suite, as one binary (one link instead of one per file).
+//! The test suite, as one binary (one link instead of one per file) with its own runner
+//! (libtest-mimic), so that GPU tests are reported as *ignored* when there is no adapter
+//! rather than counted as passed. With `REQUIRE_GPU=1` a missing adapter fails them.
+//! Every test is a plain function; `CPU` lists those that need no GPU, `GPU` those that
+//! take the GPU device, and `BOTH` those run once per backend.
 
 mod checkpoints;
 mod common;
@@ -8,5 +12,120 @@ mod diagnostics;
 mod gradcheck;
 mod optimizers;
 mod shaders;
-mod shapes;
 mod training;
+
+use std::io::Write;
+
+use backprop::Device;
+use libtest_mimic::{Arguments, Failed, Trial};
+
+/// `module::function` pairs, named as the default harness would name them.
+macro_rules! tests {
+    ($ty:ty; $($module:ident::$name:ident),* $(,)?) => {
+        vec![$((concat!(stringify!($module), "::", stringify!($name)), $module::$name as $ty)),*]
+    };
+}
+
+fn cpu_tests() -> Vec<(&'static str, fn())> {
+    tests![fn();
+        checkpoints::round_trip_with_pytorch_names_and_shapes,
+        checkpoints::strict_loading_rejects_missing_unexpected_and_misshapen,
+        checkpoints::unreadable_files_are_errors,
+        data::reads_plain_and_gzip_and_scales_pixels,
+        data::wrong_magic_number,
+        data::truncated_files,
+        data::counts_must_agree_and_labels_fit,
+        data::batches_pad_the_last_partial_batch,
+        data::the_embedded_split_reads,
+        diagnostics::statistics_and_clipping_match_finite_differences,
+        gradcheck::matmul_all_transpose_variants,
+        gradcheck::add_sub_mul_with_broadcasting,
+        gradcheck::unary_ops,
+        gradcheck::reductions_and_loss,
+        gradcheck::value_used_twice_accumulates,
+        gradcheck::xor_network_gradients,
+        gradcheck::softmax_cross_entropy_wrt_logits,
+        gradcheck::small_mlp_with_cross_entropy,
+        optimizers::adam_matches_pytorch_formula,
+        optimizers::sgd_momentum_matches_pytorch_formula,
+        optimizers::invalid_hyper_parameters_are_errors,
+        shaders::every_shader_validates,
+        shaders::every_kernel_names_an_entry_point_of_its_file,
+    ]
+}
+
+fn gpu_tests() -> Vec<(&'static str, fn(&Device))> {
+    tests![fn(&Device);
+        crosscheck::binary_ops_with_broadcasting,
+        crosscheck::unary_ops,
+        crosscheck::derivative_ops,
+        crosscheck::reductions_and_loss,
+        crosscheck::classification_losses,
+        crosscheck::gradient_tools,
+        crosscheck::accumulate_in_place,
+        crosscheck::matmul_odd_shapes_all_transposes,
+        crosscheck::elementwise_launch_past_65535_workgroups,
+        crosscheck::ten_xor_training_steps,
+        diagnostics::statistics_and_clipping_gpu_matches_cpu,
+        optimizers::optimizer_updates_gpu_matches_cpu,
+        optimizers::whole_mlp_training_gpu_matches_cpu,
+        training::xor_gpu_matches_cpu_to_three_decimals,
+    ]
+}
+
+fn both_tests() -> Vec<(&'static str, fn(&Device))> {
+    tests![fn(&Device);
+        diagnostics::clipping_leaves_small_gradients_alone_and_clips_by_value,
+        diagnostics::non_finite_values_are_reported_with_step_and_source,
+        training::xor_converges,
+        training::small_mlp_learns_fashion_mnist,
+    ]
+}
+
+/// A GPU trial: run on the device; without one, ignored (or failed under REQUIRE_GPU=1).
+fn gpu_trial(name: String, test: fn(&Device), gpu: &Result<Device, String>, required: bool) -> Trial {
+    match gpu {
+        Ok(device) => {
+            let device = device.clone();
+            Trial::test(name, move || {
+                test(&device);
+                Ok(())
+            })
+        }
+        Err(why) => {
+            let why = format!("no GPU adapter: {why}");
+            Trial::test(name, move || Err(Failed::from(why))).with_ignored_flag(!required)
+        }
+    }
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let required = std::env::var("REQUIRE_GPU").is_ok_and(|v| v == "1");
+    let gpu = common::gpu_device();
+    let mut trials: Vec<Trial> = cpu_tests()
+        .into_iter()
+        .map(|(name, test)| {
+            Trial::test(name, move || {
+                test();
+                Ok(())
+            })
+        })
+        .collect();
+    for (name, test) in both_tests() {
+        trials.push(Trial::test(format!("{name}::cpu"), move || {
+            test(&Device::Cpu);
+            Ok(())
+        }));
+        trials.push(gpu_trial(format!("{name}::gpu"), test, &gpu, required));
+    }
+    for (name, test) in gpu_tests() {
+        trials.push(gpu_trial(name.to_owned(), test, &gpu, required));
+    }
+    if let Err(why) = &gpu {
+        let gpu_count = gpu_tests().len() + both_tests().len();
+        let verdict = if required { "FAILING (REQUIRE_GPU=1)" } else { "SKIPPING (shown as ignored)" };
+        let _ = writeln!(std::io::stderr(), "\n{verdict} {gpu_count} GPU tests: no GPU adapter: {why}\n");
+    }
+    libtest_mimic::run(&args, trials).exit();
+}

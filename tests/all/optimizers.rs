@@ -6,7 +6,7 @@ use backprop::data::Dataset;
 use backprop::nn::{Init, Layer, Sequential};
 use backprop::{init, Device, Graph, NodeId, Optimizer, Shape};
 
-use crate::common::{assert_close, gpu, Tolerance, TRAINING};
+use crate::common::{assert_close, Tolerance, TRAINING};
 
 /// A graph whose loss is `sum(p ⊙ c)`, so the gradient of `p` is exactly `c`.
 fn linear_loss(p0: &[f32], c: &[f32], optimizer: Optimizer) -> (Graph, NodeId) {
@@ -34,8 +34,7 @@ fn run_steps(device: &Device, optimizer: Optimizer, steps: usize) -> Vec<f32> {
     session.read(p).unwrap()
 }
 
-#[test]
-fn adam_matches_pytorch_formula() {
+pub fn adam_matches_pytorch_formula() {
     let (lr, b1, b2, eps) = (0.01f64, 0.9f64, 0.999f64, 1e-8f64);
     let mut expected: Vec<f64> = P0.iter().map(|&v| v as f64).collect();
     let (mut m, mut v) = (vec![0.0f64; 4], vec![0.0f64; 4]);
@@ -54,8 +53,7 @@ fn adam_matches_pytorch_formula() {
     assert_close("adam after 3 steps", &actual, &expected, TIGHT);
 }
 
-#[test]
-fn sgd_momentum_matches_pytorch_formula() {
+pub fn sgd_momentum_matches_pytorch_formula() {
     let (lr, mu) = (0.1f32, 0.9f32);
     let mut expected = P0.to_vec();
     let mut buf = [0.0f32; 4];
@@ -69,18 +67,15 @@ fn sgd_momentum_matches_pytorch_formula() {
     assert_close("momentum after 3 steps", &actual, &expected, TIGHT);
 }
 
-#[test]
-fn optimizer_updates_gpu_matches_cpu() {
-    let Some(device) = gpu("optimizer_updates_gpu_matches_cpu") else { return };
+pub fn optimizer_updates_gpu_matches_cpu(device: &Device) {
     for optimizer in [Optimizer::adam(0.01), Optimizer::Sgd { lr: 0.1, momentum: 0.9 }, Optimizer::sgd(0.1)] {
         let expected = run_steps(&Device::Cpu, optimizer, 5);
-        let actual = run_steps(&device, optimizer, 5);
+        let actual = run_steps(device, optimizer, 5);
         assert_close(&format!("{optimizer:?}"), &actual, &expected, TIGHT);
     }
 }
 
-#[test]
-fn invalid_hyper_parameters_are_errors() {
+pub fn invalid_hyper_parameters_are_errors() {
     let mut g = Graph::new();
     let p = g.parameter("p", [1, 1], vec![1.0]).unwrap();
     let loss = g.sum(p).unwrap();
@@ -97,9 +92,7 @@ fn synthetic(n: usize) -> Dataset {
     Dataset { images, labels, pixels: 12 }
 }
 
-#[test]
-fn whole_mlp_training_gpu_matches_cpu() {
-    let Some(device) = gpu("whole_mlp_training_gpu_matches_cpu") else { return };
+pub fn whole_mlp_training_gpu_matches_cpu(device: &Device) {
     let data = synthetic(150); // 150 = 4 full batches of 32 and a partial one of 22
     for optimizer in [Optimizer::adam(0.01), Optimizer::Sgd { lr: 0.05, momentum: 0.9 }] {
         let train = |device: &Device| {
@@ -110,7 +103,7 @@ fn whole_mlp_training_gpu_matches_cpu() {
             (stats.mean_loss, eval, classifier.model().unwrap())
         };
         let (cpu_loss, cpu_eval, cpu_model) = train(&Device::Cpu);
-        let (gpu_loss, gpu_eval, gpu_model) = train(&device);
+        let (gpu_loss, gpu_eval, gpu_model) = train(device);
         assert_close("epoch loss", &[gpu_loss], &[cpu_loss], TRAINING);
         assert_close("eval loss", &[gpu_eval.loss], &[cpu_eval.loss], TRAINING);
         assert_eq!(gpu_eval.accuracy, cpu_eval.accuracy);

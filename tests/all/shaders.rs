@@ -11,15 +11,13 @@ fn validate(name: &str, source: &str) -> naga::Module {
     module
 }
 
-#[test]
-fn every_shader_validates() {
+pub fn every_shader_validates() {
     for (name, source) in SHADERS {
         validate(name, source);
     }
 }
 
-#[test]
-fn every_kernel_names_an_entry_point_of_its_file() {
+pub fn every_kernel_names_an_entry_point_of_its_file() {
     for kernel in Kernel::ALL {
         let module = validate(kernel.file(), kernel.source());
         let found = module.entry_points.iter().any(|e| e.name == kernel.entry_point());

@@ -1,4 +1,5 @@
-//! Shape errors are `Err` values naming the op and both shapes, never panics.
+//! Shape errors are `Err` values naming the op and both shapes, never panics; proptest
+//! for the broadcast and matmul rules. (Its own binary: proptest needs the default harness.)
 
 use backprop::{Error, Graph, Shape};
 use proptest::prelude::*;
