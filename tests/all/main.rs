@@ -19,6 +19,9 @@ use std::io::Write;
 use backprop::Device;
 use libtest_mimic::{Arguments, Failed, Trial};
 
+/// A test that runs on the device it is given.
+type DeviceTest = fn(&Device);
+
 /// `module::function` pairs, named as the default harness would name them.
 macro_rules! tests {
     ($ty:ty; $($module:ident::$name:ident),* $(,)?) => {
@@ -54,8 +57,8 @@ fn cpu_tests() -> Vec<(&'static str, fn())> {
     ]
 }
 
-fn gpu_tests() -> Vec<(&'static str, fn(&Device))> {
-    tests![fn(&Device);
+fn gpu_tests() -> Vec<(&'static str, DeviceTest)> {
+    tests![DeviceTest;
         crosscheck::binary_ops_with_broadcasting,
         crosscheck::unary_ops,
         crosscheck::derivative_ops,
@@ -73,8 +76,8 @@ fn gpu_tests() -> Vec<(&'static str, fn(&Device))> {
     ]
 }
 
-fn both_tests() -> Vec<(&'static str, fn(&Device))> {
-    tests![fn(&Device);
+fn both_tests() -> Vec<(&'static str, DeviceTest)> {
+    tests![DeviceTest;
         diagnostics::clipping_leaves_small_gradients_alone_and_clips_by_value,
         diagnostics::non_finite_values_are_reported_with_step_and_source,
         training::xor_converges,
@@ -83,7 +86,7 @@ fn both_tests() -> Vec<(&'static str, fn(&Device))> {
 }
 
 /// A GPU trial: run on the device; without one, ignored (or failed under REQUIRE_GPU=1).
-fn gpu_trial(name: String, test: fn(&Device), gpu: &Result<Device, String>, required: bool) -> Trial {
+fn gpu_trial(name: String, test: DeviceTest, gpu: &Result<Device, String>, required: bool) -> Trial {
     match gpu {
         Ok(device) => {
             let device = device.clone();
