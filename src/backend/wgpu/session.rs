@@ -181,7 +181,7 @@ impl GpuSession {
                 bindings: vec![(2, id)],
                 workgroups: [1, 1, 1],
             },
-            op => return Err(Error::InvalidArgument { op: op.name(), msg: "leaves are not launched".into() }),
+            op => return Err(Error::InvalidArgument { op: op.name(), msg: "not a single launch".into() }),
         })
     }
 
