@@ -245,8 +245,8 @@ impl Classifier {
     /// Accuracy and mean loss on `data` with the current parameters.
     pub fn evaluate(&mut self, data: &Dataset) -> Result<Evaluation> {
         self.check_data(data)?;
-        for ((_, from), (_, to)) in self.train.params.iter().zip(&self.eval.params) {
-            let values = self.train.session.read(*from)?;
+        let trained = self.trained_parameters()?;
+        for ((_, to), values) in self.eval.params.iter().zip(trained) {
             self.eval.session.write(*to, &values)?;
         }
         let step = &mut self.eval;
@@ -265,9 +265,16 @@ impl Classifier {
     /// The model with the parameters as trained so far.
     pub fn model(&mut self) -> Result<Sequential> {
         let mut model = self.model.clone();
-        for (name, id) in &self.train.params {
-            model.set_parameter(name, &self.train.session.read(*id)?)?;
+        let trained = self.trained_parameters()?;
+        for ((name, _), values) in self.train.params.iter().zip(trained) {
+            model.set_parameter(name, &values)?;
         }
         Ok(model)
+    }
+
+    /// Every parameter of the training step, in one transfer.
+    fn trained_parameters(&mut self) -> Result<Vec<Vec<f32>>> {
+        let ids: Vec<NodeId> = self.train.params.iter().map(|(_, id)| *id).collect();
+        self.train.session.read_many(&ids)
     }
 }

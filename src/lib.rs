@@ -52,5 +52,5 @@ pub use backend::{Device, KernelTime, Session};
 pub use error::{Error, Result};
 pub use graph::{Graph, Node, NodeId};
 pub use op::Op;
-pub use optim::Optimizer;
+pub use optim::{AdamConfig, Optimizer};
 pub use shape::Shape;

@@ -1,6 +1,8 @@
 //! The closed op set. Forward ops, the derivative ops that backward rules emit, and the
 //! in-place optimizer updates. Both backends implement every variant.
 
+use crate::optim::AdamConfig;
+
 /// One operation of the graph.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Op {
@@ -80,16 +82,7 @@ pub enum Op {
     /// Inputs `(param, grad, m, v, step)`: Adam with bias correction as PyTorch computes
     /// it, `param`, `m` and `v` updated in place; `step` is the counter after its
     /// [`Op::Increment`].
-    Adam {
-        /// Learning rate.
-        lr: f32,
-        /// Decay of the first moment.
-        beta1: f32,
-        /// Decay of the second moment.
-        beta2: f32,
-        /// Added to `sqrt(v̂)` for stability.
-        eps: f32,
-    },
+    Adam(AdamConfig),
     /// `Σ x²`, `[1, 1]`. Fused: one reduction instead of square and sum with a temporary.
     SumSquares,
     /// `sqrt(x)` elementwise. Not differentiable (used on gradient norms).
@@ -148,7 +141,7 @@ impl Op {
             Op::CountCorrect => "count_correct",
             Op::SgdUpdate { .. } => "sgd_update",
             Op::SgdMomentum { .. } => "sgd_momentum",
-            Op::Adam { .. } => "adam",
+            Op::Adam(_) => "adam",
             Op::SumSquares => "sum_squares",
             Op::Sqrt => "sqrt",
             Op::ClipCoefficient { .. } => "clip_coefficient",
@@ -172,7 +165,7 @@ impl Op {
         match self {
             Op::SgdUpdate { .. } | Op::Increment | Op::Accumulate | Op::FirstNonFinite { .. } => &[0],
             Op::SgdMomentum { .. } => &[0, 2],
-            Op::Adam { .. } => &[0, 2, 3],
+            Op::Adam(_) => &[0, 2, 3],
             _ => &[],
         }
     }

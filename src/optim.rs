@@ -7,6 +7,19 @@ use crate::graph::{Graph, NodeId};
 use crate::op::Op;
 use crate::shape::Shape;
 
+/// Adam's hyper-parameters (PyTorch's defaults from [`Optimizer::adam`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamConfig {
+    /// Learning rate.
+    pub lr: f32,
+    /// First-moment decay (PyTorch: 0.9).
+    pub beta1: f32,
+    /// Second-moment decay (PyTorch: 0.999).
+    pub beta2: f32,
+    /// Added to `sqrt(v̂)` for stability (PyTorch: 1e-8).
+    pub eps: f32,
+}
+
 /// An optimizer and its hyper-parameters; defaults are PyTorch's.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Optimizer {
@@ -18,16 +31,7 @@ pub enum Optimizer {
         momentum: f32,
     },
     /// Adam with bias correction.
-    Adam {
-        /// Learning rate.
-        lr: f32,
-        /// First-moment decay (PyTorch: 0.9).
-        beta1: f32,
-        /// Second-moment decay (PyTorch: 0.999).
-        beta2: f32,
-        /// Stability term (PyTorch: 1e-8).
-        eps: f32,
-    },
+    Adam(AdamConfig),
 }
 
 impl Optimizer {
@@ -38,14 +42,14 @@ impl Optimizer {
 
     /// Adam with PyTorch's default betas and eps.
     pub fn adam(lr: f32) -> Self {
-        Optimizer::Adam { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8 }
+        Optimizer::Adam(AdamConfig { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8 })
     }
 
     fn validate(&self) -> Result<()> {
         let fine = |v: f32, lo: f32, hi: f32| v.is_finite() && v >= lo && v < hi;
         let ok = match *self {
             Optimizer::Sgd { lr, momentum } => fine(lr, 0.0, f32::MAX) && fine(momentum, 0.0, 1.0),
-            Optimizer::Adam { lr, beta1, beta2, eps } => {
+            Optimizer::Adam(AdamConfig { lr, beta1, beta2, eps }) => {
                 fine(lr, 0.0, f32::MAX) && fine(beta1, 0.0, 1.0) && fine(beta2, 0.0, 1.0) && fine(eps, 0.0, f32::MAX)
             }
         };
@@ -73,7 +77,7 @@ impl Graph {
                     self.push(Op::SgdMomentum { lr, momentum }, &[p, g, v], self.shape(p)?)
                 })
                 .collect(),
-            Optimizer::Adam { lr, beta1, beta2, eps } => {
+            Optimizer::Adam(config) => {
                 let counter = self.state("adam.step", Shape::SCALAR)?;
                 let step = self.push(Op::Increment, &[counter], Shape::SCALAR)?;
                 let mut updates = vec![step];
@@ -81,7 +85,7 @@ impl Graph {
                     let shape = self.shape(p)?;
                     let m = self.state(&format!("{}.exp_avg", self.label(p)), shape)?;
                     let v = self.state(&format!("{}.exp_avg_sq", self.label(p)), shape)?;
-                    updates.push(self.push(Op::Adam { lr, beta1, beta2, eps }, &[p, g, m, v, step], shape)?);
+                    updates.push(self.push(Op::Adam(config), &[p, g, m, v, step], shape)?);
                 }
                 Ok(updates)
             }

@@ -70,7 +70,7 @@ impl CpuSession {
             Op::Input | Op::Parameter | Op::Constant | Op::State => unreachable!("leaves are not evaluated"),
             Op::SgdUpdate { .. }
             | Op::SgdMomentum { .. }
-            | Op::Adam { .. }
+            | Op::Adam(_)
             | Op::Increment
             | Op::Accumulate
             | Op::FirstNonFinite { .. } => {
@@ -100,9 +100,9 @@ impl CpuSession {
                 k::sgd_momentum(&mut p, &g, &mut v, lr, momentum);
                 self.values[at[2]] = v;
             }
-            Op::Adam { lr, beta1, beta2, eps } => {
+            Op::Adam(config) => {
                 let (mut m, mut v, t) = (take(2), take(3), take(4));
-                k::adam(&mut p, &g, &mut m, &mut v, t[0], k::AdamConfig { lr, beta1, beta2, eps });
+                k::adam(&mut p, &g, &mut m, &mut v, t[0], &config);
                 (self.values[at[2]], self.values[at[3]], self.values[at[4]]) = (m, v, t);
             }
             _ => unreachable!("{} is not an update", node.op.name()),

@@ -1,6 +1,7 @@
 //! The reference kernels: plain loops, one small function per op. They define what every
 //! GPU kernel must compute.
 
+use crate::optim::AdamConfig;
 use crate::shape::Shape;
 
 /// Element `(r, c)` of a value of shape `from` broadcast to a wider shape.
@@ -162,22 +163,9 @@ pub fn pow_int(base: f32, mut exp: u32) -> f32 {
     result
 }
 
-/// Adam's hyper-parameters.
-#[derive(Clone, Copy, Debug)]
-pub struct AdamConfig {
-    /// Learning rate.
-    pub lr: f32,
-    /// First-moment decay.
-    pub beta1: f32,
-    /// Second-moment decay.
-    pub beta2: f32,
-    /// Stability term.
-    pub eps: f32,
-}
-
 /// One Adam step at step count `t` (1 on the first step), in PyTorch's order of
 /// operations: `p -= (lr / (1 − β₁ᵗ)) · m / (sqrt(v) / sqrt(1 − β₂ᵗ) + eps)`.
-pub fn adam(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], t: f32, c: AdamConfig) {
+pub fn adam(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], t: f32, c: &AdamConfig) {
     let step_size = c.lr / (1.0 - pow_int(c.beta1, t as u32));
     let bias2_sqrt = (1.0 - pow_int(c.beta2, t as u32)).sqrt();
     for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m).zip(v) {

@@ -14,6 +14,7 @@ use crate::backend::Session;
 use crate::error::{Error, Result};
 use crate::graph::{Graph, Node, NodeId};
 use crate::op::Op;
+use crate::optim::AdamConfig;
 use crate::plan::Plan;
 use crate::shape::Shape;
 
@@ -171,7 +172,7 @@ impl GpuSession {
             Op::SgdMomentum { lr, momentum } => {
                 self.update(Kernel::SgdMomentum, OptimParams { lr, momentum, ..Default::default() }, id, &[(4, x[2])])
             }
-            Op::Adam { lr, beta1, beta2, eps } => {
+            Op::Adam(AdamConfig { lr, beta1, beta2, eps }) => {
                 let params = OptimParams { lr, beta1, beta2, eps, ..Default::default() };
                 self.update(Kernel::Adam, params, id, &[(1, x[4]), (4, x[2]), (5, x[3])])
             }
