@@ -2,19 +2,23 @@
 //!
 //! cargo run --example autograd [-- --backend gpu|cpu]
 
-use backprop::{Device, Graph};
+#[path = "common/flags.rs"]
+mod flags;
+
+use backprop::Graph;
 use clap::Parser;
 
 #[derive(Parser)]
 struct Args {
-    /// Where to run: gpu (the best adapter, falling back to cpu) or cpu.
-    #[arg(long, default_value = "gpu")]
+    /// Where to run: auto (a hardware GPU, else the CPU backend), gpu (any adapter,
+    /// software rasterizers included) or cpu.
+    #[arg(long, default_value = "auto", value_parser = flags::BACKENDS)]
     backend: String,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let device = Device::from_name(&args.backend)?;
+    let device = flags::open_device(&args.backend)?;
     let mut g = Graph::new();
     let x = g.parameter("x", [1, 1], vec![2.0])?;
     let x_squared = g.square(x)?;
@@ -25,7 +29,6 @@ fn main() -> anyhow::Result<()> {
     let dy_dx = g.backward(y)?.get(x).expect("y depends on x");
     let mut session = device.compile(&g, &[y, dy_dx])?;
     let values = session.run_and_read(&[y, dy_dx])?;
-    println!("device: {}", session.backend_name());
     println!("y = x² + 3x + 1 at x = 2: y = {}", values[0][0]);
     println!("dy/dx = {}", values[1][0]);
     Ok(())

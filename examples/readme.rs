@@ -1,29 +1,54 @@
-//! The README's 20-line library example, kept here so that it is compiled and run.
+//! The README's library example, kept here so that it is compiled and run.
 //!
-//! cargo run --example readme
+//! cargo run --example readme [-- --backend auto|gpu|cpu]
+
+#[path = "common/flags.rs"]
+mod flags;
 
 use backprop::{init, models::XOR_INPUTS, models::XOR_TARGETS, Device, Graph};
+use clap::Parser;
 
-fn main() -> backprop::Result<()> {
+#[derive(Parser)]
+struct Args {
+    /// Where to run: auto (a hardware GPU, else the CPU backend), gpu (any adapter,
+    /// software rasterizers included) or cpu.
+    #[arg(long, default_value = "auto", value_parser = flags::BACKENDS)]
+    backend: String,
+}
+
+fn main() -> anyhow::Result<()> {
+    let device = flags::open_device(&Args::parse().backend)?;
+    let (loss, predictions) = xor(&device)?;
+    println!("loss {loss:.4}, predictions {predictions:.3?} (targets {XOR_TARGETS:?})");
+    Ok(())
+}
+
+/// The README's example: a 2-4-1 sigmoid network learning XOR; returns the final loss and
+/// the four predictions.
+fn xor(device: &Device) -> backprop::Result<(f32, Vec<f32>)> {
     let mut rng = init::rng(42);
     let mut g = Graph::new();
     let x = g.input("x", [4, 2])?;
     let y = g.input("y", [4, 1])?;
-    let w1 = g.parameter("w1", [2, 4], init::normal(&mut rng, [2, 4]))?;
-    let w2 = g.parameter("w2", [4, 1], init::normal(&mut rng, [4, 1]))?;
+    let w1 = g.parameter("w1", [2, 4], init::normal(&mut rng, [2, 4])?)?;
+    let b1 = g.parameter("b1", [1, 4], vec![0.0; 4])?;
+    let w2 = g.parameter("w2", [4, 1], init::normal(&mut rng, [4, 1])?)?;
+    let b2 = g.parameter("b2", [1, 1], vec![0.0])?;
     let h = g.matmul(x, w1)?;
+    let h = g.add(h, b1)?;
     let h = g.sigmoid(h)?;
     let out = g.matmul(h, w2)?;
+    let out = g.add(out, b2)?;
     let out = g.sigmoid(out)?;
     let loss = g.mse_loss(out, y)?;
     let grads = g.backward(loss)?; // gradient nodes join the same graph
-    g.sgd(&grads, 0.5)?; // in-place updates, run inside each step
-    let mut step = Device::best().compile(&g, &[loss])?;
+    g.sgd(&grads, 2.0)?; // in-place updates, run inside each step
+    let mut step = device.compile(&g, &[loss, out])?;
     step.write(x, &XOR_INPUTS)?;
     step.write(y, &XOR_TARGETS)?;
-    for _ in 0..999 {
+    for _ in 0..4999 {
         step.run()?; // one submission each, nothing read back
     }
-    println!("loss {}", step.run_and_read(&[loss])?[0][0]);
-    Ok(())
+    let mut values = step.run_and_read(&[loss, out])?;
+    Ok((values[0][0], values.remove(1)))
 }

@@ -1,28 +1,36 @@
-//! Vanishing gradients, measured: 10 blocks of Linear(100, 100) + sigmoid on a batch of 32
+//! Vanishing gradients, measured: `--depth` (10) blocks of Linear(100, 100) + sigmoid on a batch of 32
 //! normal inputs and targets with MSE loss. The weight-gradient norm of each layer, from
 //! input to output, next to the same network with ReLU and with skip connections; all
 //! statistics are computed on the device by WGSL reductions.
 //!
-//! cargo run --release --example vanishing_gradients [-- --backend gpu|cpu --plot FILE]
+//! cargo run --release --example vanishing_gradients [-- --backend auto|gpu|cpu --depth 10 --plot FILE]
 
 use std::path::PathBuf;
 
+#[path = "common/flags.rs"]
+mod flags;
+
 use backprop::diagnostics::GradStat;
 use backprop::models::{Block, DeepNet};
-use backprop::plot::{gradient_flow, log_curves};
+use backprop::output::{check_distinct, check_writable};
+use backprop::plot::{gradient_flow, log_curves, MAX_FLOW_PARAMETERS};
 use backprop::Device;
 use clap::Parser;
+use flags::{whole, BACKENDS};
 
 #[derive(Parser)]
+#[command(allow_negative_numbers = true)]
 struct Args {
-    /// Where to run: gpu (the best adapter, falling back to cpu) or cpu.
-    #[arg(long, default_value = "gpu")]
+    /// Where to run: auto (a hardware GPU, else the CPU backend), gpu (any adapter,
+    /// software rasterizers included) or cpu.
+    #[arg(long, default_value = "auto", value_parser = BACKENDS)]
     backend: String,
-    /// Number of blocks.
-    #[arg(long, default_value_t = 10)]
+    /// Number of blocks (each has a weight and a bias: the gradient-flow chart draws
+    /// two columns a block).
+    #[arg(long, default_value_t = 10, value_parser = whole(1usize, MAX_FLOW_PARAMETERS / 2))]
     depth: usize,
     /// Seed of the weights and data.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = whole(0u64, u64::MAX))]
     seed: u64,
     /// Chart of the three curves (log scale); PNG, or SVG by extension.
     #[arg(long, default_value = "vanishing-gradients.png")]
@@ -43,8 +51,10 @@ fn weight_stats(device: &Device, block: Block, args: &Args) -> anyhow::Result<Ve
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let device = Device::from_name(&args.backend)?;
-    println!("device: {}", device.name());
+    check_distinct(&[("--plot", &args.plot), ("--grad-flow", &args.grad_flow)])?;
+    check_writable(&args.plot)?;
+    check_writable(&args.grad_flow)?;
+    let device = flags::open_device(&args.backend)?;
     let blocks = [Block::Sigmoid, Block::Relu, Block::Residual];
     let stats: Vec<Vec<GradStat>> =
         blocks.iter().map(|&b| weight_stats(&device, b, &args)).collect::<Result<_, _>>()?;
@@ -64,7 +74,8 @@ fn main() -> anyhow::Result<()> {
         blocks.iter().zip(&stats).map(|(b, s)| (b.name().to_owned(), s.iter().map(|g| g.norm).collect())).collect();
     log_curves(&args.plot, "Weight-gradient norm per layer", "‖∂loss/∂W‖₂ (log scale)", &series)?;
     println!("\nwrote {}", args.plot.display());
-    gradient_flow(&args.grad_flow, "Gradient flow: 10 sigmoid blocks", &stats[0])?;
+    let title = format!("Gradient flow: {} sigmoid blocks", args.depth);
+    gradient_flow(&args.grad_flow, &title, &stats[0])?;
     println!("wrote {}", args.grad_flow.display());
     Ok(())
 }

@@ -5,32 +5,36 @@
 
 use std::time::Instant;
 
+#[path = "common/flags.rs"]
+mod flags;
+
 use backprop::models::{Xor, XOR_INPUTS, XOR_TARGETS};
-use backprop::Device;
 use clap::Parser;
+use flags::{positive, whole, BACKENDS};
 
 #[derive(Parser)]
+#[command(allow_negative_numbers = true)]
 struct Args {
-    /// Where to run: gpu (the best adapter, falling back to cpu) or cpu.
-    #[arg(long, default_value = "gpu")]
+    /// Where to run: auto (a hardware GPU, else the CPU backend), gpu (any adapter,
+    /// software rasterizers included) or cpu.
+    #[arg(long, default_value = "auto", value_parser = BACKENDS)]
     backend: String,
     /// SGD learning rate.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, value_parser = positive(1e6))]
     lr: f32,
     /// Training steps over the four samples.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 10_000, value_parser = whole(1usize, 100_000_000))]
     epochs: usize,
     /// Seed of the N(0, 1) weight initialisation.
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = 42, value_parser = whole(0u64, u64::MAX))]
     seed: u64,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let device = Device::from_name(&args.backend)?;
+    let device = flags::open_device(&args.backend)?;
     let net = Xor::new(args.seed, args.lr)?;
     let mut train = device.compile(&net.graph, &[net.loss])?;
-    println!("device: {}", train.backend_name());
     train.write(net.x, &XOR_INPUTS)?;
     train.write(net.y, &XOR_TARGETS)?;
 

@@ -10,12 +10,20 @@ use crate::rules;
 use crate::shape::Shape;
 
 /// The gradient node of every value the loss depends on through trainable parameters.
-#[derive(Clone, Debug, Default)]
+/// It belongs to the graph it was recorded in: handing it to another graph is an
+/// [`Error::ForeignNode`].
+#[derive(Clone, Debug)]
 pub struct Gradients {
+    graph: u32,
     of: BTreeMap<NodeId, NodeId>,
 }
 
 impl Gradients {
+    /// No gradients yet, of `graph`.
+    pub(crate) fn empty(graph: &Graph) -> Self {
+        Gradients { graph: graph.identity(), of: BTreeMap::new() }
+    }
+
     /// The node holding `∂loss/∂node`, if the loss depends on `node`.
     pub fn get(&self, node: NodeId) -> Option<NodeId> {
         self.of.get(&node).copied()
@@ -53,7 +61,7 @@ impl Graph {
         }
         let mut grads = BTreeMap::from([(output, seed)]);
         for index in (0..=output.index()).rev() {
-            let id = NodeId(index as u32);
+            let id = self.id_at(index);
             let node = self.node(id)?;
             if node.op.is_leaf() || !node.requires_grad {
                 continue;
@@ -70,7 +78,7 @@ impl Graph {
                 }
             }
         }
-        Ok(Gradients { of: grads })
+        Ok(Gradients { graph: self.identity(), of: grads })
     }
 
     /// Sums a broadcast gradient back to the shape of the value that was broadcast.
@@ -97,13 +105,34 @@ impl Graph {
         Ok(())
     }
 
+    /// `Err` unless `grads` was recorded in this graph.
+    pub(crate) fn check_gradients(&self, grads: &Gradients) -> Result<()> {
+        if grads.graph == self.identity() {
+            return Ok(());
+        }
+        let node = grads.of.keys().next().map_or("the gradients".to_owned(), |id| format!("gradient of {id}"));
+        Err(Error::ForeignNode { node })
+    }
+
     /// Records `param -= lr · grad` for every parameter that has a gradient; returns the
     /// update nodes (each aliases its parameter).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for a learning rate that is negative or not finite,
+    /// [`Error::ForeignNode`] for gradients of another graph.
     pub fn sgd(&mut self, grads: &Gradients, lr: f32) -> Result<Vec<NodeId>> {
+        self.check_gradients(grads)?;
+        if !(lr.is_finite() && lr >= 0.0) {
+            return Err(Error::InvalidArgument {
+                op: "sgd",
+                msg: format!("learning rate {lr} must be finite and >= 0"),
+            });
+        }
         let mut updates = Vec::new();
         for param in self.parameters() {
             if let Some(grad) = grads.get(param) {
-                updates.push(self.push(Op::SgdUpdate { lr }, &[param, grad], self.shape(param)?)?);
+                updates.push(self.push_update(Op::SgdUpdate { lr }, &[param, grad])?);
             }
         }
         Ok(updates)

@@ -22,17 +22,21 @@ pub struct Tensor {
     pub values: Vec<f32>,
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Io { path: path.display().to_string(), source }
-}
-
 fn format(path: &Path, msg: String) -> Error {
     Error::Format { path: path.display().to_string(), msg }
 }
 
-/// Writes `tensors` to `path` as f32 safetensors. The file appears whole or not at all:
-/// it is written beside `path` under a temporary name, synced, then renamed over it.
-pub fn save(path: &Path, tensors: &[Tensor]) -> Result<()> {
+/// The safetensors bytes of `tensors` with `metadata`; names must be unique.
+pub(crate) fn serialize(
+    path: &Path,
+    tensors: &[Tensor],
+    metadata: Option<std::collections::HashMap<String, String>>,
+) -> Result<Vec<u8>> {
+    let mut names: Vec<&str> = tensors.iter().map(|t| t.name.as_str()).collect();
+    names.sort_unstable();
+    if let Some(pair) = names.windows(2).find(|w| w[0] == w[1]) {
+        return Err(format(path, format!("two tensors are named {}", pair[0])));
+    }
     let views = tensors
         .iter()
         .map(|t| {
@@ -41,26 +45,38 @@ pub fn save(path: &Path, tensors: &[Tensor]) -> Result<()> {
             Ok((t.name.clone(), view))
         })
         .collect::<Result<Vec<_>>>()?;
-    let bytes = safetensors::serialize(views, None).map_err(|e| format(path, e.to_string()))?;
-    let file_name = path.file_name().ok_or_else(|| format(path, "not a file path".into()))?;
-    let temporary = path.with_file_name(format!(".{}.partial", file_name.to_string_lossy()));
-    let write = || -> std::io::Result<()> {
-        use std::io::Write;
-        let mut file = std::fs::File::create(&temporary)?;
-        file.write_all(&bytes)?;
-        file.sync_all()
-    };
-    if let Err(e) = write() {
-        let _ = std::fs::remove_file(&temporary);
-        return Err(io(path)(e));
-    }
-    std::fs::rename(&temporary, path).map_err(io(path))
+    safetensors::serialize(views, metadata).map_err(|e| format(path, e.to_string()))
+}
+
+/// Writes `tensors` to `path` as f32 safetensors. The file appears whole or not at all:
+/// it is written beside `path` under a temporary name, synced, then renamed over it.
+///
+/// # Errors
+///
+/// [`Error::Format`] for two tensors of one name or a shape that does not match its
+/// values, errors of [`crate::output::write_atomically`] for a path that cannot be
+/// written.
+pub fn save(path: &Path, tensors: &[Tensor]) -> Result<()> {
+    crate::output::write_atomically(path, &serialize(path, tensors, None)?)
 }
 
 /// Reads every tensor of a safetensors file; all must be f32.
+///
+/// # Errors
+///
+/// [`Error::Io`] when the file cannot be read, [`Error::Format`] when it is not a
+/// safetensors file or holds a tensor that is not f32.
 pub fn load(path: &Path) -> Result<Vec<Tensor>> {
-    let bytes = std::fs::read(path).map_err(io(path))?;
+    Ok(load_with_metadata(path)?.0)
+}
+
+/// [`load`], and the file's metadata (empty when it has none).
+pub(crate) fn load_with_metadata(path: &Path) -> Result<(Vec<Tensor>, std::collections::HashMap<String, String>)> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let file = SafeTensors::deserialize(&bytes).map_err(|e| format(path, format!("not a safetensors file: {e}")))?;
+    let metadata = SafeTensors::read_metadata(&bytes)
+        .map(|(_, m)| m.metadata().clone().unwrap_or_default())
+        .map_err(|e| format(path, format!("not a safetensors file: {e}")))?;
     let mut tensors = Vec::new();
     for (name, view) in file.tensors() {
         if view.dtype() != Dtype::F32 {
@@ -70,7 +86,7 @@ pub fn load(path: &Path) -> Result<Vec<Tensor>> {
         tensors.push(Tensor { name, shape: view.shape().to_vec(), values });
     }
     tensors.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(tensors)
+    Ok((tensors, metadata))
 }
 
 impl Sequential {
@@ -88,14 +104,21 @@ impl Sequential {
     /// Replaces every parameter from `tensors`, as PyTorch's strict `load_state_dict`
     /// does: a missing, unexpected or wrongly shaped tensor is an error and nothing
     /// changes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Format`] naming `source` and every tensor that does not fit.
     pub fn load_state_dict(&mut self, tensors: &[Tensor], source: &Path) -> Result<()> {
         let expected = self.state_dict();
         let mut problems = Vec::new();
         for want in &expected {
             match tensors.iter().find(|t| t.name == want.name) {
                 None => problems.push(format!("missing {} {:?}", want.name, want.shape)),
-                Some(t) if t.shape != want.shape => {
+                Some(t) if t.shape != want.shape || t.values.len() != want.values.len() => {
                     problems.push(format!("{} has shape {:?}, expected {:?}", t.name, t.shape, want.shape))
+                }
+                Some(t) if t.values.iter().any(|v| !v.is_finite()) => {
+                    problems.push(format!("{} holds NaN or infinite values", t.name))
                 }
                 Some(_) => {}
             }

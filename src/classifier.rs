@@ -7,6 +7,7 @@ use std::time::Instant;
 use rand::Rng;
 
 use crate::backend::{Device, Session};
+use crate::checkpoint::Tensor;
 use crate::data::{shuffled, Dataset, CLASSES};
 use crate::diagnostics::{GradStat, GradWatch, NonFiniteGuard};
 use crate::error::{Error, Result};
@@ -29,6 +30,8 @@ struct Step {
     watch: Option<GradWatch>,
     guard: Option<NonFiniteGuard>,
     grad_norm: Option<NodeId>,
+    /// `(name, node, [rows, cols])` of the optimizer's state (training only).
+    optimizer_state: Vec<(String, NodeId, Vec<usize>)>,
 }
 
 /// Optional parts of the training step, all run on the device inside the step.
@@ -49,7 +52,7 @@ pub const NON_FINITE_CHECK_EVERY: usize = 100;
 
 impl Step {
     fn load(&mut self, data: &Dataset, indices: &[usize]) -> Result<()> {
-        data.fill_batch(indices, &mut self.x_host, &mut self.y_host);
+        data.fill_batch(indices, &mut self.x_host, &mut self.y_host)?;
         self.session.write(self.x, &self.x_host)?;
         self.session.write(self.y, &self.y_host)
     }
@@ -76,6 +79,7 @@ pub struct Evaluation {
 /// A classifier compiled for training and evaluation on one device.
 pub struct Classifier {
     model: Sequential,
+    optimizer: Optimizer,
     train: Step,
     eval: Step,
 }
@@ -121,7 +125,7 @@ impl Classifier {
         }
         let train = Self::step(device, &model, batch, inputs, Some((optimizer, options)))?;
         let eval = Self::step(device, &model, eval_batch, inputs, None)?;
-        Ok(Classifier { model, train, eval })
+        Ok(Classifier { model, optimizer, train, eval })
     }
 
     fn step(
@@ -136,7 +140,7 @@ impl Classifier {
         let y = g.input("y", [batch, CLASSES])?;
         let recorded = model.record(&mut g, x)?;
         let loss = g.softmax_cross_entropy(recorded.output, y)?;
-        let (mut watch, mut guard, mut grad_norm) = (None, None, None);
+        let (mut watch, mut guard, mut grad_norm, mut optimizer_state) = (None, None, None, vec![]);
         let (session, tally) = match training {
             Some((optimizer, options)) => {
                 let raw = g.backward(loss)?;
@@ -160,7 +164,9 @@ impl Classifier {
                     }
                     None => raw,
                 };
+                let first_new = g.len();
                 g.optimize(&grads, optimizer)?;
+                optimizer_state = state_nodes(&g, first_new);
                 let total = g.state("loss_total", [1, 1])?;
                 g.accumulate(total, loss)?;
                 (device.compile(&g, &keep)?, total)
@@ -172,7 +178,7 @@ impl Classifier {
         };
         let (x_host, y_host) = (vec![0.0; batch * inputs], vec![0.0; batch * CLASSES]);
         let params = recorded.params;
-        Ok(Step { session, batch, x, y, loss, tally, params, x_host, y_host, watch, guard, grad_norm })
+        Ok(Step { session, batch, x, y, loss, tally, params, x_host, y_host, watch, guard, grad_norm, optimizer_state })
     }
 
     /// Per-parameter gradient statistics of the last training step (needs
@@ -197,6 +203,52 @@ impl Classifier {
         Ok(step.session.read(norm)?[0])
     }
 
+    /// The optimizer the training step applies.
+    pub fn optimizer(&self) -> Optimizer {
+        self.optimizer
+    }
+
+    /// The training batch size.
+    pub fn batch(&self) -> usize {
+        self.train.batch
+    }
+
+    /// The optimizer's state as it stands (Adam's moments and step count, momentum
+    /// buffers), named after the parameters, in one transfer.
+    ///
+    /// # Errors
+    ///
+    /// A backend error when reading fails.
+    pub fn optimizer_state(&mut self) -> Result<Vec<Tensor>> {
+        let ids: Vec<NodeId> = self.train.optimizer_state.iter().map(|(_, id, _)| *id).collect();
+        let values = self.train.session.read_many(&ids)?;
+        let named = self.train.optimizer_state.iter().zip(values);
+        Ok(named
+            .map(|((name, _, shape), values)| Tensor { name: name.clone(), shape: shape.clone(), values })
+            .collect())
+    }
+
+    /// Replaces the optimizer's state with `tensors` (as [`Classifier::optimizer_state`]
+    /// returned them), strictly: a missing, unexpected, misshapen or non-finite tensor is
+    /// an error and nothing changes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] listing every tensor that does not fit.
+    pub fn set_optimizer_state(&mut self, tensors: &[Tensor]) -> Result<()> {
+        let expected = self.optimizer_state()?;
+        let problems = mismatches(&expected, tensors);
+        if !problems.is_empty() {
+            let msg = format!("the optimizer state does not fit: {}", problems.join("; "));
+            return Err(Error::InvalidArgument { op: "set_optimizer_state", msg });
+        }
+        for (name, id, _) in &self.train.optimizer_state {
+            let tensor = tensors.iter().find(|t| &t.name == name).expect("checked above");
+            self.train.session.write(*id, &tensor.values)?;
+        }
+        Ok(())
+    }
+
     /// Which backend runs the steps.
     pub fn backend_name(&self) -> String {
         self.train.session.backend_name()
@@ -204,8 +256,8 @@ impl Classifier {
 
     fn check_data(&self, data: &Dataset) -> Result<()> {
         let (inputs, _) = features(&self.model)?;
-        if data.pixels != inputs || data.is_empty() {
-            let msg = format!("{} samples of {} values; the model takes {inputs}", data.len(), data.pixels);
+        if data.pixels() != inputs || data.is_empty() {
+            let msg = format!("{} samples of {} values; the model takes {inputs}", data.len(), data.pixels());
             return Err(Error::InvalidArgument { op: "classifier", msg });
         }
         Ok(())
@@ -277,4 +329,34 @@ impl Classifier {
         let ids: Vec<NodeId> = self.train.params.iter().map(|(_, id)| *id).collect();
         self.train.session.read_many(&ids)
     }
+}
+
+/// The state nodes recorded from `first` on: the optimizer's, when called around
+/// [`Graph::optimize`].
+fn state_nodes(g: &Graph, first: usize) -> Vec<(String, NodeId, Vec<usize>)> {
+    let ids = (first..g.len()).map(|i| g.id_at(i));
+    let states = ids.filter(|&id| g.nodes()[id.index()].op == crate::op::Op::State);
+    states
+        .map(|id| (g.label(id), id, g.nodes()[id.index()].shape))
+        .map(|(n, id, s)| (n, id, vec![s.rows, s.cols]))
+        .collect()
+}
+
+/// What keeps `given` from replacing `expected` one for one (names, shapes, finiteness).
+fn mismatches(expected: &[Tensor], given: &[Tensor]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for want in expected {
+        match given.iter().find(|t| t.name == want.name) {
+            None => problems.push(format!("missing {}", want.name)),
+            Some(t) if t.shape != want.shape || t.values.len() != want.values.len() => {
+                problems.push(format!("{} has shape {:?}, expected {:?}", t.name, t.shape, want.shape))
+            }
+            Some(t) if t.values.iter().any(|v| !v.is_finite()) => problems.push(format!("{} is not finite", t.name)),
+            Some(_) => {}
+        }
+    }
+    for t in given.iter().filter(|t| !expected.iter().any(|e| e.name == t.name)) {
+        problems.push(format!("unexpected {}", t.name));
+    }
+    problems
 }

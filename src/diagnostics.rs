@@ -79,14 +79,15 @@ impl NonFiniteGuard {
 }
 
 impl Graph {
-    fn parameter_grads(&self, grads: &Gradients) -> Vec<(NodeId, NodeId)> {
-        self.parameters().into_iter().filter_map(|p| grads.get(p).map(|g| (p, g))).collect()
+    fn parameter_grads(&self, grads: &Gradients) -> Result<Vec<(NodeId, NodeId)>> {
+        self.check_gradients(grads)?;
+        Ok(self.parameters().into_iter().filter_map(|p| grads.get(p).map(|g| (p, g))).collect())
     }
 
     /// Records `[mean |g|, max |g|, ‖g‖₂]` for every parameter's gradient.
     pub fn watch_gradients(&mut self, grads: &Gradients) -> Result<GradWatch> {
         let mut watch = GradWatch { names: vec![], stats: vec![] };
-        for (p, g) in self.parameter_grads(grads) {
+        for (p, g) in self.parameter_grads(grads)? {
             watch.names.push(self.label(p));
             watch.stats.push(self.grad_stats(g)?);
         }
@@ -97,7 +98,7 @@ impl Graph {
     /// gradient scaled by `min(1, max_norm / (norm + 1e-6))`. The norm is summed in
     /// parameter order, so the result is deterministic.
     pub fn clip_grad_norm(&mut self, grads: &Gradients, max_norm: f32) -> Result<Clipped> {
-        let pairs = self.parameter_grads(grads);
+        let pairs = self.parameter_grads(grads)?;
         let mut total: Option<NodeId> = None;
         for &(_, g) in &pairs {
             let squares = self.sum_squares(g)?;
@@ -109,7 +110,7 @@ impl Graph {
         let total = total.ok_or(Error::InvalidArgument { op: "clip_grad_norm", msg: "no gradients".into() })?;
         let norm = self.sqrt(total)?;
         let coefficient = self.clip_coefficient(norm, max_norm)?;
-        let mut clipped = Gradients::default();
+        let mut clipped = Gradients::empty(self);
         for (p, g) in pairs {
             clipped.insert(p, self.mul(g, coefficient)?);
         }
@@ -118,8 +119,8 @@ impl Graph {
 
     /// PyTorch's `clip_grad_value_`: every gradient clamped to `[-limit, limit]`.
     pub fn clip_grad_value(&mut self, grads: &Gradients, limit: f32) -> Result<Gradients> {
-        let mut clipped = Gradients::default();
-        for (p, g) in self.parameter_grads(grads) {
+        let mut clipped = Gradients::empty(self);
+        for (p, g) in self.parameter_grads(grads)? {
             clipped.insert(p, self.clip_value(g, limit)?);
         }
         Ok(clipped)
@@ -129,11 +130,11 @@ impl Graph {
     /// guard reports the first step and quantity that was not.
     pub fn guard_non_finite(&mut self, loss: NodeId, grads: &Gradients) -> Result<NonFiniteGuard> {
         let counter = self.state("guard.step", Shape::SCALAR)?;
-        let step = self.push(crate::op::Op::Increment, &[counter], Shape::SCALAR)?;
+        let step = self.push_update(crate::op::Op::Increment, &[counter])?;
         let record = self.state("guard.first_non_finite", [1, 2])?;
         self.first_non_finite(record, loss, step, 0)?;
         let mut names = vec!["the loss".to_owned()];
-        for (i, (p, g)) in self.parameter_grads(grads).into_iter().enumerate() {
+        for (i, (p, g)) in self.parameter_grads(grads)?.into_iter().enumerate() {
             let squares = self.sum_squares(g)?;
             self.first_non_finite(record, squares, step, i as u32 + 1)?;
             names.push(format!("the gradient of {}", self.label(p)));

@@ -24,9 +24,34 @@ pub enum Error {
         /// What was wrong.
         msg: String,
     },
-    /// A node id that this graph (or compiled session) does not know.
-    #[error("unknown node {0}: it belongs to another graph or was not kept when compiling")]
-    UnknownNode(u32),
+    /// A node id (or [`crate::Gradients`]) recorded in another graph.
+    #[error("{node} belongs to another graph")]
+    ForeignNode {
+        /// The id, e.g. `#4`.
+        node: String,
+    },
+    /// A node of this graph that the session cannot read: it was not kept when compiling.
+    #[error("{node} was not kept when compiling: list it in `keep` to read it")]
+    NotKept {
+        /// The node's name or id.
+        node: String,
+    },
+    /// A computed node read before the session has run once.
+    #[error("{node} has not been computed yet: run the session first")]
+    NotComputed {
+        /// The node's name or id.
+        node: String,
+    },
+    /// A size beyond what can be allocated or indexed.
+    #[error("{what} needs {size}; the limit is {limit}")]
+    TooLarge {
+        /// What was too large.
+        what: String,
+        /// Its size, with units.
+        size: String,
+        /// The limit, with units.
+        limit: String,
+    },
     /// Data handed to a node has the wrong number of values.
     #[error("node {node}: got {got} values, its shape {shape} holds {expected}")]
     DataLength {
@@ -77,14 +102,14 @@ pub enum Error {
         /// The loss or the parameter whose gradient went non-finite.
         what: String,
     },
-    /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    /// A file could not be read or written. The message carries the operating system's
+    /// reason (e.g. "Permission denied"); it is not repeated as a separate source.
+    #[error("{path}: {}", describe_io(error))]
     Io {
         /// The file.
         path: String,
         /// The underlying error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A file was readable but its contents are wrong.
     #[error("{path}: {msg}")]
@@ -94,6 +119,22 @@ pub enum Error {
         /// What is wrong with it.
         msg: String,
     },
+}
+
+/// The reason of an I/O error in plain words: the OS text without its "(os error N)".
+fn describe_io(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    match text.find(" (os error") {
+        Some(end) => text[..end].to_owned(),
+        None => text,
+    }
+}
+
+impl Error {
+    /// An [`Error::Io`] for `path`.
+    pub(crate) fn io(path: &std::path::Path, error: std::io::Error) -> Error {
+        Error::Io { path: path.display().to_string(), error }
+    }
 }
 
 /// Result with the crate's [`Error`].

@@ -1,20 +1,37 @@
 //! The recorded computation: an arena of nodes in creation order, which is already a
 //! topological order. Every recording method checks shapes and returns `Err` on misuse.
 
+use std::sync::atomic::{AtomicU32, Ordering};
+
 use crate::error::{Error, Result};
 use crate::op::Op;
 use crate::shape::Shape;
 
-/// Index of a node in its [`Graph`].
+/// A node of one [`Graph`]: the graph's identity and the node's position in it. Every
+/// method that takes an id checks that it belongs to the graph (or to the graph a session
+/// was compiled from), so an id from another graph is an [`Error::ForeignNode`], never
+/// silently another node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct NodeId(pub(crate) u32);
+pub struct NodeId {
+    graph: u32,
+    index: u32,
+}
 
 impl NodeId {
     /// Position of the node in the graph's arena.
     pub fn index(self) -> usize {
-        self.0 as usize
+        self.index as usize
     }
 }
+
+impl std::fmt::Display for NodeId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "#{}", self.index)
+    }
+}
+
+/// Source of graph identities; 0 is never handed out.
+static NEXT_GRAPH: AtomicU32 = AtomicU32::new(1);
 
 /// One recorded value.
 #[derive(Clone, Debug)]
@@ -33,16 +50,34 @@ pub struct Node {
     pub init: Option<Vec<f32>>,
 }
 
-/// A computation under construction.
-#[derive(Clone, Debug, Default)]
+/// A computation under construction. A clone keeps its original's identity: ids recorded
+/// before cloning are valid in both (sessions compile a clone).
+#[derive(Clone, Debug)]
 pub struct Graph {
+    id: u32,
     nodes: Vec<Node>,
 }
 
+impl Default for Graph {
+    fn default() -> Self {
+        Graph { id: NEXT_GRAPH.fetch_add(1, Ordering::Relaxed), nodes: Vec::new() }
+    }
+}
+
 impl Graph {
-    /// An empty graph.
+    /// An empty graph with an identity of its own.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The identity that this graph's node ids carry.
+    pub(crate) fn identity(&self) -> u32 {
+        self.id
+    }
+
+    /// The id of the node at `index` (which must be below [`Graph::len`]).
+    pub(crate) fn id_at(&self, index: usize) -> NodeId {
+        NodeId { graph: self.id, index: index as u32 }
     }
 
     /// Number of nodes recorded.
@@ -55,9 +90,14 @@ impl Graph {
         self.nodes.is_empty()
     }
 
-    /// The node behind an id, or `Err` for an id of another graph.
+    /// The node behind an id.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ForeignNode`] for an id recorded in another graph.
     pub fn node(&self, id: NodeId) -> Result<&Node> {
-        self.nodes.get(id.index()).ok_or(Error::UnknownNode(id.0))
+        let node = if id.graph == self.id { self.nodes.get(id.index()) } else { None };
+        node.ok_or(Error::ForeignNode { node: id.to_string() })
     }
 
     /// All nodes in recording order.
@@ -66,6 +106,10 @@ impl Graph {
     }
 
     /// Shape of a node.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ForeignNode`] for an id recorded in another graph.
     pub fn shape(&self, id: NodeId) -> Result<Shape> {
         Ok(self.node(id)?.shape)
     }
@@ -79,7 +123,7 @@ impl Graph {
     pub fn label(&self, id: NodeId) -> String {
         match self.node(id).ok().and_then(|n| n.name.clone()) {
             Some(name) => name,
-            None => format!("#{}", id.0),
+            None => id.to_string(),
         }
     }
 
@@ -95,7 +139,7 @@ impl Graph {
     }
 
     fn ids_where(&self, keep: impl Fn(&Node) -> bool) -> Vec<NodeId> {
-        (0..self.nodes.len() as u32).map(NodeId).filter(|id| keep(&self.nodes[id.index()])).collect()
+        (0..self.nodes.len()).filter(|&i| keep(&self.nodes[i])).map(|i| self.id_at(i)).collect()
     }
 
     /// Appends a node after checking that its inputs exist. `requires_grad` is inherited.
@@ -107,17 +151,54 @@ impl Graph {
         self.push_node(Node { op, inputs: inputs.to_vec(), shape, requires_grad, name: None, init: None })
     }
 
+    /// Appends an in-place update after the checks every update needs: each overwritten
+    /// input is a state or parameter leaf, and no two inputs share storage (an update
+    /// node shares its target's), so the update never reads what it is writing.
+    pub(crate) fn push_update(&mut self, op: Op, inputs: &[NodeId]) -> Result<NodeId> {
+        let mut roots = Vec::with_capacity(inputs.len());
+        for &input in inputs {
+            let root = self.storage_root(input)?;
+            if roots.contains(&root) {
+                let msg = format!("{} is read and written by one update", self.label(root));
+                return Err(Error::InvalidArgument { op: op.name(), msg });
+            }
+            roots.push(root);
+        }
+        for &target in op.updated_inputs() {
+            let node = self.node(inputs[target])?;
+            if !matches!(node.op, Op::State | Op::Parameter) {
+                let msg = format!("{} is not a state or parameter node", self.label(inputs[target]));
+                return Err(Error::InvalidArgument { op: op.name(), msg });
+            }
+        }
+        let shape = self.shape(inputs[op.updated_inputs()[0]])?;
+        self.push(op, inputs, shape)
+    }
+
+    /// The node whose storage `id` uses: an update node shares its target's.
+    pub(crate) fn storage_root(&self, id: NodeId) -> Result<NodeId> {
+        let node = self.node(id)?;
+        match node.op.updated_inputs().first() {
+            Some(&target) => self.storage_root(node.inputs[target]),
+            None => Ok(id),
+        }
+    }
+
     fn push_node(&mut self, node: Node) -> Result<NodeId> {
         if node.shape.is_empty() {
             return Err(Error::InvalidArgument { op: node.op.name(), msg: format!("empty shape {}", node.shape) });
         }
-        let id = u32::try_from(self.nodes.len())
-            .map_err(|_| Error::InvalidArgument { op: node.op.name(), msg: "graph has 2^32 nodes".into() })?;
+        let what = node.name.clone().unwrap_or_else(|| node.op.name().to_owned());
+        node.shape.check_size(&what)?;
+        if self.nodes.len() >= u32::MAX as usize {
+            return Err(Error::InvalidArgument { op: node.op.name(), msg: "graph has 2^32 nodes".into() });
+        }
         self.nodes.push(node);
-        Ok(NodeId(id))
+        Ok(self.id_at(self.nodes.len() - 1))
     }
 
     fn leaf(&mut self, op: Op, name: Option<&str>, shape: Shape, init: Option<Vec<f32>>) -> Result<NodeId> {
+        shape.check_size(name.unwrap_or(op.name()))?;
         if let Some(values) = &init {
             check_len(name.unwrap_or(op.name()), shape, values.len())?;
         }
@@ -144,6 +225,7 @@ impl Graph {
     /// Persistent optimizer state, initialised to zeros.
     pub fn state(&mut self, name: &str, shape: impl Into<Shape>) -> Result<NodeId> {
         let shape = shape.into();
+        shape.check_size(name)?;
         self.leaf(Op::State, Some(name), shape, Some(vec![0.0; shape.len()]))
     }
 }

@@ -41,14 +41,16 @@ pub mod models;
 pub mod nn;
 mod op;
 mod optim;
+pub mod output;
 pub mod plan;
 pub mod plot;
 mod record;
+pub mod resume;
 mod rules;
 mod shape;
 
 pub use autodiff::Gradients;
-pub use backend::{Device, KernelTime, Session};
+pub use backend::{Device, DeviceChoice, KernelTime, Session};
 pub use error::{Error, Result};
 pub use graph::{Graph, Node, NodeId};
 pub use op::Op;

@@ -35,9 +35,9 @@ impl Xor {
         let mut g = Graph::new();
         let x = g.input("x", [4, 2])?;
         let y = g.input("y", [4, 1])?;
-        let w1 = g.parameter("w1", [2, 4], init::normal(&mut rng, [2, 4]))?;
+        let w1 = g.parameter("w1", [2, 4], init::normal(&mut rng, [2, 4])?)?;
         let b1 = g.parameter("b1", [1, 4], vec![0.0; 4])?;
-        let w2 = g.parameter("w2", [4, 1], init::normal(&mut rng, [4, 1]))?;
+        let w2 = g.parameter("w2", [4, 1], init::normal(&mut rng, [4, 1])?)?;
         let b2 = g.parameter("b2", [1, 1], vec![0.0])?;
         let z1 = g.matmul(x, w1)?;
         let z1 = g.add(z1, b1)?;
@@ -91,14 +91,23 @@ pub struct DeepNet {
 
 impl DeepNet {
     /// Records the network; weights as PyTorch initialises `nn.Linear`, data seeded.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::InvalidArgument`] when `depth`, `width` or `batch` is 0, and the
+    /// size errors of recording.
     pub fn new(block: Block, depth: usize, width: usize, batch: usize, seed: u64) -> Result<DeepNet> {
+        if depth == 0 || width == 0 || batch == 0 {
+            let msg = format!("depth {depth}, width {width} and batch {batch} must all be at least 1");
+            return Err(crate::Error::InvalidArgument { op: "deep_net", msg });
+        }
         let mut rng = init::rng(seed);
         let mut g = Graph::new();
-        let x = g.constant([batch, width], init::normal(&mut rng, [batch, width]))?;
-        let y = g.constant([batch, width], init::normal(&mut rng, [batch, width]))?;
+        let x = g.constant([batch, width], init::normal(&mut rng, [batch, width])?)?;
+        let y = g.constant([batch, width], init::normal(&mut rng, [batch, width])?)?;
         let mut h = x;
         for i in 0..depth {
-            let layer = crate::nn::Linear::new(width, width, crate::nn::Init::PyTorch, &mut rng);
+            let layer = crate::nn::Linear::new(width, width, crate::nn::Init::PyTorch, &mut rng)?;
             let w = g.parameter(&format!("{i}.weight"), [width, width], layer.weight)?;
             let b = g.parameter(&format!("{i}.bias"), [1, width], layer.bias)?;
             let z = g.matmul_t(h, w, false, true)?;

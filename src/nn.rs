@@ -36,24 +36,33 @@ pub struct Linear {
 
 impl Linear {
     /// A layer initialised by `init` from `rng`.
-    pub fn new(in_features: usize, out_features: usize, init: Init, rng: &mut impl Rng) -> Self {
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] when a size is 0, [`Error::TooLarge`] when the weight
+    /// would exceed [`crate::Shape::MAX_ELEMENTS`].
+    pub fn new(in_features: usize, out_features: usize, init: Init, rng: &mut impl Rng) -> Result<Self> {
+        if in_features == 0 || out_features == 0 {
+            let msg = format!("Linear({in_features}, {out_features}): sizes must be at least 1");
+            return Err(Error::InvalidArgument { op: "linear", msg });
+        }
         let shape = [out_features, in_features];
         let fan_in = in_features as f32;
         let (weight, bias) = match init {
             Init::PyTorch => {
                 let bound = 1.0 / fan_in.sqrt();
-                (init::uniform(rng, shape, bound), init::uniform(rng, [1, out_features], bound))
+                (init::uniform(rng, shape, bound)?, init::uniform(rng, [1, out_features], bound)?)
             }
             Init::He => {
                 let std = (2.0 / fan_in).sqrt();
-                (init::normal(rng, shape).iter().map(|v| v * std).collect(), vec![0.0; out_features])
+                (init::normal(rng, shape)?.iter().map(|v| v * std).collect(), vec![0.0; out_features])
             }
             Init::Xavier => {
                 let bound = (6.0 / (fan_in + out_features as f32)).sqrt();
-                (init::uniform(rng, shape, bound), vec![0.0; out_features])
+                (init::uniform(rng, shape, bound)?, vec![0.0; out_features])
             }
         };
-        Linear { in_features, out_features, weight, bias }
+        Ok(Linear { in_features, out_features, weight, bias })
     }
 }
 
@@ -99,7 +108,7 @@ impl Sequential {
             if i > 0 {
                 layers.push(activation.clone());
             }
-            layers.push(Layer::Linear(Linear::new(pair[0], pair[1], init, rng)));
+            layers.push(Layer::Linear(Linear::new(pair[0], pair[1], init, rng)?));
         }
         Ok(Sequential { layers })
     }

@@ -66,6 +66,7 @@ impl Graph {
     /// zero-initialised) and returns the update nodes.
     pub fn optimize(&mut self, grads: &Gradients, optimizer: Optimizer) -> Result<Vec<NodeId>> {
         optimizer.validate()?;
+        self.check_gradients(grads)?;
         let params: Vec<(NodeId, NodeId)> =
             self.parameters().into_iter().filter_map(|p| grads.get(p).map(|g| (p, g))).collect();
         match optimizer {
@@ -74,18 +75,18 @@ impl Graph {
                 .into_iter()
                 .map(|(p, g)| {
                     let v = self.state(&format!("{}.momentum", self.label(p)), self.shape(p)?)?;
-                    self.push(Op::SgdMomentum { lr, momentum }, &[p, g, v], self.shape(p)?)
+                    self.push_update(Op::SgdMomentum { lr, momentum }, &[p, g, v])
                 })
                 .collect(),
             Optimizer::Adam(config) => {
                 let counter = self.state("adam.step", Shape::SCALAR)?;
-                let step = self.push(Op::Increment, &[counter], Shape::SCALAR)?;
+                let step = self.push_update(Op::Increment, &[counter])?;
                 let mut updates = vec![step];
                 for (p, g) in params {
                     let shape = self.shape(p)?;
                     let m = self.state(&format!("{}.exp_avg", self.label(p)), shape)?;
                     let v = self.state(&format!("{}.exp_avg_sq", self.label(p)), shape)?;
-                    updates.push(self.push(Op::Adam(config), &[p, g, m, v, step], shape)?);
+                    updates.push(self.push_update(Op::Adam(config), &[p, g, m, v, step])?);
                 }
                 Ok(updates)
             }

@@ -52,8 +52,8 @@ impl Plan {
     }
 }
 
-fn ids(graph: &Graph) -> impl Iterator<Item = NodeId> {
-    (0..graph.len() as u32).map(NodeId)
+fn ids(graph: &Graph) -> impl Iterator<Item = NodeId> + '_ {
+    (0..graph.len()).map(|i| graph.id_at(i))
 }
 
 /// Marks what the kept nodes and the in-place updates depend on.

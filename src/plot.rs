@@ -27,24 +27,68 @@ pub(crate) fn is_svg(path: &Path) -> bool {
     path.extension().is_some_and(|e| e.eq_ignore_ascii_case("svg"))
 }
 
-/// Draws `$draw(&root)` (a closure generic in use over the backend) into `$path` as SVG
-/// or PNG. A macro because the closure is instantiated once per backend type.
+/// The PNG file of an RGB8 image.
+pub(crate) fn encode_png(rgb: &[u8], (width, height): (u32, u32)) -> std::result::Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, width, height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
+    writer.write_image_data(rgb).map_err(|e| e.to_string())?;
+    writer.finish().map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+/// Draws `$draw(&root)` (a closure generic in use over the backend) in memory as SVG or
+/// PNG by `$path`'s extension, then writes the file whole (see
+/// [`crate::output::write_atomically`]). A macro because the closure is instantiated once
+/// per backend type. Drawing in memory keeps the file system out of plotters, whose
+/// errors would otherwise reach the user as debug dumps.
 macro_rules! render {
     ($path:expr, $size:expr, $draw:expr) => {{
         $crate::plot::register_font();
         let path: &std::path::Path = $path;
-        let result: std::result::Result<(), String> = if $crate::plot::is_svg(path) {
-            let root = plotters::prelude::SVGBackend::new(path, $size).into_drawing_area();
-            $draw(&root).and_then(|_| root.present().map_err(|e| e.to_string()))
+        $crate::output::check_writable(path)?;
+        let size: (u32, u32) = $size;
+        let bytes: std::result::Result<Vec<u8>, String> = if $crate::plot::is_svg(path) {
+            let mut svg = String::new();
+            let drawn = {
+                let root = plotters::prelude::SVGBackend::with_string(&mut svg, size).into_drawing_area();
+                $draw(&root).and_then(|_| root.present().map_err(|e| e.to_string()))
+            };
+            drawn.map(|_| svg.into_bytes())
         } else {
-            let root = plotters::prelude::BitMapBackend::new(path, $size).into_drawing_area();
-            $draw(&root).and_then(|_| root.present().map_err(|e| e.to_string()))
+            let mut rgb = vec![0u8; size.0 as usize * size.1 as usize * 3];
+            let drawn = {
+                let root = plotters::prelude::BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area();
+                $draw(&root).and_then(|_| root.present().map_err(|e| e.to_string()))
+            };
+            drawn.and_then(|_| $crate::plot::encode_png(&rgb, size))
         };
-        result.map_err(|e| $crate::plot::plot_error(path, e))
+        let bytes = bytes.map_err(|e| $crate::plot::plot_error(path, e))?;
+        $crate::output::write_atomically(path, &bytes)
     }};
 }
 #[allow(unused_imports)]
 pub(crate) use render;
+
+/// The points whose coordinates are finite, and how many were not. Charts skip NaN and
+/// ±Inf (plotters cannot place them, and loops forever choosing axis ticks for them) and
+/// say in their caption how many they left out.
+fn finite_points(points: &[(f64, f64)]) -> (Vec<(f64, f64)>, usize) {
+    let finite: Vec<(f64, f64)> = points.iter().copied().filter(|p| p.0.is_finite() && p.1.is_finite()).collect();
+    let skipped = points.len() - finite.len();
+    (finite, skipped)
+}
+
+/// `title`, with a note of how many non-finite values were left out.
+fn caption(title: &str, skipped: usize) -> String {
+    match skipped {
+        0 => title.to_owned(),
+        1 => format!("{title} (1 NaN/Inf value not drawn)"),
+        n => format!("{title} ({n} NaN/Inf values not drawn)"),
+    }
+}
 
 /// One epoch of a training run, as the curves chart shows it.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -57,7 +101,14 @@ pub struct EpochRecord {
     pub test_accuracy: f32,
 }
 
-/// Writes the training loss and test accuracy per epoch, side by side, to `path`.
+/// Writes the training loss and test accuracy per epoch, side by side, to `path` (SVG by
+/// the extension, else PNG). NaN and infinite values are left out; the captions count
+/// them.
+///
+/// # Errors
+///
+/// [`Error::Format`] for no records, and the errors of
+/// [`crate::output::write_atomically`].
 pub fn training_curves(path: &Path, records: &[EpochRecord]) -> Result<()> {
     if records.is_empty() {
         return Err(plot_error(path, "no epochs to plot"));
@@ -86,11 +137,13 @@ fn line_panel<DB: DrawingBackend>(
     color: &RGBColor,
 ) -> std::result::Result<(), String> {
     let err = |e: &dyn std::fmt::Display| e.to_string();
+    let (points, skipped) = finite_points(points);
     let x_max = points.iter().map(|p| p.0).fold(1.0, f64::max);
     let (lo, hi) = points.iter().fold((f64::MAX, f64::MIN), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
+    let (lo, hi) = if points.is_empty() { (0.0, 1.0) } else { (lo, hi) };
     let pad = ((hi - lo) * 0.1).max(1e-3);
     let mut chart = ChartBuilder::on(area)
-        .caption(title, ("sans-serif", 24))
+        .caption(caption(title, skipped), ("sans-serif", 24))
         .margin(15)
         .x_label_area_size(45)
         .y_label_area_size(70)
@@ -111,11 +164,21 @@ fn line_panel<DB: DrawingBackend>(
     Ok(())
 }
 
+/// Most parameters one gradient-flow chart draws (each gets a column).
+pub const MAX_FLOW_PARAMETERS: usize = 200;
+
 /// The classic gradient-flow chart: for each parameter (in layer order) a bar of the max
 /// and a bar of the mean |gradient|, on a log scale so that vanishing layers stay visible.
+/// NaN and infinite statistics draw no bar; the caption counts them.
+///
+/// # Errors
+///
+/// [`Error::Format`] for no statistics or more than [`MAX_FLOW_PARAMETERS`], and the
+/// errors of [`crate::output::write_atomically`].
 pub fn gradient_flow(path: &Path, title: &str, stats: &[crate::diagnostics::GradStat]) -> Result<()> {
-    if stats.is_empty() {
-        return Err(plot_error(path, "no gradients to plot"));
+    if stats.is_empty() || stats.len() > MAX_FLOW_PARAMETERS {
+        let msg = format!("{} parameters: a chart draws 1 to {MAX_FLOW_PARAMETERS}", stats.len());
+        return Err(plot_error(path, msg));
     }
     let width = (140 + 70 * stats.len() as u32).max(700);
     render!(path, (width, 560), |root: &DrawingArea<_, Shift>| draw_flow(root, title, stats))
@@ -129,11 +192,17 @@ fn draw_flow<DB: DrawingBackend>(
     let err = |e: &dyn std::fmt::Display| e.to_string();
     root.fill(&WHITE).map_err(|e| err(&e))?;
     let positive = |v: f32| (v as f64).max(1e-30);
-    let lo = stats.iter().map(|s| positive(s.mean_abs)).fold(f64::MAX, f64::min) / 3.0;
-    let hi = stats.iter().map(|s| positive(s.max_abs)).fold(0.0, f64::max) * 3.0;
+    let values = stats.iter().flat_map(|s| [s.mean_abs, s.max_abs]);
+    let skipped = values.clone().filter(|v| !v.is_finite()).count();
+    let finite: Vec<f64> = values.filter(|v| v.is_finite()).map(positive).collect();
+    let (lo, hi) = match finite.is_empty() {
+        true => (1e-8, 1.0),
+        false => (finite.iter().copied().fold(f64::MAX, f64::min), finite.iter().copied().fold(0.0, f64::max)),
+    };
+    let (lo, hi) = (lo / 3.0, hi.max(lo * 10.0) * 3.0);
     let n = stats.len();
     let mut chart = ChartBuilder::on(root)
-        .caption(title, ("sans-serif", 24))
+        .caption(caption(title, skipped), ("sans-serif", 24))
         .margin(20)
         .x_label_area_size(60)
         .y_label_area_size(80)
@@ -161,7 +230,7 @@ fn draw_flow<DB: DrawingBackend>(
         .draw()
         .map_err(|e| err(&e))?;
     let bars = |offset: f64, value: fn(&crate::diagnostics::GradStat) -> f32, color: RGBColor| {
-        stats.iter().enumerate().map(move |(i, s)| {
+        stats.iter().enumerate().filter(move |(_, s)| value(s).is_finite()).map(move |(i, s)| {
             let x = i as f64 + offset;
             Rectangle::new([(x, lo), (x + 0.38, positive(value(s)))], color.filled())
         })
@@ -188,7 +257,13 @@ fn draw_flow<DB: DrawingBackend>(
 }
 
 /// Several named curves over layers 1..n on a log-scale y axis, e.g. gradient norms per
-/// layer for different architectures.
+/// layer for different architectures. Values that are NaN, infinite or not positive have
+/// no place on a log scale and are left out; the caption counts them.
+///
+/// # Errors
+///
+/// [`Error::Format`] when there is nothing to plot, and the errors of
+/// [`crate::output::write_atomically`].
 pub fn log_curves(path: &Path, title: &str, y_label: &str, series: &[(String, Vec<f32>)]) -> Result<()> {
     let n = series.iter().map(|s| s.1.len()).max().unwrap_or(0);
     if n == 0 {
@@ -206,10 +281,16 @@ fn draw_log_curves<DB: DrawingBackend>(
 ) -> std::result::Result<(), String> {
     let err = |e: &dyn std::fmt::Display| e.to_string();
     root.fill(&WHITE).map_err(|e| err(&e))?;
-    let values = series.iter().flat_map(|s| s.1.iter().map(|&v| (v as f64).max(1e-30)));
-    let (lo, hi) = values.fold((f64::MAX, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let drawable = |v: &f32| v.is_finite() && *v > 0.0;
+    let values: Vec<f64> = series.iter().flat_map(|s| s.1.iter().filter(|v| drawable(v)).map(|&v| v as f64)).collect();
+    let skipped = series.iter().map(|s| s.1.len()).sum::<usize>() - values.len();
+    let (lo, hi) = match values.is_empty() {
+        true => (0.1, 1.0),
+        false => (values.iter().copied().fold(f64::MAX, f64::min), values.iter().copied().fold(0.0, f64::max)),
+    };
+    let hi = hi.max(lo * 10.0);
     let mut chart = ChartBuilder::on(root)
-        .caption(title, ("sans-serif", 24))
+        .caption(caption(title, skipped), ("sans-serif", 24))
         .margin(20)
         .x_label_area_size(50)
         .y_label_area_size(80)
@@ -230,7 +311,7 @@ fn draw_log_curves<DB: DrawingBackend>(
     for (i, (name, values)) in series.iter().enumerate() {
         let color = colors[i % colors.len()];
         let points: Vec<(f64, f64)> =
-            values.iter().enumerate().map(|(l, &v)| (l as f64 + 1.0, (v as f64).max(1e-30))).collect();
+            values.iter().enumerate().filter(|(_, v)| drawable(v)).map(|(l, &v)| (l as f64 + 1.0, v as f64)).collect();
         chart
             .draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(2)))
             .map_err(|e| err(&e))?

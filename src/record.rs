@@ -157,17 +157,19 @@ impl Graph {
     }
 
     /// Records `total += value` in place each run; `total` must be a state (or
-    /// parameter) node of the same shape. Returns the update node.
+    /// parameter) node of the same shape, and `value` must not be `total` itself. Returns
+    /// the update node.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Shape`] when the shapes differ, [`Error::InvalidArgument`] when `total`
+    /// is not a state or parameter or `value` shares its storage.
     pub fn accumulate(&mut self, total: NodeId, value: NodeId) -> Result<NodeId> {
         let (st, sv) = (self.shape(total)?, self.shape(value)?);
-        if !matches!(self.node(total)?.op, Op::State | Op::Parameter) {
-            let msg = format!("{} is not a state node", self.label(total));
-            return Err(Error::InvalidArgument { op: "accumulate", msg });
-        }
         if st != sv {
             return Err(Error::Shape { op: "accumulate", lhs: st, rhs: sv });
         }
-        self.push(Op::Accumulate, &[total, value], st)
+        self.push_update(Op::Accumulate, &[total, value])
     }
 
     /// `Σ x²`, `[1, 1]`.
@@ -216,7 +218,7 @@ impl Graph {
             return Err(Error::Shape { op: "first_non_finite", lhs: sr, rhs: ss });
         }
         self.node(value)?;
-        self.push(Op::FirstNonFinite { tag }, &[record, value, step], sr)
+        self.push_update(Op::FirstNonFinite { tag }, &[record, value, step])
     }
 
     /// Mean squared error `mean((prediction - target)²)`, `[1, 1]`.

@@ -22,14 +22,37 @@ impl Shape {
     /// The `[1, 1]` shape of a scalar.
     pub const SCALAR: Shape = Shape::new(1, 1);
 
-    /// Number of elements.
+    /// The most elements one tensor may hold: kernels index with 32-bit integers, and
+    /// both backends keep one limit so that a graph compiles on both or on neither.
+    pub const MAX_ELEMENTS: usize = u32::MAX as usize;
+
+    /// Number of elements (saturating: a shape too large to count reports `usize::MAX`;
+    /// recording such a shape is an error, see [`Shape::check_size`]).
     pub const fn len(&self) -> usize {
-        self.rows * self.cols
+        self.rows.saturating_mul(self.cols)
     }
 
     /// True when the shape holds no element.
     pub const fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.rows == 0 || self.cols == 0
+    }
+
+    /// `Err` when the shape holds more than [`Shape::MAX_ELEMENTS`] values; `what` names
+    /// the tensor in the message.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::TooLarge`] naming the element count and the limit.
+    pub fn check_size(&self, what: &str) -> crate::Result<()> {
+        let count = self.rows as u128 * self.cols as u128;
+        if count <= Self::MAX_ELEMENTS as u128 {
+            return Ok(());
+        }
+        Err(crate::Error::TooLarge {
+            what: format!("{what} of shape {self}"),
+            size: format!("{count} values"),
+            limit: format!("{} values per tensor", Self::MAX_ELEMENTS),
+        })
     }
 
     /// The shape with rows and columns swapped.

@@ -46,7 +46,11 @@ fn foreign_node_ids_are_errors() {
     }
     let mut small = Graph::new();
     let x = small.input("x", [1, 1]).unwrap();
-    assert!(matches!(small.add(x, ids[4]), Err(Error::UnknownNode(4))));
+    assert!(matches!(small.add(x, ids[4]), Err(Error::ForeignNode { .. })));
+    // An id that happens to be in range of the other graph is foreign all the same.
+    let err = small.add(x, ids[0]).unwrap_err();
+    assert!(matches!(err, Error::ForeignNode { .. }), "{err}");
+    assert_eq!(err.to_string(), "#0 belongs to another graph");
 }
 
 fn dim() -> impl Strategy<Value = usize> {

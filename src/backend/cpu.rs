@@ -13,18 +13,20 @@ pub struct CpuSession {
     graph: Graph,
     plan: Plan,
     values: Vec<Vec<f32>>,
+    has_run: bool,
 }
 
 impl CpuSession {
     /// Plans `graph` (see [`Plan::new`]) and loads the initial values of leaves.
     pub fn new(graph: &Graph, keep: &[NodeId], updates: bool) -> Result<Self> {
         let plan = Plan::new(graph, keep, updates)?;
+        check_memory(graph, &plan)?;
         let values = graph
             .nodes()
             .iter()
             .map(|n| if n.op.is_leaf() { n.init.clone().unwrap_or_else(|| vec![0.0; n.shape.len()]) } else { vec![] })
             .collect();
-        Ok(CpuSession { graph: graph.clone(), plan, values })
+        Ok(CpuSession { graph: graph.clone(), plan, values, has_run: false })
     }
 
     /// Where a node's value lives: an in-place update shares its target's.
@@ -111,10 +113,7 @@ impl CpuSession {
     }
 
     fn readable(&self, id: NodeId) -> Result<&Vec<f32>> {
-        let known = self.plan.slot_of(id).is_some() || self.graph.node(id).is_ok_and(|n| n.op.is_leaf());
-        if !known || !(self.plan.kept.contains(&id) || self.graph.nodes()[id.index()].op.is_leaf()) {
-            return Err(Error::UnknownNode(id.0));
-        }
+        super::check_readable(&self.graph, &self.plan, id, self.has_run)?;
         Ok(&self.values[self.storage(id)])
     }
 }
@@ -142,10 +141,28 @@ impl Session for CpuSession {
                 _ => self.values[id.index()] = self.eval(id),
             }
         }
+        self.has_run = true;
         Ok(())
     }
 
     fn read(&mut self, id: NodeId) -> Result<Vec<f32>> {
         self.readable(id).cloned()
     }
+}
+
+/// `Err` before anything is allocated when the values the session keeps (one vector per
+/// live node) could not be: the whole amount is reserved once and released, so an absurd
+/// batch size is an error naming the size, not an allocation abort.
+fn check_memory(graph: &Graph, plan: &Plan) -> Result<()> {
+    let live = graph.nodes().iter().enumerate().filter(|(i, n)| n.op.is_leaf() || plan.slot[*i].is_some());
+    let elements: u128 = live.map(|(_, n)| n.shape.len() as u128).sum();
+    let bytes = elements * 4;
+    let too_large = || Error::TooLarge {
+        what: "the CPU session".into(),
+        size: format!("{bytes} bytes for its values"),
+        limit: "what this machine can allocate".into(),
+    };
+    let bytes = usize::try_from(bytes).map_err(|_| too_large())?;
+    let mut probe: Vec<u8> = Vec::new();
+    probe.try_reserve_exact(bytes).map_err(|_| too_large())
 }

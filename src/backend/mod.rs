@@ -6,8 +6,25 @@ pub mod wgpu;
 
 use std::sync::Arc;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::graph::{Graph, NodeId};
+use crate::plan::Plan;
+
+/// Whether a session compiled from `graph` with `plan` can read `id` now: the id is of
+/// this graph, a leaf or a kept node, and (if computed) the session has run. One rule for
+/// both backends, so they give the same answer.
+pub(crate) fn check_readable(graph: &Graph, plan: &Plan, id: NodeId, has_run: bool) -> Result<()> {
+    let node = graph.node(id)?;
+    // A leaf that nothing in the plan uses has no storage on the GPU; refused on both.
+    let stored = plan.slot_of(id).is_some();
+    if !stored || !(node.op.is_leaf() || plan.kept.contains(&id)) {
+        return Err(Error::NotKept { node: graph.label(id) });
+    }
+    if !has_run && !node.op.is_leaf() {
+        return Err(Error::NotComputed { node: graph.label(id) });
+    }
+    Ok(())
+}
 
 /// A graph compiled for one backend, replayed once per training step.
 pub trait Session {
@@ -72,28 +89,60 @@ pub enum Device {
     Gpu(Arc<self::wgpu::GpuContext>),
 }
 
+/// The device [`Device::auto`] or [`Device::from_name`] chose, and why, in words fit for
+/// one line of a program's output (the library itself prints nothing).
+#[derive(Clone)]
+pub struct DeviceChoice {
+    /// The chosen device.
+    pub device: Device,
+    /// Why it was chosen, e.g. `no hardware GPU adapter (found only llvmpipe ...)`.
+    pub reason: String,
+}
+
 impl Device {
-    /// The best GPU adapter: discrete, then integrated, virtual, and software (lavapipe).
+    /// The best adapter, software rasterizers included: discrete, then integrated,
+    /// virtual, and software (lavapipe). What the test suite and `--backend gpu` use.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoAdapter`] saying which backends were tried and how to get an adapter.
     pub fn gpu() -> Result<Device> {
-        Ok(Device::Gpu(Arc::new(self::wgpu::GpuContext::new()?)))
+        Ok(Device::Gpu(Arc::new(self::wgpu::GpuContext::new(self::wgpu::AdapterKind::Any)?)))
     }
 
-    /// The best GPU adapter, or the CPU backend with a one-line notice on stderr.
+    /// A hardware GPU when there is one, else the CPU backend. A software rasterizer is
+    /// not chosen here: training on it is many times slower than on the CPU backend.
+    pub fn auto() -> DeviceChoice {
+        match self::wgpu::GpuContext::new(self::wgpu::AdapterKind::Hardware) {
+            Ok(ctx) => DeviceChoice { device: Device::Gpu(Arc::new(ctx)), reason: "the best hardware adapter".into() },
+            Err(Error::NoAdapter { tried, .. }) => {
+                DeviceChoice { device: Device::Cpu, reason: format!("no hardware GPU adapter; tried {tried}") }
+            }
+            Err(err) => DeviceChoice { device: Device::Cpu, reason: err.to_string() },
+        }
+    }
+
+    /// [`Device::auto`]'s device.
     pub fn best() -> Device {
-        Device::gpu().unwrap_or_else(|err| {
-            eprintln!("notice: using the CPU backend: {err}");
-            Device::Cpu
-        })
+        Device::auto().device
     }
 
-    /// `"gpu"` → [`Device::best`], `"cpu"` → [`Device::Cpu`]; what `--backend` flags take.
-    pub fn from_name(name: &str) -> Result<Device> {
+    /// What `--backend` flags take: `"auto"` → [`Device::auto`], `"gpu"` →
+    /// [`Device::gpu`] (any adapter, software included), `"cpu"` → [`Device::Cpu`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for another name, and [`Device::gpu`]'s error for `"gpu"`
+    /// without an adapter.
+    pub fn from_name(name: &str) -> Result<DeviceChoice> {
+        let chosen = |device, reason: &str| DeviceChoice { device, reason: reason.into() };
         match name {
-            "gpu" => Ok(Device::best()),
-            "cpu" => Ok(Device::Cpu),
-            other => Err(crate::Error::InvalidArgument {
+            "auto" => Ok(Device::auto()),
+            "gpu" => Ok(chosen(Device::gpu()?, "asked for with gpu")),
+            "cpu" => Ok(chosen(Device::Cpu, "asked for with cpu")),
+            other => Err(Error::InvalidArgument {
                 op: "backend",
-                msg: format!("unknown backend '{other}': expected 'gpu' or 'cpu'"),
+                msg: format!("unknown backend '{other}': expected auto, gpu or cpu"),
             }),
         }
     }

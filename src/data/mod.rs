@@ -16,39 +16,77 @@ pub const DEBIAN_FASHION_MNIST: &str = "/usr/share/datasets/fashion-mnist";
 /// Number of classes in MNIST and Fashion-MNIST.
 pub const CLASSES: usize = 10;
 
-/// Images and their labels.
+/// Images and their labels. The fields are private so that the invariants hold: as many
+/// images as labels, every label below [`CLASSES`], every pixel finite.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Dataset {
-    /// `len × pixels` values in [0, 1], row-major.
-    pub images: Vec<f32>,
-    /// One label per image, each below [`CLASSES`].
-    pub labels: Vec<u8>,
-    /// Pixels per image (784 for 28×28).
-    pub pixels: usize,
+    images: Vec<f32>,
+    labels: Vec<u8>,
+    pixels: usize,
+}
+
+fn invalid(msg: String) -> Error {
+    Error::InvalidArgument { op: "dataset", msg }
 }
 
 impl Dataset {
+    /// A data set of `labels.len()` images of `pixels` values each, row-major in `images`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] when `pixels` is 0, `images` does not hold exactly
+    /// `labels.len() × pixels` values, a label is not below [`CLASSES`], or a pixel is
+    /// NaN or infinite.
+    pub fn new(images: Vec<f32>, labels: Vec<u8>, pixels: usize) -> Result<Dataset> {
+        if pixels == 0 {
+            return Err(invalid("images need at least one pixel".into()));
+        }
+        if labels.len().checked_mul(pixels) != Some(images.len()) {
+            let msg = format!("{} values are not {} images of {pixels} pixels", images.len(), labels.len());
+            return Err(invalid(msg));
+        }
+        if let Some((i, bad)) = labels.iter().enumerate().find(|(_, &l)| l as usize >= CLASSES) {
+            return Err(invalid(format!("label {bad} of sample {i} is not below {CLASSES}")));
+        }
+        if let Some(i) = images.iter().position(|p| !p.is_finite()) {
+            return Err(invalid(format!("pixel {} of sample {} is not finite", i % pixels, i / pixels)));
+        }
+        Ok(Dataset { images, labels, pixels })
+    }
+
     /// Decodes an images file and a labels file (IDX, plain or gzip); `source` names the
     /// pair in errors.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Format`] naming `source` for a damaged file, counts that disagree, or a
+    /// label that is not below [`CLASSES`].
     pub fn from_idx(images: &[u8], labels: &[u8], source: &str) -> Result<Dataset> {
         let images = idx::parse(images, 3, &format!("{source} (images)"))?;
         let labels = idx::parse(labels, 1, &format!("{source} (labels)"))?;
+        let format = |msg: String| Error::Format { path: source.to_owned(), msg };
+        // Both factors are at most 2³² − 1; their product was checked against the file size.
         let (count, pixels) = (images.dims[0], images.dims[1] * images.dims[2]);
+        if pixels == 0 {
+            return Err(format(format!("images of {} × {} pixels", images.dims[1], images.dims[2])));
+        }
         if count != labels.dims[0] {
-            let msg = format!("{count} images but {} labels", labels.dims[0]);
-            return Err(Error::Format { path: source.to_owned(), msg });
+            return Err(format(format!("{count} images but {} labels", labels.dims[0])));
         }
         if let Some(bad) = labels.data.iter().find(|&&l| l as usize >= CLASSES) {
-            let msg = format!("label {bad} is not below {CLASSES}");
-            return Err(Error::Format { path: source.to_owned(), msg });
+            return Err(format(format!("label {bad} is not below {CLASSES}")));
         }
         let images = images.data.iter().map(|&p| p as f32 / 255.0).collect();
         Ok(Dataset { images, labels: labels.data, pixels })
     }
 
     /// Reads `images` and `labels` files.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] naming the file that cannot be read, else as [`Dataset::from_idx`].
     pub fn load(images: &Path, labels: &Path) -> Result<Dataset> {
-        let read = |p: &Path| std::fs::read(p).map_err(|source| Error::Io { path: p.display().to_string(), source });
+        let read = |p: &Path| std::fs::read(p).map_err(|e| Error::io(p, e));
         Dataset::from_idx(&read(images)?, &read(labels)?, &images.display().to_string())
     }
 
@@ -62,7 +100,22 @@ impl Dataset {
         self.labels.is_empty()
     }
 
-    /// The first `n` samples and the rest.
+    /// Values per image (784 for 28×28).
+    pub fn pixels(&self) -> usize {
+        self.pixels
+    }
+
+    /// All images, `len × pixels` values in row-major order.
+    pub fn images(&self) -> &[f32] {
+        &self.images
+    }
+
+    /// One label per image, each below [`CLASSES`].
+    pub fn labels(&self) -> &[u8] {
+        &self.labels
+    }
+
+    /// The first `n` samples (all of them when `n` is larger) and the rest.
     pub fn split_at(&self, n: usize) -> (Dataset, Dataset) {
         let n = n.min(self.len());
         let part = |range: std::ops::Range<usize>| Dataset {
@@ -76,7 +129,20 @@ impl Dataset {
     /// Fills one batch: the images of `indices` into `x` (`batch × pixels`) and one-hot
     /// labels into `y` (`batch × CLASSES`). Rows past `indices.len()` are zeros, which the
     /// loss treats as padding.
-    pub fn fill_batch(&self, indices: &[usize], x: &mut [f32], y: &mut [f32]) {
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] when `x` and `y` are not buffers of the same number of
+    /// rows, there are more indices than rows, or an index is out of range.
+    pub fn fill_batch(&self, indices: &[usize], x: &mut [f32], y: &mut [f32]) -> Result<()> {
+        let rows = y.len() / CLASSES;
+        if !y.len().is_multiple_of(CLASSES) || x.len() != rows * self.pixels || indices.len() > rows {
+            let msg = format!("buffers of {} and {} values cannot hold {} samples", x.len(), y.len(), indices.len());
+            return Err(invalid(msg));
+        }
+        if let Some(bad) = indices.iter().find(|&&i| i >= self.len()) {
+            return Err(invalid(format!("sample {bad} of a data set of {}", self.len())));
+        }
         x.fill(0.0);
         y.fill(0.0);
         for (row, &i) in indices.iter().enumerate() {
@@ -84,6 +150,7 @@ impl Dataset {
             x[row * self.pixels..(row + 1) * self.pixels].copy_from_slice(src);
             y[row * CLASSES + self.labels[i] as usize] = 1.0;
         }
+        Ok(())
     }
 }
 
@@ -94,21 +161,64 @@ pub fn shuffled(len: usize, rng: &mut impl Rng) -> Vec<usize> {
     order
 }
 
-/// The four files of an MNIST-format directory, `.gz` or not.
+/// The names of the four files of an MNIST-format directory (each optionally `.gz`).
+const FILES: [&str; 4] =
+    ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
+
+/// The file `stem` or `stem.gz` in `dir`; the error names what is missing or unreadable.
 fn find(dir: &Path, stem: &str) -> Result<PathBuf> {
-    [format!("{stem}.gz"), stem.to_owned()].into_iter().map(|name| dir.join(name)).find(|p| p.is_file()).ok_or_else(
-        || Error::Io { path: dir.join(stem).display().to_string(), source: std::io::ErrorKind::NotFound.into() },
-    )
+    let mut first_error = None;
+    for path in [dir.join(format!("{stem}.gz")), dir.join(stem)] {
+        match std::fs::metadata(&path) {
+            Ok(meta) if meta.is_file() => return Ok(path),
+            Ok(_) => {
+                first_error =
+                    first_error.or(Some(Error::Format { path: path.display().to_string(), msg: "not a file".into() }))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => first_error = first_error.or(Some(Error::io(&path, e))),
+        }
+    }
+    Err(first_error.unwrap_or_else(|| {
+        let missing = std::io::Error::new(std::io::ErrorKind::NotFound, "missing (looked for it with and without .gz)");
+        Error::io(&dir.join(stem), missing)
+    }))
 }
 
 /// Loads `(train, test)` from a directory holding `train-images-idx3-ubyte`,
 /// `train-labels-idx1-ubyte`, `t10k-images-idx3-ubyte` and `t10k-labels-idx1-ubyte`
 /// (each optionally `.gz`), as MNIST and Fashion-MNIST ship them.
+///
+/// # Errors
+///
+/// [`Error::Io`] naming the directory or file that is missing or unreadable (the reason,
+/// e.g. "Permission denied", included), [`Error::Format`] naming a damaged file.
 pub fn load_mnist_dir(dir: &Path) -> Result<(Dataset, Dataset)> {
+    let meta = std::fs::metadata(dir).map_err(|e| Error::io(dir, e))?;
+    if !meta.is_dir() {
+        return Err(Error::Format { path: dir.display().to_string(), msg: "not a directory".into() });
+    }
+    std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
     let pair = |prefix: &str| -> Result<Dataset> {
         let images = find(dir, &format!("{prefix}-images-idx3-ubyte"))?;
         let labels = find(dir, &format!("{prefix}-labels-idx1-ubyte"))?;
         Dataset::load(&images, &labels)
     };
     Ok((pair("train")?, pair("t10k")?))
+}
+
+/// An installed data set, if there is one: `Ok(None)` when `dir` holds none of the four
+/// files (not installed), the data when all load, and an error naming the file when the
+/// installation is incomplete or damaged, so that a broken install is never mistaken for
+/// a missing one.
+///
+/// # Errors
+///
+/// As [`load_mnist_dir`].
+pub fn load_installed(dir: &Path) -> Result<Option<(Dataset, Dataset)>> {
+    let present = |stem: &str| [format!("{stem}.gz"), stem.to_owned()].iter().any(|n| dir.join(n).exists());
+    if !dir.exists() || !FILES.iter().any(|stem| present(stem)) {
+        return Ok(None);
+    }
+    load_mnist_dir(dir).map(Some)
 }

@@ -29,9 +29,9 @@ pub fn reads_plain_and_gzip_and_scales_pixels() {
     let plain = Dataset::from_idx(&images(3), &labels(3), "plain").unwrap();
     let packed = Dataset::from_idx(&gzip(&images(3)), &gzip(&labels(3)), "gz").unwrap();
     assert_eq!(plain, packed);
-    assert_eq!((plain.len(), plain.pixels), (3, 4));
-    assert_eq!(plain.images[1], 17.0 / 255.0);
-    assert_eq!(plain.labels, vec![0, 1, 2]);
+    assert_eq!((plain.len(), plain.pixels()), (3, 4));
+    assert_eq!(plain.images()[1], 17.0 / 255.0);
+    assert_eq!(plain.labels(), &[0, 1, 2]);
 }
 
 pub fn wrong_magic_number() {
@@ -60,9 +60,9 @@ pub fn counts_must_agree_and_labels_fit() {
 pub fn batches_pad_the_last_partial_batch() {
     let data = Dataset::from_idx(&images(3), &labels(3), "t").unwrap();
     let (mut x, mut y) = (vec![9.0; 4 * 4], vec![9.0; 4 * CLASSES]);
-    data.fill_batch(&[2, 0], &mut x, &mut y);
-    assert_eq!(&x[..4], &data.images[8..12]);
-    assert_eq!(&x[4..8], &data.images[0..4]);
+    data.fill_batch(&[2, 0], &mut x, &mut y).unwrap();
+    assert_eq!(&x[..4], &data.images()[8..12]);
+    assert_eq!(&x[4..8], &data.images()[0..4]);
     assert!(x[8..].iter().chain(&y[2 * CLASSES..]).all(|&v| v == 0.0), "padding rows are zero");
     assert_eq!(y[2], 1.0); // sample 2 has label 2
     assert_eq!(y[CLASSES], 1.0); // sample 0 has label 0
@@ -75,6 +75,6 @@ pub fn the_embedded_split_reads() {
         &std::path::Path::new(dir).join("t10k-labels-idx1-ubyte.gz"),
     )
     .unwrap();
-    assert_eq!((data.len(), data.pixels), (10_000, 784));
-    assert!(data.images.iter().all(|&p| (0.0..=1.0).contains(&p)));
+    assert_eq!((data.len(), data.pixels()), (10_000, 784));
+    assert!(data.images().iter().all(|&p| (0.0..=1.0).contains(&p)));
 }

@@ -6,10 +6,22 @@ use std::sync::Mutex;
 use super::kernels::Kernel;
 use crate::error::{Error, Result};
 
-const NO_ADAPTER_HINT: &str = "On a CPU-only Linux machine install Mesa's software Vulkan driver \
+const NO_ADAPTER_HINT: &str = "Without a GPU the CPU backend trains fastest. To run the WGSL \
+kernels anyway (for testing), install Mesa's software Vulkan driver \
 (apt-get install mesa-vulkan-drivers libvulkan1). On a headless NVIDIA machine whose stock \
 Vulkan manifest points at libGLX_nvidia.so.0, write one that points at libEGL_nvidia.so.0 \
 and set VK_ICD_FILENAMES to it.";
+
+fn no_adapter(kind: AdapterKind, software: &[String]) -> Error {
+    let tried = "Vulkan, Metal, DX12".into();
+    if kind == AdapterKind::Hardware && !software.is_empty() {
+        let hint = "Only a software rasterizer is present; it is slower for training than the CPU backend, \
+                    and is used only when asked for (--backend gpu).";
+        let found = software.join(", ");
+        return Error::NoAdapter { tried: format!("{tried}; found only the software rasterizer {found}"), hint };
+    }
+    Error::NoAdapter { tried, hint: NO_ADAPTER_HINT }
+}
 
 /// An open GPU device, its queue, and the compute pipelines built so far.
 pub struct GpuContext {
@@ -18,6 +30,24 @@ pub struct GpuContext {
     info: wgpu::AdapterInfo,
     limits: wgpu::Limits,
     pipelines: Mutex<HashMap<Kernel, wgpu::ComputePipeline>>,
+}
+
+/// Whether an adapter is a software rasterizer (Mesa's lavapipe/llvmpipe, Microsoft's
+/// WARP, SwiftShader): right for testing WGSL, much slower than the CPU backend for
+/// training.
+pub fn is_software_adapter(kind: wgpu::DeviceType, name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    let known = ["llvmpipe", "lavapipe", "swiftshader", "basic render driver", "warp"];
+    kind == wgpu::DeviceType::Cpu || known.iter().any(|k| name.contains(k))
+}
+
+/// Which adapters [`GpuContext::new`] may open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdapterKind {
+    /// Any adapter, software rasterizers included (what the test suite uses).
+    Any,
+    /// Hardware GPUs only.
+    Hardware,
 }
 
 /// Lower is preferred: real GPUs before software rasterizers.
@@ -32,17 +62,30 @@ fn preference(kind: wgpu::DeviceType) -> u8 {
 }
 
 impl GpuContext {
-    /// Opens the best adapter on Vulkan, Metal or DX12 with all of its limits.
-    pub fn new() -> Result<Self> {
+    /// Opens the best adapter of `kind` on Vulkan, Metal or DX12 with all of its limits.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoAdapter`] saying what was found (e.g. only a software rasterizer when
+    /// `kind` is [`AdapterKind::Hardware`]), [`Error::RequestDevice`] when the adapter
+    /// refuses to open.
+    pub fn new(kind: AdapterKind) -> Result<Self> {
         let backends = wgpu::Backends::PRIMARY;
         let mut descriptor = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
         descriptor.backends = backends;
         let instance = wgpu::Instance::new(descriptor);
         let adapters = pollster::block_on(instance.enumerate_adapters(backends));
+        let software: Vec<String> = adapters
+            .iter()
+            .map(|a| a.get_info())
+            .filter(|i| is_software_adapter(i.device_type, &i.name))
+            .map(|i| i.name)
+            .collect();
         let adapter = adapters
             .into_iter()
+            .filter(|a| kind == AdapterKind::Any || !is_software_adapter(a.get_info().device_type, &a.get_info().name))
             .min_by_key(|a| preference(a.get_info().device_type))
-            .ok_or(Error::NoAdapter { tried: "Vulkan, Metal, DX12".into(), hint: NO_ADAPTER_HINT })?;
+            .ok_or_else(|| no_adapter(kind, &software))?;
         let info = adapter.get_info();
         let limits = adapter.limits();
         // Timestamps inside compute passes serve `Session::profile`; optional.

@@ -8,5 +8,5 @@ mod profile;
 mod readback;
 mod session;
 
-pub use context::GpuContext;
+pub use context::{is_software_adapter, AdapterKind, GpuContext};
 pub use session::GpuSession;

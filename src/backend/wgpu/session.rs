@@ -51,6 +51,7 @@ pub struct GpuSession {
     buffers: Vec<wgpu::Buffer>,
     pub(super) dispatches: Vec<Dispatch>,
     pub(super) readback: Readback,
+    has_run: bool,
 }
 
 impl GpuSession {
@@ -66,8 +67,15 @@ impl GpuSession {
         };
         let plan = Plan::with_storage(graph, keep, updates, storage)?;
         let buffers = ctx.checked("allocating buffers", || allocate(&ctx, &plan))??;
-        let mut session =
-            GpuSession { ctx, graph: graph.clone(), plan, buffers, dispatches: vec![], readback: Readback::default() };
+        let mut session = GpuSession {
+            ctx,
+            graph: graph.clone(),
+            plan,
+            buffers,
+            dispatches: vec![],
+            readback: Readback::default(),
+            has_run: false,
+        };
         session.upload_leaves();
         for i in 0..session.plan.order.len() {
             let id = session.plan.order[i];
@@ -279,14 +287,8 @@ impl GpuSession {
         encoder
     }
 
-    fn check_readable(&self, id: NodeId) -> Result<()> {
-        let node = self.graph.node(id)?;
-        let readable = self.plan.slot_of(id).is_some() && (node.op.is_leaf() || self.plan.kept.contains(&id));
-        if readable {
-            Ok(())
-        } else {
-            Err(Error::UnknownNode(id.0))
-        }
+    fn check_readable(&self, id: NodeId, running: bool) -> Result<()> {
+        crate::backend::check_readable(&self.graph, &self.plan, id, self.has_run || running)
     }
 
     fn submit_and_read(&mut self, encoder: wgpu::CommandEncoder, nodes: &[NodeId]) -> Result<Vec<Vec<f32>>> {
@@ -353,6 +355,7 @@ impl Session for GpuSession {
     fn run(&mut self) -> Result<()> {
         let ctx = self.ctx.clone();
         ctx.checked("run", || ctx.queue.submit([self.encode().finish()]))?;
+        self.has_run = true;
         // Steps are queued without waiting; a non-blocking poll lets wgpu free the
         // command buffers and staging memory of steps that have finished.
         ctx.device.poll(wgpu::PollType::Poll).map_err(|e| Error::Gpu { kernel: "run".into(), msg: e.to_string() })?;
@@ -360,14 +363,14 @@ impl Session for GpuSession {
     }
 
     fn read(&mut self, id: NodeId) -> Result<Vec<f32>> {
-        self.check_readable(id)?;
+        self.check_readable(id, false)?;
         let encoder = self.ctx.device.create_command_encoder(&Default::default());
         Ok(self.submit_and_read(encoder, &[id])?.remove(0))
     }
 
     fn read_many(&mut self, nodes: &[NodeId]) -> Result<Vec<Vec<f32>>> {
         for &id in nodes {
-            self.check_readable(id)?;
+            self.check_readable(id, false)?;
         }
         let encoder = self.ctx.device.create_command_encoder(&Default::default());
         self.submit_and_read(encoder, nodes)
@@ -379,9 +382,11 @@ impl Session for GpuSession {
 
     fn run_and_read(&mut self, nodes: &[NodeId]) -> Result<Vec<Vec<f32>>> {
         for &id in nodes {
-            self.check_readable(id)?;
+            self.check_readable(id, true)?;
         }
         let encoder = self.encode();
-        self.submit_and_read(encoder, nodes)
+        let values = self.submit_and_read(encoder, nodes)?;
+        self.has_run = true;
+        Ok(values)
     }
 }

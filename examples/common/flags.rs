@@ -1,0 +1,36 @@
+//! Flag parsers shared by the examples: each error names the accepted range, and
+//! negative numbers reach them (the commands set `allow_negative_numbers`). Each example
+//! uses some of them.
+#![allow(dead_code)]
+
+/// A whole number in `min..=max`.
+pub fn whole<T>(min: T, max: T) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static
+where
+    T: Copy + PartialOrd + std::fmt::Display + std::str::FromStr + Send + Sync + 'static,
+{
+    move |text: &str| {
+        let range = format!("must be a whole number from {min} to {max}");
+        match text.trim().parse::<T>() {
+            Ok(v) if v >= min && v <= max => Ok(v),
+            _ => Err(range),
+        }
+    }
+}
+
+/// A finite number greater than 0 and at most `max`.
+pub fn positive(max: f32) -> impl Fn(&str) -> Result<f32, String> + Clone + Send + Sync + 'static {
+    move |text: &str| match text.trim().parse::<f32>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= max => Ok(v),
+        _ => Err(format!("must be a number greater than 0 and at most {max:e}")),
+    }
+}
+
+/// The `--backend` values.
+pub const BACKENDS: [&str; 3] = ["auto", "gpu", "cpu"];
+
+/// Opens the device `--backend` names and prints which one runs, and why, in one line.
+pub fn open_device(name: &str) -> anyhow::Result<backprop::Device> {
+    let choice = backprop::Device::from_name(name)?;
+    println!("device: {} — {}", choice.device.name(), choice.reason);
+    Ok(choice.device)
+}

@@ -1,0 +1,186 @@
+//! MLP 784-128-64-10 (ReLU) trained with Adam on Fashion-MNIST, as the classic PyTorch
+//! example does, on the GPU: each mini-batch step is one submission.
+//!
+//! cargo run --release --example mlp [-- --data DIR --epochs 10 --batch 64 --lr 1e-3 ...]
+//!
+//! Without `--data` it uses Debian's `dataset-fashion-mnist` when installed, and otherwise
+//! the 10k test split embedded in this binary (8,000 to train on, 2,000 to test).
+//! `--save FILE` writes the model and its training state; `--resume FILE --epochs N`
+//! continues it to N epochs, giving bit for bit the parameters of an uninterrupted run.
+
+mod args;
+#[path = "../common/flags.rs"]
+mod flags;
+
+use std::path::Path;
+
+use anyhow::{bail, Context};
+use args::{Args, Settings};
+use backprop::classifier::{Classifier, TrainOptions};
+use backprop::data::{load_installed, load_mnist_dir, Dataset, DEBIAN_FASHION_MNIST};
+use backprop::nn::{Init, Layer, Sequential};
+use backprop::plot::{gradient_flow, training_curves, EpochRecord};
+use backprop::resume::{self, TrainingState};
+use backprop::{checkpoint, init, Optimizer};
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+
+const EMBEDDED_IMAGES: &[u8] = include_bytes!("../../data/t10k-images-idx3-ubyte.gz");
+const EMBEDDED_LABELS: &[u8] = include_bytes!("../../data/t10k-labels-idx1-ubyte.gz");
+
+/// `(train, test, description)` from --data, Debian's package, or the embedded split. A
+/// damaged installation is an error, never silently replaced.
+fn datasets(dir: Option<&Path>) -> anyhow::Result<(Dataset, Dataset, String)> {
+    if let Some(dir) = dir {
+        let (train, test) = load_mnist_dir(dir).with_context(|| format!("loading --data {}", dir.display()))?;
+        return Ok((train, test, dir.display().to_string()));
+    }
+    let debian = Path::new(DEBIAN_FASHION_MNIST);
+    let installed = load_installed(debian).with_context(|| {
+        format!("{DEBIAN_FASHION_MNIST} is damaged (reinstall dataset-fashion-mnist or pass --data DIR)")
+    })?;
+    if let Some((train, test)) = installed {
+        return Ok((train, test, format!("{DEBIAN_FASHION_MNIST} (full Fashion-MNIST)")));
+    }
+    let all = Dataset::from_idx(EMBEDDED_IMAGES, EMBEDDED_LABELS, "embedded t10k")?;
+    let (train, test) = all.split_at(8_000);
+    let note = "embedded Fashion-MNIST test split: training on 8,000 and testing on the other 2,000 \
+                (dataset-fashion-mnist is not installed; install it or pass --data DIR)";
+    Ok((train, test, note.to_owned()))
+}
+
+fn progress_bar(len: usize, epoch: usize, epochs: usize) -> ProgressBar {
+    let bar = ProgressBar::new(len as u64);
+    let style = ProgressStyle::with_template("epoch {msg} [{bar:30}] {pos}/{len} samples ({per_sec}, eta {eta})")
+        .expect("the template is valid")
+        .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_message(format!("{epoch}/{epochs}"));
+    bar
+}
+
+/// The model, from --load or --resume, else freshly initialised; and the resumed state.
+fn model(args: &Args) -> anyhow::Result<(Sequential, Option<TrainingState>)> {
+    let seed = args.seed.unwrap_or(0);
+    let mut model = Sequential::mlp(&[784, 128, 64, 10], Layer::Relu, Init::PyTorch, &mut init::rng(seed))?;
+    if let Some(path) = &args.load {
+        model.load_state_dict(&checkpoint::load(path)?, path)?;
+        println!("loaded parameters from {}", path.display());
+    }
+    let resumed = match &args.resume {
+        Some(path) => {
+            let state = resume::load(path, &mut model)?;
+            println!("resuming {} after epoch {}", path.display(), state.epoch);
+            Some(state)
+        }
+        None => None,
+    };
+    Ok((model, resumed))
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    args.check_combinations()?;
+    args.check_outputs()?;
+    let device = flags::open_device(&args.backend)?;
+    let (mut train, test, source) = datasets(args.data.as_deref())?;
+    if let Some(limit) = args.limit {
+        train = train.split_at(limit).0;
+    }
+    println!("data: {source}: {} training and {} test samples", train.len(), test.len());
+
+    let (model, resumed) = model(&args)?;
+    let settings = args.settings(resumed.as_ref())?;
+    if let Some(state) = &resumed {
+        if state.samples != train.len() {
+            bail!("the checkpoint trained on {} samples a epoch, this run has {}: resume with the same --data and --limit", state.samples, train.len());
+        }
+    }
+    if args.grad_flow.is_some() && args.epochs == settings.done {
+        bail!("--grad-flow needs a training step, and epoch {} is already done", settings.done);
+    }
+    let options = TrainOptions {
+        clip_norm: args.clip_norm,
+        watch_gradients: args.grad_flow.is_some(),
+        check_finite: args.check_finite,
+    };
+    let eval_batch = test.len().min(1000);
+    let mut classifier =
+        Classifier::with_options(&device, model, Optimizer::adam(settings.lr), settings.batch, eval_batch, options)?;
+    if let Some(state) = &resumed {
+        classifier.set_optimizer_state(&state.tensors)?;
+    }
+    let (records, accuracy) = train_epochs(&args, &settings, &mut classifier, &train, &test)?;
+    write_outputs(&args, &settings, &mut classifier, &records, train.len())?;
+    println!("test accuracy: {accuracy:.4}");
+    Ok(())
+}
+
+/// Epochs `done + 1 ..= epochs`, each shuffled by its own seeded generator.
+fn train_epochs(
+    args: &Args,
+    settings: &Settings,
+    classifier: &mut Classifier,
+    train: &Dataset,
+    test: &Dataset,
+) -> anyhow::Result<(Vec<EpochRecord>, f32)> {
+    let mut records = Vec::new();
+    let mut accuracy = classifier.evaluate(test)?.accuracy;
+    for epoch in settings.done + 1..=args.epochs {
+        let bar = progress_bar(train.len(), epoch, args.epochs);
+        let mut rng = init::epoch_rng(settings.seed, epoch);
+        let stats = classifier.train_epoch(train, &mut rng, |n| bar.inc(n as u64))?;
+        bar.finish_and_clear();
+        accuracy = classifier.evaluate(test)?.accuracy;
+        let clip = match args.clip_norm {
+            Some(_) => format!(", last gradient norm {:.3}", classifier.last_grad_norm()?),
+            None => String::new(),
+        };
+        println!(
+            "epoch {epoch:>2}/{}: train loss {:.4}, test accuracy {accuracy:.4}, {:.0} samples/s{clip}",
+            args.epochs, stats.mean_loss, stats.samples_per_sec
+        );
+        if !stats.mean_loss.is_finite() {
+            eprintln!("warning: the loss is not finite; training diverged (try a smaller --lr, or --check-finite to find where)");
+        }
+        records.push(EpochRecord { epoch, train_loss: stats.mean_loss, test_accuracy: accuracy });
+    }
+    Ok((records, accuracy))
+}
+
+/// The checkpoint first (nothing optional may cost it), then the charts.
+fn write_outputs(
+    args: &Args,
+    settings: &Settings,
+    classifier: &mut Classifier,
+    records: &[EpochRecord],
+    samples: usize,
+) -> anyhow::Result<()> {
+    if let Some(path) = &args.save {
+        let state = TrainingState {
+            epoch: args.epochs,
+            seed: settings.seed,
+            batch: settings.batch,
+            samples,
+            optimizer: classifier.optimizer(),
+            tensors: classifier.optimizer_state()?,
+        };
+        resume::save(path, &classifier.model()?, &state)?;
+        println!(
+            "saved parameters to {} and the training state to {}",
+            path.display(),
+            resume::state_path(path).display()
+        );
+    }
+    if let Some(path) = &args.grad_flow {
+        let title = format!("Gradient flow after {} epochs", args.epochs);
+        gradient_flow(path, &title, &classifier.gradient_stats()?)?;
+        println!("wrote {}", path.display());
+    }
+    if !records.is_empty() {
+        let plot = args.plot_path();
+        training_curves(&plot, records)?;
+        println!("wrote {}", plot.display());
+    }
+    Ok(())
+}
