@@ -70,11 +70,27 @@ pub fn load(path: &Path) -> Result<Vec<Tensor>> {
     Ok(load_with_metadata(path)?.0)
 }
 
+/// The tensors of safetensors `bytes` (what [`load`] reads from a file); `source` names
+/// them in errors.
+///
+/// # Errors
+///
+/// [`Error::Format`] when the bytes are not safetensors or hold a tensor that is not f32.
+pub fn parse(bytes: &[u8], source: &Path) -> Result<Vec<Tensor>> {
+    Ok(parse_with_metadata(bytes, source)?.0)
+}
+
 /// [`load`], and the file's metadata (empty when it has none).
-pub(crate) fn load_with_metadata(path: &Path) -> Result<(Vec<Tensor>, std::collections::HashMap<String, String>)> {
+pub(crate) fn load_with_metadata(path: &Path) -> Result<Parsed> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let file = SafeTensors::deserialize(&bytes).map_err(|e| format(path, format!("not a safetensors file: {e}")))?;
-    let metadata = SafeTensors::read_metadata(&bytes)
+    parse_with_metadata(&bytes, path)
+}
+
+type Parsed = (Vec<Tensor>, std::collections::HashMap<String, String>);
+
+fn parse_with_metadata(bytes: &[u8], path: &Path) -> Result<Parsed> {
+    let file = SafeTensors::deserialize(bytes).map_err(|e| format(path, format!("not a safetensors file: {e}")))?;
+    let metadata = SafeTensors::read_metadata(bytes)
         .map(|(_, m)| m.metadata().clone().unwrap_or_default())
         .map_err(|e| format(path, format!("not a safetensors file: {e}")))?;
     let mut tensors = Vec::new();

@@ -77,6 +77,12 @@ fn parse_stream(reader: &mut impl Read, expected_dims: usize, source: &str) -> R
         let msg = format!("truncated: dimensions {dims:?} need {expected} bytes of data, found {}", data.len());
         return Err(format_error(source, msg));
     }
+    // One byte more: the end of the stream (where gzip checks its CRC), or data the header
+    // does not account for, which is not inflated any further.
+    if !read_up_to(reader, 1, source)?.is_empty() {
+        let msg = format!("more data than dimensions {dims:?} declare (a damaged header?)");
+        return Err(format_error(source, msg));
+    }
     Ok(Idx { dims, data })
 }
 

@@ -64,6 +64,10 @@ impl Dataset {
     pub fn from_idx(images: &[u8], labels: &[u8], source: &str) -> Result<Dataset> {
         let images = idx::parse(images, 3, &format!("{source} (images)"))?;
         let labels = idx::parse(labels, 1, &format!("{source} (labels)"))?;
+        Dataset::from_parsed(images, labels, source)
+    }
+
+    fn from_parsed(images: idx::Idx, labels: idx::Idx, source: &str) -> Result<Dataset> {
         let format = |msg: String| Error::Format { path: source.to_owned(), msg };
         // Both factors are at most 2³² − 1; their product was checked against the file size.
         let (count, pixels) = (images.dims[0], images.dims[1] * images.dims[2]);
@@ -86,8 +90,12 @@ impl Dataset {
     ///
     /// [`Error::Io`] naming the file that cannot be read, else as [`Dataset::from_idx`].
     pub fn load(images: &Path, labels: &Path) -> Result<Dataset> {
-        let read = |p: &Path| std::fs::read(p).map_err(|e| Error::io(p, e));
-        Dataset::from_idx(&read(images)?, &read(labels)?, &images.display().to_string())
+        let read = |p: &Path, dims| {
+            let bytes = std::fs::read(p).map_err(|e| Error::io(p, e))?;
+            idx::parse(&bytes, dims, &p.display().to_string())
+        };
+        let source = format!("{} and {}", images.display(), labels.display());
+        Dataset::from_parsed(read(images, 3)?, read(labels, 1)?, &source)
     }
 
     /// Number of samples.

@@ -11,7 +11,7 @@ fn labels(n: usize) -> Vec<u8> {
     idx::encode(&[n], &(0..n).map(|i| (i % 10) as u8).collect::<Vec<_>>())
 }
 
-fn gzip(bytes: &[u8]) -> Vec<u8> {
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     use std::io::Write;
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     encoder.write_all(bytes).unwrap();
@@ -77,4 +77,39 @@ pub fn the_embedded_split_reads() {
     .unwrap();
     assert_eq!((data.len(), data.pixels()), (10_000, 784));
     assert!(data.images().iter().all(|&p| (0.0..=1.0).contains(&p)));
+}
+
+/// Dimensions whose product overflows, or exceeds what a file may declare, are a format
+/// error, not an overflow panic or a huge allocation.
+pub fn dimensions_that_overflow_are_errors() {
+    let header = |dims: &[u32]| {
+        let mut bytes = vec![0, 0, 8, dims.len() as u8];
+        dims.iter().for_each(|d| bytes.extend_from_slice(&d.to_be_bytes()));
+        bytes.extend_from_slice(&[0; 16]);
+        bytes
+    };
+    for dims in [[4, 1 << 31, 1 << 31], [u32::MAX, u32::MAX, 2], [1 << 16, 1 << 16, 2]] {
+        let text = format_message(Dataset::from_idx(&header(&dims), &labels(4), "t"));
+        assert!(text.contains("declare more than"), "{dims:?}: {text}");
+    }
+    let no_pixels = idx::encode(&[2, 0, 28], &[]);
+    assert!(format_message(Dataset::from_idx(&no_pixels, &labels(2), "t")).contains("0 × 28"));
+}
+
+/// Gzip input is inflated only as far as the header says the data reaches: data past it
+/// is refused after one byte, without inflating the rest. The rest here ends in a corrupt
+/// CRC trailer, which inflating to the end (as a decompression bomb needs) would report.
+pub fn gzip_is_inflated_only_as_far_as_the_header_says() {
+    let mut stream = images(2);
+    stream.extend(std::iter::repeat_n(0u8, 1 << 20));
+    let mut packed = gzip(&stream);
+    let n = packed.len();
+    packed[n - 8..].iter_mut().for_each(|b| *b ^= 0xff);
+    let text = format_message(Dataset::from_idx(&packed, &labels(2), "bomb"));
+    assert!(text.contains("more data than dimensions [2, 2, 2] declare"), "{text}");
+    // A stream that ends where its header says is read to its end, and its CRC checked.
+    let mut short = gzip(&images(2));
+    let n = short.len();
+    short[n - 8..].iter_mut().for_each(|b| *b ^= 0xff);
+    assert!(format_message(Dataset::from_idx(&short, &labels(2), "t")).contains("gzip"));
 }

@@ -9,7 +9,9 @@ mod common;
 mod crosscheck;
 mod data;
 mod diagnostics;
+mod files;
 mod gradcheck;
+mod misuse;
 mod optimizers;
 mod shaders;
 mod training;
@@ -40,6 +42,20 @@ fn cpu_tests() -> Vec<(&'static str, fn())> {
         data::counts_must_agree_and_labels_fit,
         data::batches_pad_the_last_partial_batch,
         data::the_embedded_split_reads,
+        data::dimensions_that_overflow_are_errors,
+        data::gzip_is_inflated_only_as_far_as_the_header_says,
+        files::charts_of_nan_and_inf_finish_and_say_so,
+        files::output_paths_are_checked_before_any_work,
+        files::failed_writes_leave_no_files_and_plain_messages,
+        files::a_damaged_installation_is_an_error_naming_the_file,
+        files::io_errors_name_the_path_and_the_reason_once,
+        misuse::sizes_beyond_the_limit_are_errors_naming_size_and_limit,
+        misuse::a_classifier_with_an_absurd_batch_is_an_error,
+        misuse::a_cpu_session_beyond_memory_is_an_error,
+        misuse::layers_and_initialisers_reject_bad_sizes,
+        misuse::datasets_keep_their_invariants,
+        misuse::checkpoints_refuse_duplicate_names_and_non_finite_weights,
+        misuse::update_ops_are_checked_like_every_other_op,
         diagnostics::statistics_and_clipping_match_finite_differences,
         gradcheck::matmul_all_transpose_variants,
         gradcheck::add_sub_mul_with_broadcasting,
@@ -81,6 +97,8 @@ fn both_tests() -> Vec<(&'static str, DeviceTest)> {
         diagnostics::clipping_leaves_small_gradients_alone_and_clips_by_value,
         diagnostics::non_finite_values_are_reported_with_step_and_source,
         training::xor_converges,
+        misuse::node_ids_know_their_graph,
+        misuse::reads_before_the_first_run_and_of_unkept_nodes,
         training::small_mlp_learns_fashion_mnist,
     ]
 }

@@ -1,0 +1,174 @@
+//! Misuses of the public API, each an `Err` naming the cause: never a panic, an abort, or
+//! silently another node.
+
+use backprop::checkpoint::{self, Tensor};
+use backprop::classifier::Classifier;
+use backprop::data::Dataset;
+use backprop::models::Block;
+use backprop::models::DeepNet;
+use backprop::nn::{Init, Layer, Linear, Sequential};
+use backprop::{init, Device, Error, Graph, Optimizer, Shape};
+
+fn message<T>(result: backprop::Result<T>) -> (Error, String) {
+    match result {
+        Ok(_) => panic!("expected an error"),
+        Err(err) => {
+            let text = err.to_string();
+            (err, text)
+        }
+    }
+}
+
+pub fn sizes_beyond_the_limit_are_errors_naming_size_and_limit() {
+    let mut g = Graph::new();
+    for shape in [[1 << 20, 1 << 20], [1 << 40, 1 << 40], [usize::MAX, 784], [10_000_000_000, 784]] {
+        let (err, text) = message(g.input("x", shape));
+        assert!(matches!(err, Error::TooLarge { .. }), "{shape:?}: {text}");
+        assert!(text.contains("values") && text.contains(&Shape::MAX_ELEMENTS.to_string()), "{text}");
+    }
+    let (err, _) = message(g.state("s", [1 << 40, 1 << 40]));
+    assert!(matches!(err, Error::TooLarge { .. }));
+    assert!(g.input("x", [0, 3]).unwrap_err().to_string().contains("empty shape"));
+    let (err, _) = message(init::normal(&mut init::rng(0), [1 << 33, 1]));
+    assert!(matches!(err, Error::TooLarge { .. }));
+}
+
+pub fn a_classifier_with_an_absurd_batch_is_an_error() {
+    let model = Sequential::mlp(&[784, 16, 10], Layer::Relu, Init::PyTorch, &mut init::rng(0)).unwrap();
+    for batch in [usize::MAX, 10_000_000_000] {
+        let (err, text) = message(Classifier::new(&Device::Cpu, model.clone(), Optimizer::adam(1e-3), batch, 10));
+        assert!(matches!(err, Error::TooLarge { .. }), "{text}");
+    }
+}
+
+/// Eight live tensors of 2³² − 1 values: 137 GB, more than any test machine can allocate.
+/// The CPU session says so before allocating, instead of aborting the process.
+pub fn a_cpu_session_beyond_memory_is_an_error() {
+    let mut g = Graph::new();
+    let x = g.input("x", [65_535, 65_537]).unwrap();
+    let mut keep = vec![];
+    let mut h = x;
+    for _ in 0..8 {
+        h = g.relu(h).unwrap();
+        keep.push(h);
+    }
+    let (err, text) = message(Device::Cpu.compile(&g, &keep));
+    assert!(matches!(err, Error::TooLarge { .. }), "{text}");
+    assert!(text.contains("bytes"), "{text}");
+}
+
+pub fn layers_and_initialisers_reject_bad_sizes() {
+    let mut rng = init::rng(0);
+    for (i, o) in [(0, 3), (3, 0), (0, 0)] {
+        let (err, text) = message(Linear::new(i, o, Init::PyTorch, &mut rng));
+        assert!(matches!(err, Error::InvalidArgument { .. }) && text.contains("at least 1"), "{text}");
+    }
+    assert_eq!(init::uniform(&mut rng, [2, 3], 0.0).unwrap(), vec![0.0; 6]);
+    for bound in [-1.0, f32::NAN, f32::INFINITY] {
+        assert!(message(init::uniform(&mut rng, [2, 3], bound)).1.contains("bound"));
+    }
+    assert!(Sequential::mlp(&[4, 0, 2], Layer::Relu, Init::He, &mut rng).is_err());
+    let (_, text) = message(DeepNet::new(Block::Sigmoid, 0, 100, 32, 0));
+    assert!(text.contains("depth 0"), "{text}");
+}
+
+pub fn datasets_keep_their_invariants() {
+    let (_, text) = message(Dataset::new(vec![0.5; 8], vec![1, 200], 4));
+    assert!(text.contains("label 200"), "{text}");
+    let (_, text) = message(Dataset::new(vec![0.5; 7], vec![1, 2], 4));
+    assert!(text.contains("7 values are not 2 images of 4 pixels"), "{text}");
+    assert!(Dataset::new(vec![], vec![], 0).is_err());
+    assert!(Dataset::new(vec![f32::NAN; 4], vec![1], 4).unwrap_err().to_string().contains("not finite"));
+    let data = Dataset::new(vec![0.5; 8], vec![1, 2], 4).unwrap();
+    let (mut x, mut y) = (vec![0.0; 8], vec![0.0; 20]);
+    assert!(data.fill_batch(&[0, 2], &mut x, &mut y).unwrap_err().to_string().contains("sample 2"));
+    assert!(data.fill_batch(&[0, 1, 1], &mut x, &mut y).is_err(), "more samples than rows");
+    assert!(data.fill_batch(&[0], &mut x[..5], &mut y).is_err(), "buffers that disagree");
+}
+
+pub fn checkpoints_refuse_duplicate_names_and_non_finite_weights() {
+    let dir = crate::files::temp_dir("duplicates");
+    let t = |name: &str| Tensor { name: name.into(), shape: vec![2], values: vec![1.0, 2.0] };
+    let path = dir.join("m.safetensors");
+    let (_, text) = message(checkpoint::save(&path, &[t("a"), t("b"), t("a")]));
+    assert!(text.contains("two tensors are named a"), "{text}");
+    assert!(!path.exists());
+    let mut model = Sequential::mlp(&[3, 2], Layer::Relu, Init::PyTorch, &mut init::rng(0)).unwrap();
+    let mut tensors = model.state_dict();
+    tensors[0].values[1] = f32::NAN;
+    let (_, text) = message(model.load_state_dict(&tensors, &path));
+    assert!(text.contains("0.weight holds NaN or infinite values"), "{text}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Ids of another graph are errors in recording, gradients, sessions and copies, even
+/// when their index is in range of this graph.
+pub fn node_ids_know_their_graph(device: &Device) {
+    let build = || {
+        let mut g = Graph::new();
+        let x = g.input("x", [1, 2]).unwrap();
+        let w = g.parameter("w", [1, 2], vec![0.5, -0.5]).unwrap();
+        let y = g.mul(x, w).unwrap();
+        let loss = g.sum(y).unwrap();
+        (g, x, w, loss)
+    };
+    let (mut a, ax, aw, a_loss) = build();
+    let (mut b, bx, bw, b_loss) = build();
+    assert_eq!((ax.index(), aw.index()), (bx.index(), bw.index()), "same positions, different graphs");
+    assert!(matches!(a.add(ax, bw), Err(Error::ForeignNode { .. })));
+    assert!(matches!(a.shape(bx), Err(Error::ForeignNode { .. })));
+    let b_grads = b.backward(b_loss).unwrap();
+    assert!(matches!(a.sgd(&b_grads, 0.1), Err(Error::ForeignNode { .. })));
+    assert!(matches!(a.optimize(&b_grads, Optimizer::adam(0.1)), Err(Error::ForeignNode { .. })));
+    assert!(matches!(a.clip_grad_norm(&b_grads, 1.0), Err(Error::ForeignNode { .. })));
+    assert!(matches!(device.compile(&a, &[b_loss]), Err(Error::ForeignNode { .. })));
+    let a_grads = a.backward(a_loss).unwrap();
+    a.sgd(&a_grads, 0.1).unwrap();
+    b.sgd(&b_grads, 0.1).unwrap();
+    let mut sa = device.compile(&a, &[a_loss]).unwrap();
+    let mut sb = device.compile(&b, &[b_loss]).unwrap();
+    assert!(matches!(sa.write(bx, &[1.0, 1.0]), Err(Error::ForeignNode { .. })));
+    assert!(matches!(sa.read(bw), Err(Error::ForeignNode { .. })));
+    assert!(matches!(sa.run_and_read(&[b_loss]), Err(Error::ForeignNode { .. })));
+    assert!(matches!(sa.copy_to(sb.as_mut(), &[aw]), Err(Error::ForeignNode { .. })));
+    assert_eq!(sb.read(bw).unwrap(), vec![0.5, -0.5], "nothing was written into the other session");
+}
+
+/// Reading a computed node before the first run is the same error on both backends;
+/// reading a node that was not kept says so (not "another graph").
+pub fn reads_before_the_first_run_and_of_unkept_nodes(device: &Device) {
+    let mut g = Graph::new();
+    let x = g.parameter("x", [1, 3], vec![1.0, -2.0, 3.0]).unwrap();
+    let y = g.relu(x).unwrap();
+    let z = g.sum(y).unwrap();
+    let mut session = device.compile(&g, &[z]).unwrap();
+    assert!(matches!(session.read(z), Err(Error::NotComputed { .. })));
+    assert!(matches!(session.read(y), Err(Error::NotKept { .. })));
+    assert_eq!(session.read(x).unwrap(), vec![1.0, -2.0, 3.0], "leaves are readable at once");
+    session.run().unwrap();
+    assert_eq!(session.read(z).unwrap(), vec![4.0]);
+    assert!(session.read(y).unwrap_err().to_string().contains("not kept"));
+}
+
+pub fn update_ops_are_checked_like_every_other_op() {
+    let mut g = Graph::new();
+    let total = g.state("total", [1, 1]).unwrap();
+    let x = g.parameter("x", [1, 1], vec![2.0]).unwrap();
+    let text = message(g.accumulate(total, total)).1;
+    assert!(text.contains("read and written by one update"), "{text}");
+    let first = g.accumulate(total, x).unwrap();
+    assert!(g.accumulate(total, first).is_err(), "an update of total shares its storage");
+    let sq = g.square(x).unwrap();
+    assert!(message(g.accumulate(sq, x)).1.contains("not a state or parameter"));
+    let row = g.state("row", [1, 2]).unwrap();
+    assert!(matches!(g.accumulate(row, x), Err(Error::Shape { .. })));
+    let loss = g.sum(sq).unwrap();
+    let grads = g.backward(loss).unwrap();
+    for lr in [f32::NAN, f32::INFINITY, -0.1] {
+        assert!(message(g.sgd(&grads, lr)).1.contains("learning rate"), "lr {lr}");
+    }
+    let step = g.state("step", [1, 1]).unwrap();
+    let record = g.state("record", [1, 2]).unwrap();
+    assert!(g.first_non_finite(record, step, step, 0).is_err(), "one node read twice");
+    assert!(g.first_non_finite(row, loss, step, 0).is_ok());
+}
