@@ -5,6 +5,7 @@
 //! take the GPU device, and `BOTH` those run once per backend.
 
 mod checkpoints;
+mod cli;
 mod common;
 mod crosscheck;
 mod data;
@@ -13,6 +14,7 @@ mod files;
 mod gradcheck;
 mod misuse;
 mod optimizers;
+mod resume;
 mod shaders;
 mod training;
 
@@ -56,6 +58,16 @@ fn cpu_tests() -> Vec<(&'static str, fn())> {
         misuse::datasets_keep_their_invariants,
         misuse::checkpoints_refuse_duplicate_names_and_non_finite_weights,
         misuse::update_ops_are_checked_like_every_other_op,
+        resume::mismatched_training_states_are_errors,
+        cli::mlp_flags_out_of_range_name_the_flag_and_the_range,
+        cli::mlp_checks_every_output_before_training,
+        cli::mlp_save_named_like_a_chart_keeps_the_checkpoint,
+        cli::mlp_resume_continues_bit_for_bit,
+        cli::mlp_diverging_run_finishes,
+        cli::mlp_damaged_data_names_the_file,
+        cli::vanishing_gradients_checks_depth_and_titles_with_it,
+        cli::readme_example_learns_xor,
+        cli::the_default_device_is_never_a_software_rasterizer,
         diagnostics::statistics_and_clipping_match_finite_differences,
         gradcheck::matmul_all_transpose_variants,
         gradcheck::add_sub_mul_with_broadcasting,
@@ -98,6 +110,7 @@ fn both_tests() -> Vec<(&'static str, DeviceTest)> {
         diagnostics::non_finite_values_are_reported_with_step_and_source,
         training::xor_converges,
         misuse::node_ids_know_their_graph,
+        resume::five_plus_five_epochs_equal_ten,
         misuse::reads_before_the_first_run_and_of_unkept_nodes,
         training::small_mlp_learns_fashion_mnist,
     ]

@@ -85,7 +85,7 @@ pub fn invalid_hyper_parameters_are_errors() {
 }
 
 /// 200 synthetic 12-pixel samples; the class is the brightest of the first ten pixels.
-fn synthetic(n: usize) -> Dataset {
+pub fn synthetic(n: usize) -> Dataset {
     let mut rng = init::rng(5);
     let images = init::uniform(&mut rng, [n, 12], 0.5).unwrap().iter().map(|v| v + 0.5).collect::<Vec<f32>>();
     let labels = images.chunks(12).map(|x| (0..10).max_by(|&a, &b| x[a].total_cmp(&x[b])).unwrap() as u8).collect();
