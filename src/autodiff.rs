@@ -43,6 +43,12 @@ impl Gradients {
 impl Graph {
     /// Records the gradient of the scalar `loss` with respect to every node that requires
     /// a gradient (parameters and what depends on them).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Shape`] when `loss` is not `[1, 1]`, [`Error::NotDifferentiable`] when a
+    /// path to a parameter crosses an op without a backward rule; [`Error::ForeignNode`]
+    /// for an id of another graph.
     pub fn backward(&mut self, loss: NodeId) -> Result<Gradients> {
         let shape = self.shape(loss)?;
         if shape != Shape::SCALAR {
@@ -54,6 +60,10 @@ impl Graph {
 
     /// Records the vector-Jacobian product for an arbitrary cotangent `seed` of `output`'s
     /// shape (what gradient checks with a random cotangent use).
+    ///
+    /// # Errors
+    ///
+    /// As [`Graph::backward`], with `seed` of `output`'s shape.
     pub fn backward_from(&mut self, output: NodeId, seed: NodeId) -> Result<Gradients> {
         let (so, ss) = (self.shape(output)?, self.shape(seed)?);
         if so != ss {

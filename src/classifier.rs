@@ -96,6 +96,10 @@ fn features(model: &Sequential) -> Result<(usize, usize)> {
 impl Classifier {
     /// Compiles `model` for training with `optimizer` on batches of `batch`, and for
     /// evaluation on batches of `eval_batch`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Classifier::with_options`].
     pub fn new(
         device: &Device,
         model: Sequential,
@@ -107,6 +111,12 @@ impl Classifier {
     }
 
     /// [`Classifier::new`] with clipping, gradient statistics or non-finite checks.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for a zero batch size, a model without `Linear` layers or
+    /// without 10 outputs, or bad hyper-parameters; [`Error::TooLarge`] for batches beyond
+    /// the limits; the errors of [`Device::compile`].
     pub fn with_options(
         device: &Device,
         model: Sequential,
@@ -183,6 +193,11 @@ impl Classifier {
 
     /// Per-parameter gradient statistics of the last training step (needs
     /// [`TrainOptions::watch_gradients`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] unless compiled with `watch_gradients`,
+    /// [`Error::NotComputed`] before the first training step.
     pub fn gradient_stats(&mut self) -> Result<Vec<GradStat>> {
         let step = &mut self.train;
         let watch = step.watch.as_ref().ok_or(Error::InvalidArgument {
@@ -194,6 +209,11 @@ impl Classifier {
 
     /// The global gradient norm of the last step before clipping (needs
     /// [`TrainOptions::clip_norm`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] unless compiled with `clip_norm`, [`Error::NotComputed`]
+    /// before the first training step.
     pub fn last_grad_norm(&mut self) -> Result<f32> {
         let step = &mut self.train;
         let norm = step.grad_norm.ok_or(Error::InvalidArgument {
@@ -265,6 +285,12 @@ impl Classifier {
 
     /// One pass over `data` in a fresh random order; `progress` hears how many samples
     /// each batch held. Nothing is read back until the epoch's summed loss at the end.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for an empty data set or one whose images do not fit the
+    /// model, [`Error::NonFinite`] when checking non-finite values finds one, and backend
+    /// errors.
     pub fn train_epoch(
         &mut self,
         data: &Dataset,
@@ -295,6 +321,10 @@ impl Classifier {
     }
 
     /// Accuracy and mean loss on `data` with the current parameters.
+    ///
+    /// # Errors
+    ///
+    /// As [`Classifier::train_epoch`], without the non-finite check.
     pub fn evaluate(&mut self, data: &Dataset) -> Result<Evaluation> {
         self.check_data(data)?;
         let trained = self.trained_parameters()?;
@@ -315,6 +345,10 @@ impl Classifier {
     }
 
     /// The model with the parameters as trained so far.
+    ///
+    /// # Errors
+    ///
+    /// A backend error when reading the parameters fails.
     pub fn model(&mut self) -> Result<Sequential> {
         let mut model = self.model.clone();
         let trained = self.trained_parameters()?;

@@ -36,6 +36,11 @@ impl GradWatch {
     }
 
     /// The statistics as of the last run, in one transfer.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`Session::read_many`], e.g. [`Error::NotComputed`] before the first
+    /// run.
     pub fn read(&self, session: &mut dyn Session) -> Result<Vec<GradStat>> {
         let values = session.read_many(&self.stats)?;
         let stat =
@@ -68,6 +73,10 @@ impl NonFiniteGuard {
 
     /// `Err(Error::NonFinite)` naming the first step (1-based) and the loss or parameter
     /// where a non-finite value appeared, if any has so far.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NonFinite`] as described; the errors of [`Session::read`].
     pub fn check(&self, session: &mut dyn Session) -> Result<()> {
         let record = session.read(self.record)?;
         if record[0] == 0.0 {
@@ -85,6 +94,10 @@ impl Graph {
     }
 
     /// Records `[mean |g|, max |g|, ‖g‖₂]` for every parameter's gradient.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ForeignNode`] for gradients of another graph.
     pub fn watch_gradients(&mut self, grads: &Gradients) -> Result<GradWatch> {
         let mut watch = GradWatch { names: vec![], stats: vec![] };
         for (p, g) in self.parameter_grads(grads)? {
@@ -97,6 +110,11 @@ impl Graph {
     /// PyTorch's `clip_grad_norm_`: one L2 norm over all parameter gradients, and every
     /// gradient scaled by `min(1, max_norm / (norm + 1e-6))`. The norm is summed in
     /// parameter order, so the result is deterministic.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for a `max_norm` that is not positive and finite or no
+    /// gradients, [`Error::ForeignNode`] for gradients of another graph.
     pub fn clip_grad_norm(&mut self, grads: &Gradients, max_norm: f32) -> Result<Clipped> {
         let pairs = self.parameter_grads(grads)?;
         let mut total: Option<NodeId> = None;
@@ -118,6 +136,11 @@ impl Graph {
     }
 
     /// PyTorch's `clip_grad_value_`: every gradient clamped to `[-limit, limit]`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for a `limit` that is not positive and finite,
+    /// [`Error::ForeignNode`] for gradients of another graph.
     pub fn clip_grad_value(&mut self, grads: &Gradients, limit: f32) -> Result<Gradients> {
         let mut clipped = Gradients::empty(self);
         for (p, g) in self.parameter_grads(grads)? {
@@ -128,6 +151,10 @@ impl Graph {
 
     /// Records checks that the loss and every parameter's gradient norm are finite; the
     /// guard reports the first step and quantity that was not.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ForeignNode`] for a loss or gradients of another graph.
     pub fn guard_non_finite(&mut self, loss: NodeId, grads: &Gradients) -> Result<NonFiniteGuard> {
         let counter = self.state("guard.step", Shape::SCALAR)?;
         let step = self.push_update(crate::op::Op::Increment, &[counter])?;

@@ -208,21 +208,38 @@ impl Graph {
     }
 
     /// A value written before each run, e.g. a batch of samples.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for an empty shape, [`Error::TooLarge`] beyond
+    /// [`Shape::MAX_ELEMENTS`].
     pub fn input(&mut self, name: &str, shape: impl Into<Shape>) -> Result<NodeId> {
         self.leaf(Op::Input, Some(name), shape.into(), None)
     }
 
     /// A trainable value with its initial data (row-major).
+    ///
+    /// # Errors
+    ///
+    /// As [`Graph::input`], and [`Error::DataLength`] when `init` does not fill the shape.
     pub fn parameter(&mut self, name: &str, shape: impl Into<Shape>, init: Vec<f32>) -> Result<NodeId> {
         self.leaf(Op::Parameter, Some(name), shape.into(), Some(init))
     }
 
     /// A fixed value.
+    ///
+    /// # Errors
+    ///
+    /// As [`Graph::parameter`].
     pub fn constant(&mut self, shape: impl Into<Shape>, values: Vec<f32>) -> Result<NodeId> {
         self.leaf(Op::Constant, None, shape.into(), Some(values))
     }
 
     /// Persistent optimizer state, initialised to zeros.
+    ///
+    /// # Errors
+    ///
+    /// As [`Graph::input`].
     pub fn state(&mut self, name: &str, shape: impl Into<Shape>) -> Result<NodeId> {
         let shape = shape.into();
         shape.check_size(name)?;

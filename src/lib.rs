@@ -27,6 +27,7 @@
 //! # Ok::<(), backprop::Error>(())
 //! ```
 #![deny(missing_docs)]
+#![warn(clippy::missing_errors_doc)]
 
 mod autodiff;
 pub mod backend;

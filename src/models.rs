@@ -30,6 +30,10 @@ pub struct Xor {
 impl Xor {
     /// Records the network with weights drawn from `N(0, 1)` (seeded), zero biases, its
     /// backward pass, and SGD updates with learning rate `lr`.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::InvalidArgument`] for a learning rate that is negative or not finite.
     pub fn new(seed: u64, lr: f32) -> Result<Xor> {
         let mut rng = init::rng(seed);
         let mut g = Graph::new();

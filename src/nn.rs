@@ -98,6 +98,12 @@ pub struct Recorded {
 impl Sequential {
     /// A multilayer perceptron: `Linear` layers through `sizes` with `activation` between
     /// them (not after the last), e.g. `[784, 128, 64, 10]`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for fewer than two sizes, a zero size, or a `Linear` as
+    /// the activation; [`Error::TooLarge`] for a layer beyond
+    /// [`crate::Shape::MAX_ELEMENTS`].
     pub fn mlp(sizes: &[usize], activation: Layer, init: Init, rng: &mut impl Rng) -> Result<Self> {
         if sizes.len() < 2 || sizes.contains(&0) || matches!(activation, Layer::Linear(_)) {
             let msg = format!("need at least two non-zero sizes and an activation, got {sizes:?}");
@@ -115,6 +121,11 @@ impl Sequential {
 
     /// Records the network applied to `x` (`[batch, in]`) into `g`, parameters initialised
     /// with the layers' current values.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Shape`] when `x` does not have the first layer's input width or two layers
+    /// do not fit; [`Error::ForeignNode`] for an `x` of another graph.
     pub fn record(&self, g: &mut Graph, x: NodeId) -> Result<Recorded> {
         let mut h = x;
         let mut params = Vec::new();
@@ -150,6 +161,10 @@ impl Sequential {
     }
 
     /// Replaces the value of the parameter called `name`; its length must match.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for an unknown name or the wrong number of values.
     pub fn set_parameter(&mut self, name: &str, values: &[f32]) -> Result<()> {
         let target = self.parameter_mut(name).ok_or_else(|| Error::InvalidArgument {
             op: "set_parameter",

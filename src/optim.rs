@@ -64,6 +64,11 @@ impl Optimizer {
 impl Graph {
     /// Records one update per parameter that has a gradient (with the optimizer's state,
     /// zero-initialised) and returns the update nodes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for hyper-parameters out of range, [`Error::ForeignNode`]
+    /// for gradients of another graph.
     pub fn optimize(&mut self, grads: &Gradients, optimizer: Optimizer) -> Result<Vec<NodeId>> {
         optimizer.validate()?;
         self.check_gradients(grads)?;

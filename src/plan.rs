@@ -23,12 +23,20 @@ impl Plan {
     /// Plans `graph` so that every node in `keep` can be read after a run. With
     /// `updates`, the in-place updates (optimizer steps) run too; without, only what
     /// `keep` needs (inference).
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::ForeignNode`] for a kept id of another graph.
     pub fn new(graph: &Graph, keep: &[NodeId], updates: bool) -> Result<Plan> {
         Plan::with_storage(graph, keep, updates, |id| graph.nodes()[id.index()].shape.len())
     }
 
     /// [`Plan::new`] where node `id` needs `storage(id)` elements of storage, at least its
     /// own length: a backend may want room for partial results (split-K matmuls do).
+    ///
+    /// # Errors
+    ///
+    /// As [`Plan::new`].
     pub fn with_storage(
         graph: &Graph,
         keep: &[NodeId],

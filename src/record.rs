@@ -7,11 +7,21 @@ use crate::shape::Shape;
 
 impl Graph {
     /// Matrix product `a · b` of `[m, k]` and `[k, n]`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Shape`] when the inner dimensions differ; [`Error::ForeignNode`] for an id
+    /// of another graph.
     pub fn matmul(&mut self, a: NodeId, b: NodeId) -> Result<NodeId> {
         self.matmul_t(a, b, false, false)
     }
 
     /// Matrix product `op(a) · op(b)` where `op` transposes when its flag is set.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Shape`] when the inner dimensions differ; [`Error::ForeignNode`] for an id
+    /// of another graph.
     pub fn matmul_t(&mut self, a: NodeId, b: NodeId, trans_a: bool, trans_b: bool) -> Result<NodeId> {
         let (sa, sb) = (self.shape(a)?, self.shape(b)?);
         let la = if trans_a { sa.transposed() } else { sa };
@@ -23,16 +33,29 @@ impl Graph {
     }
 
     /// `a + b`; a `[1, m]` row or `[1, 1]` scalar broadcasts.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Shape`] when neither shape broadcasts to the other; [`Error::ForeignNode`]
+    /// for an id of another graph.
     pub fn add(&mut self, a: NodeId, b: NodeId) -> Result<NodeId> {
         self.binary(Op::Add, a, b)
     }
 
     /// `a - b`, broadcasting as [`Graph::add`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Graph::add`].
     pub fn sub(&mut self, a: NodeId, b: NodeId) -> Result<NodeId> {
         self.binary(Op::Sub, a, b)
     }
 
     /// `a ⊙ b` elementwise, broadcasting as [`Graph::add`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Graph::add`].
     pub fn mul(&mut self, a: NodeId, b: NodeId) -> Result<NodeId> {
         self.binary(Op::Mul, a, b)
     }
@@ -57,6 +80,11 @@ impl Graph {
     }
 
     /// `s · x` for a constant scalar `s`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for a factor that is not finite; [`Error::ForeignNode`]
+    /// for an id of another graph.
     pub fn scale(&mut self, x: NodeId, s: f32) -> Result<NodeId> {
         if !s.is_finite() {
             return Err(Error::InvalidArgument { op: "scale", msg: format!("factor {s} is not finite") });
@@ -65,59 +93,107 @@ impl Graph {
     }
 
     /// `x²` elementwise.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ForeignNode`] for an id of another graph.
     pub fn square(&mut self, x: NodeId) -> Result<NodeId> {
         self.unary(Op::Square, x)
     }
 
     /// Logistic sigmoid.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ForeignNode`] for an id of another graph.
     pub fn sigmoid(&mut self, x: NodeId) -> Result<NodeId> {
         self.unary(Op::Sigmoid, x)
     }
 
     /// Hyperbolic tangent.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ForeignNode`] for an id of another graph.
     pub fn tanh(&mut self, x: NodeId) -> Result<NodeId> {
         self.unary(Op::Tanh, x)
     }
 
     /// Rectified linear unit.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ForeignNode`] for an id of another graph.
     pub fn relu(&mut self, x: NodeId) -> Result<NodeId> {
         self.unary(Op::Relu, x)
     }
 
     /// Derivative op: `dy · y · (1 - y)` for `y = sigmoid(x)`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Shape`] when the two shapes differ; [`Error::ForeignNode`] for an id of
+    /// another graph.
     pub fn sigmoid_grad(&mut self, y: NodeId, dy: NodeId) -> Result<NodeId> {
         self.same_shape(Op::SigmoidGrad, y, dy)
     }
 
     /// Derivative op: `dy · (1 - y²)` for `y = tanh(x)`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Shape`] when the two shapes differ; [`Error::ForeignNode`] for an id of
+    /// another graph.
     pub fn tanh_grad(&mut self, y: NodeId, dy: NodeId) -> Result<NodeId> {
         self.same_shape(Op::TanhGrad, y, dy)
     }
 
     /// Derivative op: `dy` where `x > 0`, else 0.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Shape`] when the two shapes differ; [`Error::ForeignNode`] for an id of
+    /// another graph.
     pub fn relu_grad(&mut self, x: NodeId, dy: NodeId) -> Result<NodeId> {
         self.same_shape(Op::ReluGrad, x, dy)
     }
 
     /// Sum of all elements, `[1, 1]`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ForeignNode`] for an id of another graph.
     pub fn sum(&mut self, x: NodeId) -> Result<NodeId> {
         self.node(x)?;
         self.push(Op::SumAll, &[x], Shape::SCALAR)
     }
 
     /// Sum over the batch axis, `[n, m] → [1, m]`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ForeignNode`] for an id of another graph.
     pub fn sum_rows(&mut self, x: NodeId) -> Result<NodeId> {
         let s = self.shape(x)?;
         self.push(Op::SumRows, &[x], Shape::new(1, s.cols))
     }
 
     /// Mean of all elements, `[1, 1]`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ForeignNode`] for an id of another graph.
     pub fn mean(&mut self, x: NodeId) -> Result<NodeId> {
         self.node(x)?;
         self.push(Op::Mean, &[x], Shape::SCALAR)
     }
 
     /// Repeats a `[1, m]` row or a scalar to `shape`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Shape`] when `x` does not broadcast to `shape`; [`Error::TooLarge`] beyond
+    /// [`Shape::MAX_ELEMENTS`]; [`Error::ForeignNode`] for an id of another graph.
     pub fn broadcast(&mut self, x: NodeId, shape: impl Into<Shape>) -> Result<NodeId> {
         let (from, to) = (self.shape(x)?, shape.into());
         if !from.broadcasts_to(to) {
@@ -128,11 +204,21 @@ impl Graph {
 
     /// Softmax cross-entropy of `logits` against `targets` (both `[n, k]`), averaged over
     /// the rows whose target is not all zeros (see [`Op::SoftmaxCrossEntropy`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Shape`] when the two shapes differ; [`Error::ForeignNode`] for an id of
+    /// another graph.
     pub fn softmax_cross_entropy(&mut self, logits: NodeId, targets: NodeId) -> Result<NodeId> {
         self.same_shape_scalar(Op::SoftmaxCrossEntropy, logits, targets)
     }
 
     /// Derivative op of [`Graph::softmax_cross_entropy`] with respect to the logits.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Shape`] when logits and targets differ or `dy` is not `[1, 1]`;
+    /// [`Error::ForeignNode`] for an id of another graph.
     pub fn softmax_cross_entropy_grad(&mut self, logits: NodeId, targets: NodeId, dy: NodeId) -> Result<NodeId> {
         let (sl, st, sd) = (self.shape(logits)?, self.shape(targets)?, self.shape(dy)?);
         if sl != st || sd != Shape::SCALAR {
@@ -144,6 +230,11 @@ impl Graph {
 
     /// Number of rows whose largest logit is where the target is largest (padding rows
     /// excluded), `[1, 1]`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Shape`] when the two shapes differ; [`Error::ForeignNode`] for an id of
+    /// another graph.
     pub fn count_correct(&mut self, logits: NodeId, targets: NodeId) -> Result<NodeId> {
         self.same_shape_scalar(Op::CountCorrect, logits, targets)
     }
@@ -173,23 +264,40 @@ impl Graph {
     }
 
     /// `Σ x²`, `[1, 1]`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ForeignNode`] for an id of another graph.
     pub fn sum_squares(&mut self, x: NodeId) -> Result<NodeId> {
         self.node(x)?;
         self.push(Op::SumSquares, &[x], Shape::SCALAR)
     }
 
     /// `sqrt(x)` elementwise.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ForeignNode`] for an id of another graph.
     pub fn sqrt(&mut self, x: NodeId) -> Result<NodeId> {
         self.unary(Op::Sqrt, x)
     }
 
     /// `[mean |g|, max |g|, ‖g‖₂]` of `grad`, `[1, 3]`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ForeignNode`] for an id of another graph.
     pub fn grad_stats(&mut self, grad: NodeId) -> Result<NodeId> {
         self.node(grad)?;
         self.push(Op::GradStats, &[grad], Shape::new(1, 3))
     }
 
     /// `clamp(x, -limit, limit)` elementwise.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for a limit that is not positive and finite;
+    /// [`Error::ForeignNode`] for an id of another graph.
     pub fn clip_value(&mut self, x: NodeId, limit: f32) -> Result<NodeId> {
         if !(limit.is_finite() && limit > 0.0) {
             return Err(Error::InvalidArgument { op: "clip_value", msg: format!("limit {limit} must be positive") });
@@ -198,6 +306,12 @@ impl Graph {
     }
 
     /// `min(1, max_norm / (norm + 1e-6))` of a `[1, 1]` norm.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for a `max_norm` that is not positive and finite,
+    /// [`Error::Shape`] when `norm` is not `[1, 1]`; [`Error::ForeignNode`] for an id of
+    /// another graph.
     pub fn clip_coefficient(&mut self, norm: NodeId, max_norm: f32) -> Result<NodeId> {
         if !(max_norm.is_finite() && max_norm > 0.0) {
             let msg = format!("max_norm {max_norm} must be positive");
@@ -212,6 +326,12 @@ impl Graph {
 
     /// Records `[step, tag]` into the `[1, 2]` state `record` the first time `value`
     /// holds a NaN or ±Inf (see [`Op::FirstNonFinite`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Shape`] when `record` is not `[1, 2]` or `step` not `[1, 1]`,
+    /// [`Error::InvalidArgument`] when `record` is not a state or two inputs share storage;
+    /// [`Error::ForeignNode`] for an id of another graph.
     pub fn first_non_finite(&mut self, record: NodeId, value: NodeId, step: NodeId, tag: u32) -> Result<NodeId> {
         let (sr, ss) = (self.shape(record)?, self.shape(step)?);
         if sr != Shape::new(1, 2) || ss != Shape::SCALAR {
@@ -222,6 +342,11 @@ impl Graph {
     }
 
     /// Mean squared error `mean((prediction - target)²)`, `[1, 1]`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Shape`] when the two shapes differ; [`Error::ForeignNode`] for an id of
+    /// another graph.
     pub fn mse_loss(&mut self, prediction: NodeId, target: NodeId) -> Result<NodeId> {
         self.same_shape_scalar(Op::MseLoss, prediction, target)
     }

@@ -112,7 +112,7 @@ fn config(cases: u32, seed: u64) -> ProptestConfig {
 }
 
 proptest! {
-    #![proptest_config(config(600, 1))]
+    #![proptest_config(config(2000, 1))]
 
     #[test]
     fn idx_reader_never_panics(which in 0usize..5, edits in proptest::collection::vec(edit(), 1..6)) {
@@ -133,7 +133,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(config(400, 2))]
+    #![proptest_config(config(1000, 2))]
 
     #[test]
     fn checkpoint_loader_never_panics(edits in proptest::collection::vec(edit(), 1..6)) {
@@ -155,7 +155,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(config(150, 3))]
+    #![proptest_config(config(300, 3))]
 
     /// The training state beside a model: its tensors and its metadata both mutated.
     #[test]

@@ -18,6 +18,11 @@ pub struct CpuSession {
 
 impl CpuSession {
     /// Plans `graph` (see [`Plan::new`]) and loads the initial values of leaves.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ForeignNode`] for a kept id of another graph, [`Error::TooLarge`] when the
+    /// values would not fit in memory.
     pub fn new(graph: &Graph, keep: &[NodeId], updates: bool) -> Result<Self> {
         let plan = Plan::new(graph, keep, updates)?;
         check_memory(graph, &plan)?;

@@ -32,21 +32,45 @@ pub trait Session {
     fn backend_name(&self) -> String;
 
     /// Sets the data of a leaf (input, parameter, constant or state) for the next runs.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ForeignNode`] for an id of another graph, [`Error::InvalidArgument`] for a
+    /// computed node, [`Error::DataLength`] when `data` does not fill the node.
     fn write(&mut self, node: NodeId, data: &[f32]) -> Result<()>;
 
     /// Runs the whole plan once (forward, backward, updates) without reading anything back.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Gpu`] when the device reports an error.
     fn run(&mut self) -> Result<()>;
 
     /// Reads a kept node or a leaf, after the runs so far.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ForeignNode`] for an id of another graph, [`Error::NotKept`] for a node not
+    /// kept when compiling, [`Error::NotComputed`] for a computed node before the first
+    /// run, [`Error::Gpu`] when reading back fails.
     fn read(&mut self, node: NodeId) -> Result<Vec<f32>>;
 
     /// Reads several kept nodes or leaves; on the GPU in one transfer.
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::read`].
     fn read_many(&mut self, nodes: &[NodeId]) -> Result<Vec<Vec<f32>>> {
         nodes.iter().map(|&n| self.read(n)).collect()
     }
 
     /// Runs the plan once with every kernel timed on the device, and returns the times in
     /// execution order. Only GPU sessions on adapters with timestamp queries can.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] on a backend or adapter that cannot time kernels,
+    /// [`Error::Gpu`] when the device reports an error.
     fn profile(&mut self) -> Result<Vec<KernelTime>> {
         Err(crate::Error::InvalidArgument {
             op: "profile",
@@ -56,6 +80,11 @@ pub trait Session {
 
     /// Copies the current values of `nodes` (leaves, e.g. parameters) into `other`, which
     /// must have been compiled from the same graph (e.g. training → inference).
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::read`] on this session and [`Session::write`] on `other` (an id of
+    /// another graph is an error there too).
     fn copy_to(&mut self, other: &mut dyn Session, nodes: &[NodeId]) -> Result<()> {
         for &node in nodes {
             let values = self.read(node)?;
@@ -65,6 +94,10 @@ pub trait Session {
     }
 
     /// Runs once and reads `nodes` back; on the GPU both happen in one submission.
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::run`] and [`Session::read`].
     fn run_and_read(&mut self, nodes: &[NodeId]) -> Result<Vec<Vec<f32>>> {
         self.run()?;
         nodes.iter().map(|&n| self.read(n)).collect()
@@ -157,12 +190,22 @@ impl Device {
 
     /// Compiles `graph` for training: each run computes what `keep` needs and applies
     /// every in-place update (optimizer step). `keep` lists the nodes readable after a run.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ForeignNode`] for a kept id of another graph; [`Error::TooLarge`] when the
+    /// values would not fit (CPU) or a value exceeds the adapter's buffer limit (GPU);
+    /// [`Error::Gpu`] when the device rejects a kernel or buffer.
     pub fn compile(&self, graph: &Graph, keep: &[NodeId]) -> Result<Box<dyn Session>> {
         self.compile_with(graph, keep, true)
     }
 
     /// Compiles `graph` for inference: each run computes only what `keep` needs and
     /// leaves parameters unchanged.
+    ///
+    /// # Errors
+    ///
+    /// As [`Device::compile`].
     pub fn compile_inference(&self, graph: &Graph, keep: &[NodeId]) -> Result<Box<dyn Session>> {
         self.compile_with(graph, keep, false)
     }

@@ -69,8 +69,8 @@ impl Dataset {
 
     fn from_parsed(images: idx::Idx, labels: idx::Idx, source: &str) -> Result<Dataset> {
         let format = |msg: String| Error::Format { path: source.to_owned(), msg };
-        // Both factors are at most 2³² − 1; their product was checked against the file size.
-        let (count, pixels) = (images.dims[0], images.dims[1] * images.dims[2]);
+        let count = images.dims[0];
+        let pixels = images.dims[1].checked_mul(images.dims[2]).unwrap_or(0);
         if pixels == 0 {
             return Err(format(format!("images of {} × {} pixels", images.dims[1], images.dims[2])));
         }

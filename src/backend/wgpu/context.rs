@@ -117,6 +117,10 @@ impl GpuContext {
     }
 
     /// The compute pipeline of `kernel`, built on first use and cached.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Gpu`] when the device rejects the kernel.
     pub fn pipeline(&self, kernel: Kernel) -> Result<wgpu::ComputePipeline> {
         let mut cache = self.pipelines.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(pipeline) = cache.get(&kernel) {

@@ -56,6 +56,10 @@ pub struct GpuSession {
 
 impl GpuSession {
     /// Plans `graph` (see [`Plan::new`]), allocates its buffers and builds every dispatch.
+    ///
+    /// # Errors
+    ///
+    /// As [`crate::Device::compile`].
     pub fn new(ctx: Arc<GpuContext>, graph: &Graph, keep: &[NodeId], updates: bool) -> Result<Self> {
         // A split matmul keeps its partial products in its own storage.
         let storage = |id: NodeId| {
