@@ -1,10 +1,16 @@
 //! The smallest use of autodiff: y = x² + 3x + 1 at x = 2, so dy/dx = 2x + 3 = 7.
 //!
-//! cargo run --example autograd [-- --backend gpu|cpu]
+//! cargo run --example autograd [-- --backend auto|gpu|cpu --graph graph.svg]
+//!
+//! `--graph FILE` draws the recorded graph (SVG or PNG): the forward pass, the backward
+//! pass that differentiation added beneath it, and the values 11 and 7 on them.
 
 #[path = "common/flags.rs"]
 mod flags;
 
+use std::path::PathBuf;
+
+use backprop::view::View;
 use backprop::Graph;
 use clap::Parser;
 
@@ -14,10 +20,16 @@ struct Args {
     /// software rasterizers included) or cpu.
     #[arg(long, default_value = "auto", value_parser = flags::BACKENDS)]
     backend: String,
+    /// Draw the computational graph, with the computed values, to this file (SVG or PNG).
+    #[arg(long)]
+    graph: Option<PathBuf>,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(path) = &args.graph {
+        backprop::output::check_writable(path)?;
+    }
     let device = flags::open_device(&args.backend)?;
     let mut g = Graph::new();
     let x = g.parameter("x", [1, 1], vec![2.0])?;
@@ -26,10 +38,15 @@ fn main() -> anyhow::Result<()> {
     let one = g.constant([1, 1], vec![1.0])?;
     let partial = g.add(x_squared, three_x)?;
     let y = g.add(partial, one)?;
+    g.set_name(y, "y")?;
     let dy_dx = g.backward(y)?.get(x).expect("y depends on x");
     let mut session = device.compile(&g, &[y, dy_dx])?;
     let values = session.run_and_read(&[y, dy_dx])?;
     println!("y = x² + 3x + 1 at x = 2: y = {}", values[0][0]);
     println!("dy/dx = {}", values[1][0]);
+    if let Some(path) = &args.graph {
+        View::new(&g).with_values(session.as_mut(), &[x, y, dy_dx])?.write(path)?;
+        println!("wrote {}", path.display());
+    }
     Ok(())
 }

@@ -55,6 +55,9 @@ impl Graph {
             return Err(Error::Shape { op: "backward", lhs: shape, rhs: Shape::SCALAR });
         }
         let seed = self.constant(Shape::SCALAR, vec![1.0])?;
+        self.mark_backward(seed.index(), loss);
+        let out = self.nodes()[loss.index()].name.clone().unwrap_or_else(|| "L".into());
+        self.name_gradient(seed, format!("∂{out}/∂{out}"));
         self.backward_from(loss, seed)
     }
 
@@ -78,6 +81,7 @@ impl Graph {
             }
             let Some(&dy) = grads.get(&id) else { continue };
             let inputs = node.inputs.clone();
+            let first_new = self.len();
             let input_grads = rules::vjp(self, id, dy)?;
             for (input, grad) in inputs.into_iter().zip(input_grads) {
                 if self.node(input)?.requires_grad {
@@ -87,8 +91,23 @@ impl Graph {
                     self.add_gradient(&mut grads, input, grad)?;
                 }
             }
+            self.mark_backward(first_new, id);
         }
+        self.name_gradients(output, &grads);
         Ok(Gradients { graph: self.identity(), of: grads })
+    }
+
+    /// Names the gradient of every named node `∂out/∂name` (`out` is the output's name,
+    /// or `L`), for drawings.
+    fn name_gradients(&mut self, output: NodeId, grads: &BTreeMap<NodeId, NodeId>) {
+        let out = self.nodes()[output.index()].name.clone().unwrap_or_else(|| "L".into());
+        for (&node, &grad) in grads {
+            if let Some(name) = self.nodes()[node.index()].name.clone() {
+                if node != output {
+                    self.name_gradient(grad, format!("∂{out}/∂{name}"));
+                }
+            }
+        }
     }
 
     /// Sums a broadcast gradient back to the shape of the value that was broadcast.

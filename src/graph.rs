@@ -1,6 +1,7 @@
 //! The recorded computation: an arena of nodes in creation order, which is already a
 //! topological order. Every recording method checks shapes and returns `Err` on misuse.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::error::{Error, Result};
@@ -56,11 +57,22 @@ pub struct Node {
 pub struct Graph {
     id: u32,
     nodes: Vec<Node>,
+    backward: BackwardMarks,
+}
+
+/// What differentiation recorded about the nodes it added, for drawings: which forward
+/// node's rule created each, and which gradients each holds.
+#[derive(Clone, Debug, Default)]
+struct BackwardMarks {
+    /// Gradient node index → the forward node being differentiated when it was recorded.
+    owner: BTreeMap<usize, NodeId>,
+    /// Gradient node index → names such as `∂L/∂w1`.
+    names: BTreeMap<usize, Vec<String>>,
 }
 
 impl Default for Graph {
     fn default() -> Self {
-        Graph { id: NEXT_GRAPH.fetch_add(1, Ordering::Relaxed), nodes: Vec::new() }
+        Graph { id: NEXT_GRAPH.fetch_add(1, Ordering::Relaxed), nodes: Vec::new(), backward: BackwardMarks::default() }
     }
 }
 
@@ -117,6 +129,49 @@ impl Graph {
     /// Ids of all trainable parameters, in recording order.
     pub fn parameters(&self) -> Vec<NodeId> {
         self.ids_where(|n| n.op == Op::Parameter)
+    }
+
+    /// Names node `id` (any node, not only leaves): names appear in errors, diagnostics and
+    /// drawings.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ForeignNode`] for an id of another graph.
+    pub fn set_name(&mut self, id: NodeId, name: &str) -> Result<()> {
+        self.node(id)?;
+        self.nodes[id.index()].name = Some(name.to_owned());
+        Ok(())
+    }
+
+    /// Whether `id` was recorded by differentiation ([`Graph::backward`]): a gradient or a
+    /// step of computing one.
+    pub fn is_gradient(&self, id: NodeId) -> bool {
+        self.node(id).is_ok() && self.backward.owner.contains_key(&id.index())
+    }
+
+    /// For a node recorded by differentiation, the forward node whose backward rule
+    /// recorded it.
+    pub fn gradient_owner(&self, id: NodeId) -> Option<NodeId> {
+        self.node(id).ok()?;
+        self.backward.owner.get(&id.index()).copied()
+    }
+
+    /// The names of the gradients node `id` holds, e.g. `["∂L/∂w1"]` (empty for other
+    /// nodes).
+    pub fn gradient_names(&self, id: NodeId) -> &[String] {
+        self.backward.names.get(&id.index()).map_or(&[], |v| v.as_slice())
+    }
+
+    /// Marks the nodes recorded since index `from` as differentiation of `owner`.
+    pub(crate) fn mark_backward(&mut self, from: usize, owner: NodeId) {
+        for index in from..self.nodes.len() {
+            self.backward.owner.entry(index).or_insert(owner);
+        }
+    }
+
+    /// Records that gradient node `grad` holds `name`.
+    pub(crate) fn name_gradient(&mut self, grad: NodeId, name: String) {
+        self.backward.names.entry(grad.index()).or_default().push(name);
     }
 
     /// Display name of a node: its own name or `#id`.

@@ -49,6 +49,7 @@ mod record;
 pub mod resume;
 mod rules;
 mod shape;
+pub mod view;
 
 pub use autodiff::Gradients;
 pub use backend::{Device, DeviceChoice, KernelTime, Session};

@@ -39,22 +39,53 @@ impl Xor {
         let mut g = Graph::new();
         let x = g.input("x", [4, 2])?;
         let y = g.input("y", [4, 1])?;
-        let w1 = g.parameter("w1", [2, 4], init::normal(&mut rng, [2, 4])?)?;
-        let b1 = g.parameter("b1", [1, 4], vec![0.0; 4])?;
-        let w2 = g.parameter("w2", [4, 1], init::normal(&mut rng, [4, 1])?)?;
-        let b2 = g.parameter("b2", [1, 1], vec![0.0])?;
+        let initial = [init::normal(&mut rng, [2, 4])?, vec![0.0; 4], init::normal(&mut rng, [4, 1])?, vec![0.0]];
+        let (params, prediction) = Xor::record(&mut g, x, initial)?;
+        let [w1, b1, w2, b2] = params;
+        let loss = g.mse_loss(prediction, y)?;
+        g.set_name(loss, "loss")?;
+        let gradients = g.backward(loss)?;
+        let params = vec![w1, b1, w2, b2];
+        let grads = params.iter().map(|&p| gradients.get(p).expect("every parameter reaches the loss")).collect();
+        g.sgd(&gradients, lr)?;
+        Ok(Xor { graph: g, x, y, prediction, loss, params, grads })
+    }
+
+    /// Records the network on `x` (`[n, 2]`) with parameters `[w1, b1, w2, b2]` holding
+    /// `values`; returns the parameter nodes and the prediction.
+    fn record(g: &mut Graph, x: NodeId, values: [Vec<f32>; 4]) -> Result<([NodeId; 4], NodeId)> {
+        let [w1, b1, w2, b2] = values;
+        let w1 = g.parameter("w1", [2, 4], w1)?;
+        let b1 = g.parameter("b1", [1, 4], b1)?;
+        let w2 = g.parameter("w2", [4, 1], w2)?;
+        let b2 = g.parameter("b2", [1, 1], b2)?;
         let z1 = g.matmul(x, w1)?;
         let z1 = g.add(z1, b1)?;
         let a1 = g.sigmoid(z1)?;
         let z2 = g.matmul(a1, w2)?;
         let z2 = g.add(z2, b2)?;
         let prediction = g.sigmoid(z2)?;
-        let loss = g.mse_loss(prediction, y)?;
-        let gradients = g.backward(loss)?;
-        let params = vec![w1, b1, w2, b2];
-        let grads = params.iter().map(|&p| gradients.get(p).expect("every parameter reaches the loss")).collect();
-        g.sgd(&gradients, lr)?;
-        Ok(Xor { graph: g, x, y, prediction, loss, params, grads })
+        g.set_name(prediction, "prediction")?;
+        Ok(([w1, b1, w2, b2], prediction))
+    }
+
+    /// The network with trained parameter `values` (`[w1, b1, w2, b2]`, as read from
+    /// [`Xor::params`]) on a batch of `n` points: the graph, its `[n, 2]` input and its
+    /// `[n, 1]` prediction, for evaluating many points in one run.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::DataLength`] when a value does not fit its parameter, and the size
+    /// errors of recording a batch of `n`.
+    pub fn predictor(values: Vec<Vec<f32>>, n: usize) -> Result<(Graph, NodeId, NodeId)> {
+        let values: [Vec<f32>; 4] = values.try_into().map_err(|v: Vec<Vec<f32>>| crate::Error::InvalidArgument {
+            op: "xor predictor",
+            msg: format!("{} parameter values, expected 4", v.len()),
+        })?;
+        let mut g = Graph::new();
+        let x = g.input("x", [n, 2])?;
+        let (_, prediction) = Xor::record(&mut g, x, values)?;
+        Ok((g, x, prediction))
     }
 }
 

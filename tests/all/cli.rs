@@ -241,3 +241,26 @@ pub fn the_default_device_is_never_a_software_rasterizer() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// The pictures of the textbook: the autograd graph with 11 and 7 on it, the XOR training
+/// step, and the XOR decision regions.
+pub fn examples_draw_graphs_and_decision_regions() {
+    let dir = crate::files::temp_dir("cli-pictures");
+    let out = run("autograd", &["--backend", "cpu", "--graph", "autograd.svg"], &dir);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let svg = std::fs::read_to_string(dir.join("autograd.svg")).unwrap();
+    for text in ["= 11", "= 7", "∂y/∂x", "∂y/∂y", "square"] {
+        assert!(svg.contains(text), "the autograd graph lacks {text:?}");
+    }
+    let args = ["--backend", "cpu", "--epochs", "2000", "--graph", "xor.svg", "--boundary", "regions.png"];
+    let out = run("xor", &args, &dir);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let svg = std::fs::read_to_string(dir.join("xor.svg")).unwrap();
+    for text in ["∂loss/∂w1", "∂loss/∂b2", "w2 ← sgd_update", "mse_loss", "prediction"] {
+        assert!(svg.contains(text), "the xor graph lacks {text:?}");
+    }
+    assert!(std::fs::read(dir.join("regions.png")).unwrap().starts_with(b"\x89PNG"));
+    let same = run("xor", &["--graph", "a.png", "--boundary", "a.png"], &dir);
+    fails_with(&same, &["--graph and --boundary both name a.png"]);
+    std::fs::remove_dir_all(dir).unwrap();
+}

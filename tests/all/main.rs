@@ -17,6 +17,7 @@ mod optimizers;
 mod resume;
 mod shaders;
 mod training;
+mod view;
 
 use std::io::Write;
 
@@ -59,6 +60,10 @@ fn cpu_tests() -> Vec<(&'static str, fn())> {
         misuse::checkpoints_refuse_duplicate_names_and_non_finite_weights,
         misuse::update_ops_are_checked_like_every_other_op,
         resume::mismatched_training_states_are_errors,
+        view::dot_text_of_a_small_graph_is_exact,
+        view::drawings_are_valid_svg_and_png,
+        view::a_graph_of_10000_nodes_draws_in_seconds,
+        view::decision_regions_draw_and_check_their_grid,
         cli::mlp_flags_out_of_range_name_the_flag_and_the_range,
         cli::mlp_checks_every_output_before_training,
         cli::mlp_save_named_like_a_chart_keeps_the_checkpoint,
@@ -68,6 +73,7 @@ fn cpu_tests() -> Vec<(&'static str, fn())> {
         cli::vanishing_gradients_checks_depth_and_titles_with_it,
         cli::readme_example_learns_xor,
         cli::the_default_device_is_never_a_software_rasterizer,
+        cli::examples_draw_graphs_and_decision_regions,
         diagnostics::statistics_and_clipping_match_finite_differences,
         gradcheck::matmul_all_transpose_variants,
         gradcheck::add_sub_mul_with_broadcasting,
@@ -110,6 +116,7 @@ fn both_tests() -> Vec<(&'static str, DeviceTest)> {
         diagnostics::non_finite_values_are_reported_with_step_and_source,
         training::xor_converges,
         misuse::node_ids_know_their_graph,
+        view::values_parts_and_kinds,
         resume::five_plus_five_epochs_equal_ten,
         misuse::reads_before_the_first_run_and_of_unkept_nodes,
         training::small_mlp_learns_fashion_mnist,

@@ -1,6 +1,8 @@
 //! Charts written with `plotters`, PNG or SVG by the file's extension. Text uses an
 //! embedded DejaVu Sans, so no system font library is needed.
 
+mod regions;
+
 use std::path::Path;
 use std::sync::Once;
 
@@ -9,7 +11,7 @@ use plotters::prelude::*;
 
 use crate::error::{Error, Result};
 
-const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+const FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 
 pub(crate) fn register_font() {
     static ONCE: Once = Once::new();
@@ -39,18 +41,16 @@ pub(crate) fn encode_png(rgb: &[u8], (width, height): (u32, u32)) -> std::result
     Ok(out)
 }
 
-/// Draws `$draw(&root)` (a closure generic in use over the backend) in memory as SVG or
-/// PNG by `$path`'s extension, then writes the file whole (see
-/// [`crate::output::write_atomically`]). A macro because the closure is instantiated once
-/// per backend type. Drawing in memory keeps the file system out of plotters, whose
-/// errors would otherwise reach the user as debug dumps.
-macro_rules! render {
-    ($path:expr, $size:expr, $draw:expr) => {{
+/// Draws `$draw(&root)` (a closure generic in use over the backend) in memory, as SVG
+/// when `$svg` is true and PNG otherwise, and returns the file's bytes or plotters' error
+/// text. A macro because the closure is instantiated once per backend type. Drawing in
+/// memory keeps the file system out of plotters, whose errors would otherwise reach the
+/// user as debug dumps.
+macro_rules! draw_bytes {
+    ($svg:expr, $size:expr, $draw:expr) => {{
         $crate::plot::register_font();
-        let path: &std::path::Path = $path;
-        $crate::output::check_writable(path)?;
         let size: (u32, u32) = $size;
-        let bytes: std::result::Result<Vec<u8>, String> = if $crate::plot::is_svg(path) {
+        let bytes: std::result::Result<Vec<u8>, String> = if $svg {
             let mut svg = String::new();
             let drawn = {
                 let root = plotters::prelude::SVGBackend::with_string(&mut svg, size).into_drawing_area();
@@ -65,6 +65,19 @@ macro_rules! render {
             };
             drawn.and_then(|_| $crate::plot::encode_png(&rgb, size))
         };
+        bytes
+    }};
+}
+pub(crate) use draw_bytes;
+pub use regions::{decision_regions, grid, Regions};
+
+/// Draws `$draw(&root)` into `$path` (SVG by the extension, else PNG) and writes the file
+/// whole (see [`crate::output::write_atomically`]), after checking the path first.
+macro_rules! render {
+    ($path:expr, $size:expr, $draw:expr) => {{
+        let path: &std::path::Path = $path;
+        $crate::output::check_writable(path)?;
+        let bytes = $crate::plot::draw_bytes!($crate::plot::is_svg(path), $size, $draw);
         let bytes = bytes.map_err(|e| $crate::plot::plot_error(path, e))?;
         $crate::output::write_atomically(path, &bytes)
     }};
