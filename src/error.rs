@@ -130,6 +130,19 @@ fn describe_io(error: &std::io::Error) -> String {
     }
 }
 
+/// `Err(Error::TooLarge)` naming `what`, its element count and the limit, when `shape`
+/// holds more than [`Shape::MAX_ELEMENTS`] values.
+pub(crate) fn check_size(shape: Shape, what: &str) -> Result<()> {
+    if shape.checked_len().is_some() {
+        return Ok(());
+    }
+    Err(Error::TooLarge {
+        what: format!("{what} of shape {shape}"),
+        size: format!("{} values", shape.rows as u128 * shape.cols as u128),
+        limit: format!("{} values per tensor", Shape::MAX_ELEMENTS),
+    })
+}
+
 impl Error {
     /// An [`Error::Io`] for `path`.
     pub(crate) fn io(path: &std::path::Path, error: std::io::Error) -> Error {

@@ -244,7 +244,7 @@ impl Graph {
             return Err(Error::InvalidArgument { op: node.op.name(), msg: format!("empty shape {}", node.shape) });
         }
         let what = node.name.clone().unwrap_or_else(|| node.op.name().to_owned());
-        node.shape.check_size(&what)?;
+        crate::error::check_size(node.shape, &what)?;
         if self.nodes.len() >= u32::MAX as usize {
             return Err(Error::InvalidArgument { op: node.op.name(), msg: "graph has 2^32 nodes".into() });
         }
@@ -253,7 +253,7 @@ impl Graph {
     }
 
     fn leaf(&mut self, op: Op, name: Option<&str>, shape: Shape, init: Option<Vec<f32>>) -> Result<NodeId> {
-        shape.check_size(name.unwrap_or(op.name()))?;
+        crate::error::check_size(shape, name.unwrap_or(op.name()))?;
         if let Some(values) = &init {
             check_len(name.unwrap_or(op.name()), shape, values.len())?;
         }
@@ -297,7 +297,7 @@ impl Graph {
     /// As [`Graph::input`].
     pub fn state(&mut self, name: &str, shape: impl Into<Shape>) -> Result<NodeId> {
         let shape = shape.into();
-        shape.check_size(name)?;
+        crate::error::check_size(shape, name)?;
         self.leaf(Op::State, Some(name), shape, Some(vec![0.0; shape.len()]))
     }
 }

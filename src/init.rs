@@ -21,7 +21,7 @@ pub fn epoch_rng(seed: u64, epoch: usize) -> StdRng {
 }
 
 fn checked_len(shape: Shape, what: &str) -> Result<usize> {
-    shape.check_size(what)?;
+    crate::error::check_size(shape, what)?;
     if shape.is_empty() {
         return Err(Error::InvalidArgument { op: "init", msg: format!("empty shape {shape}") });
     }

@@ -55,6 +55,6 @@ pub use autodiff::Gradients;
 pub use backend::{Device, DeviceChoice, KernelTime, Session};
 pub use error::{Error, Result};
 pub use graph::{Graph, Node, NodeId};
-pub use op::Op;
-pub use optim::{AdamConfig, Optimizer};
+pub use op::{AdamConfig, Op};
+pub use optim::Optimizer;
 pub use shape::Shape;

@@ -1,7 +1,18 @@
 //! The closed op set. Forward ops, the derivative ops that backward rules emit, and the
 //! in-place optimizer updates. Both backends implement every variant.
 
-use crate::optim::AdamConfig;
+/// Adam's hyper-parameters (PyTorch's defaults from `Optimizer::adam`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamConfig {
+    /// Learning rate.
+    pub lr: f32,
+    /// First-moment decay (PyTorch: 0.9).
+    pub beta1: f32,
+    /// Second-moment decay (PyTorch: 0.999).
+    pub beta2: f32,
+    /// Added to `sqrt(v̂)` for stability (PyTorch: 1e-8).
+    pub eps: f32,
+}
 
 /// One operation of the graph.
 #[derive(Clone, Copy, Debug, PartialEq)]

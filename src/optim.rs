@@ -4,21 +4,8 @@
 use crate::autodiff::Gradients;
 use crate::error::{Error, Result};
 use crate::graph::{Graph, NodeId};
-use crate::op::Op;
+use crate::op::{AdamConfig, Op};
 use crate::shape::Shape;
-
-/// Adam's hyper-parameters (PyTorch's defaults from [`Optimizer::adam`]).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct AdamConfig {
-    /// Learning rate.
-    pub lr: f32,
-    /// First-moment decay (PyTorch: 0.9).
-    pub beta1: f32,
-    /// Second-moment decay (PyTorch: 0.999).
-    pub beta2: f32,
-    /// Added to `sqrt(v̂)` for stability (PyTorch: 1e-8).
-    pub eps: f32,
-}
 
 /// An optimizer and its hyper-parameters; defaults are PyTorch's.
 #[derive(Clone, Copy, Debug, PartialEq)]

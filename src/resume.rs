@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use crate::checkpoint::{self, Tensor};
 use crate::error::{Error, Result};
 use crate::nn::Sequential;
-use crate::optim::{AdamConfig, Optimizer};
+use crate::op::AdamConfig;
+use crate::optim::Optimizer;
 
 /// Where training stood after `epoch` epochs, and the optimizer's state then.
 #[derive(Clone, Debug, PartialEq)]

@@ -27,7 +27,7 @@ impl Shape {
     pub const MAX_ELEMENTS: usize = u32::MAX as usize;
 
     /// Number of elements (saturating: a shape too large to count reports `usize::MAX`;
-    /// recording such a shape is an error, see [`Shape::check_size`]).
+    /// recording such a shape is an error, see [`Shape::checked_len`]).
     pub const fn len(&self) -> usize {
         self.rows.saturating_mul(self.cols)
     }
@@ -37,22 +37,9 @@ impl Shape {
         self.rows == 0 || self.cols == 0
     }
 
-    /// `Err` when the shape holds more than [`Shape::MAX_ELEMENTS`] values; `what` names
-    /// the tensor in the message.
-    ///
-    /// # Errors
-    ///
-    /// [`crate::Error::TooLarge`] naming the element count and the limit.
-    pub fn check_size(&self, what: &str) -> crate::Result<()> {
-        let count = self.rows as u128 * self.cols as u128;
-        if count <= Self::MAX_ELEMENTS as u128 {
-            return Ok(());
-        }
-        Err(crate::Error::TooLarge {
-            what: format!("{what} of shape {self}"),
-            size: format!("{count} values"),
-            limit: format!("{} values per tensor", Self::MAX_ELEMENTS),
-        })
+    /// The number of elements, or `None` beyond [`Shape::MAX_ELEMENTS`].
+    pub fn checked_len(&self) -> Option<usize> {
+        self.rows.checked_mul(self.cols).filter(|&n| n <= Self::MAX_ELEMENTS)
     }
 
     /// The shape with rows and columns swapped.

@@ -1,7 +1,7 @@
 //! The reference kernels: plain loops, one small function per op. They define what every
 //! GPU kernel must compute.
 
-use crate::optim::AdamConfig;
+use crate::op::AdamConfig;
 use crate::shape::Shape;
 
 /// Element `(r, c)` of a value of shape `from` broadcast to a wider shape.

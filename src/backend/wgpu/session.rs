@@ -13,8 +13,8 @@ use super::readback::Readback;
 use crate::backend::Session;
 use crate::error::{Error, Result};
 use crate::graph::{Graph, Node, NodeId};
+use crate::op::AdamConfig;
 use crate::op::Op;
-use crate::optim::AdamConfig;
 use crate::plan::Plan;
 use crate::shape::Shape;
 
