@@ -27,6 +27,12 @@ fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return gid.x + gid.y * nwg.x * 256u;
 }
 
+// NaN by its bits: a comparison such as v != v may be folded away by a compiler that
+// assumes no NaN.
+fn is_nan(v: f32) -> bool {
+    return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
+}
+
 fn a_at(i: u32) -> f32 {
     let r = i / params.cols;
     let c = i % params.cols;
@@ -103,7 +109,9 @@ fn sqrt_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
 fn clip_value(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i < params.len) {
-        out[i] = clamp(a_at(i), -params.scalar, params.scalar);
+        // NaN stays NaN, as in PyTorch (clamp's result for NaN is not defined).
+        let v = a_at(i);
+        out[i] = select(clamp(v, -params.scalar, params.scalar), v, is_nan(v));
     }
 }
 
@@ -112,6 +120,8 @@ fn clip_value(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
 fn clip_coefficient(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i < params.len) {
-        out[i] = min(1.0, params.scalar / (a_at(i) + 1e-6));
+        // A NaN norm gives a NaN factor, as in PyTorch (min's result for NaN is not defined).
+        let factor = params.scalar / (a_at(i) + 1e-6);
+        out[i] = select(min(1.0, factor), factor, is_nan(factor));
     }
 }

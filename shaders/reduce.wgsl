@@ -75,6 +75,18 @@ fn sum_squares(@builtin(local_invocation_index) lid: u32) {
 }
 
 var<workgroup> partial_max: array<f32, 256>;
+
+// NaN by its bits: a comparison such as v != v may be folded away by a compiler that
+// assumes no NaN.
+fn is_nan(v: f32) -> bool {
+    return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
+}
+
+// max that keeps NaN, as PyTorch's max does (the built-in's result for NaN is not defined).
+fn max_nan(a: f32, b: f32) -> f32 {
+    return select(select(max(a, b), b, is_nan(b)), a, is_nan(a));
+}
+
 var<workgroup> partial_sq: array<f32, 256>;
 
 // grad_stats: out = [mean |x|, max |x|, sqrt(Σ x²)]. Dispatch: 1 workgroup; three trees
@@ -88,7 +100,7 @@ fn grad_stats(@builtin(local_invocation_index) lid: u32) {
     for (var i = lid; i < n; i += 256u) {
         let v = x[i];
         sum_abs += abs(v);
-        max_abs = max(max_abs, abs(v));
+        max_abs = max_nan(max_abs, abs(v));
         sum_sq = fma(v, v, sum_sq);
     }
     partial[lid] = sum_abs;
@@ -98,7 +110,7 @@ fn grad_stats(@builtin(local_invocation_index) lid: u32) {
     for (var stride = 128u; stride > 0u; stride = stride / 2u) {
         if (lid < stride) {
             partial[lid] += partial[lid + stride];
-            partial_max[lid] = max(partial_max[lid], partial_max[lid + stride]);
+            partial_max[lid] = max_nan(partial_max[lid], partial_max[lid + stride]);
             partial_sq[lid] += partial_sq[lid + stride];
         }
         workgroupBarrier();

@@ -71,7 +71,7 @@ impl CpuSession {
             Op::CountCorrect => vec![k::count_correct(arg(0), arg(1), shape(0))],
             Op::SumSquares => vec![k::sum_squares(arg(0))],
             Op::Sqrt => k::unary(arg(0), f32::sqrt),
-            Op::ClipCoefficient { max_norm } => k::unary(arg(0), |norm| (max_norm / (norm + 1e-6)).min(1.0)),
+            Op::ClipCoefficient { max_norm } => k::unary(arg(0), |norm| k::clip_coefficient(norm, max_norm)),
             Op::ClipValue(limit) => k::unary(arg(0), |v| v.clamp(-limit, limit)),
             Op::GradStats => k::grad_stats(arg(0)).to_vec(),
             Op::Input | Op::Parameter | Op::Constant | Op::State => unreachable!("leaves are not evaluated"),

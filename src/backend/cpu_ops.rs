@@ -35,9 +35,32 @@ pub fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
 }
 
-/// `max(x, 0)`.
+/// `max(x, 0)`; NaN stays NaN, as in PyTorch (`f32::max` would return 0).
 pub fn relu(x: f32) -> f32 {
-    x.max(0.0)
+    if x > 0.0 || x.is_nan() {
+        x
+    } else {
+        0.0
+    }
+}
+
+/// The larger of two values, NaN if either is NaN (PyTorch's `max`; `f32::max` skips NaN).
+pub fn max_nan(a: f32, b: f32) -> f32 {
+    if a.is_nan() || b.is_nan() {
+        f32::NAN
+    } else {
+        a.max(b)
+    }
+}
+
+/// PyTorch's `clip_grad_norm_` factor `min(1, max_norm / (norm + 1e-6))`; NaN for a NaN norm.
+pub fn clip_coefficient(norm: f32, max_norm: f32) -> f32 {
+    let factor = max_norm / (norm + 1e-6);
+    if factor.is_nan() {
+        factor
+    } else {
+        factor.min(1.0)
+    }
 }
 
 /// Row-major transpose of a `[rows, cols]` matrix.
@@ -183,6 +206,6 @@ pub fn sum_squares(x: &[f32]) -> f32 {
 /// `[mean |x|, max |x|, ‖x‖₂]`.
 pub fn grad_stats(x: &[f32]) -> [f32; 3] {
     let sum_abs: f64 = x.iter().map(|&v| v.abs() as f64).sum();
-    let max_abs = x.iter().fold(0.0f32, |m, &v| m.max(v.abs()));
+    let max_abs = x.iter().fold(0.0f32, |m, &v| max_nan(m, v.abs()));
     [(sum_abs / x.len() as f64) as f32, max_abs, sum_squares(x).sqrt()]
 }

@@ -15,6 +15,7 @@ mod gradcheck;
 mod misuse;
 mod optimizers;
 mod resume;
+mod semantics;
 mod shaders;
 mod training;
 mod view;
@@ -117,6 +118,8 @@ fn both_tests() -> Vec<(&'static str, DeviceTest)> {
         training::xor_converges,
         misuse::node_ids_know_their_graph,
         view::values_parts_and_kinds,
+        semantics::nan_propagates_as_in_pytorch,
+        semantics::tanh_is_accurate_near_zero_and_finite_far_out,
         resume::five_plus_five_epochs_equal_ten,
         misuse::reads_before_the_first_run_and_of_unkept_nodes,
         training::small_mlp_learns_fashion_mnist,

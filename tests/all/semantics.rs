@@ -1,0 +1,51 @@
+//! One semantics on both backends, pinned to PyTorch: NaN propagates through relu,
+//! clipping and the gradient statistics, and tanh keeps its relative precision near 0.
+
+use backprop::{Device, Graph, NodeId};
+
+/// Runs `op` on `values` (a `[1, n]` parameter) and reads the result.
+fn apply(device: &Device, values: &[f32], op: impl Fn(&mut Graph, NodeId) -> NodeId) -> Vec<f32> {
+    let mut g = Graph::new();
+    let x = g.parameter("x", [1, values.len()], values.to_vec()).unwrap();
+    let y = op(&mut g, x);
+    let mut session = device.compile_inference(&g, &[y]).unwrap();
+    session.run_and_read(&[y]).unwrap().remove(0)
+}
+
+/// Elementwise: NaN where `expected` is NaN, else equal.
+fn same(what: &str, got: &[f32], expected: &[f32]) {
+    let ok = got.len() == expected.len()
+        && got.iter().zip(expected).all(|(g, e)| if e.is_nan() { g.is_nan() } else { g == e });
+    assert!(ok, "{what}: got {got:?}, expected {expected:?}");
+}
+
+pub fn nan_propagates_as_in_pytorch(device: &Device) {
+    let nan = f32::NAN;
+    let x = [nan, -1.0, 2.0, f32::INFINITY, f32::NEG_INFINITY];
+    same("relu", &apply(device, &x, |g, x| g.relu(x).unwrap()), &[nan, 0.0, 2.0, f32::INFINITY, 0.0]);
+    same("clip_value", &apply(device, &x, |g, x| g.clip_value(x, 1.5).unwrap()), &[nan, -1.0, 1.5, 1.5, -1.5]);
+    let factor = |norm: f32| apply(device, &[norm], |g, x| g.clip_coefficient(x, 1.0).unwrap());
+    same("clip_coefficient of NaN", &factor(nan), &[nan]);
+    same("clip_coefficient of 0.5", &factor(0.5), &[1.0]);
+    same("grad_stats with NaN", &apply(device, &[1.0, nan, -3.0], |g, x| g.grad_stats(x).unwrap()), &[nan, nan, nan]);
+    let stats = apply(device, &[1.0, -4.0, 3.0], |g, x| g.grad_stats(x).unwrap());
+    same("grad_stats", &stats[..2], &[8.0 / 3.0, 4.0]);
+    let inf = apply(device, &[1.0, f32::NEG_INFINITY], |g, x| g.grad_stats(x).unwrap());
+    same("grad_stats with -inf", &inf, &[f32::INFINITY, f32::INFINITY, f32::INFINITY]);
+}
+
+/// tanh within 1e-6 of the exact value, relative, from 1e-30 to 100 (PyTorch's is
+/// correctly rounded there); ±1, not NaN, at ±100.
+pub fn tanh_is_accurate_near_zero_and_finite_far_out(device: &Device) {
+    let magnitudes = [
+        1e-30, 1e-20, 1e-10, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.1, 0.2, 0.2499, 0.25, 0.2501, 0.3, 0.5, 0.55, 1.0,
+        2.0, 5.0, 9.0, 10.0, 20.0, 88.0, 100.0,
+    ];
+    let x: Vec<f32> = magnitudes.iter().flat_map(|&m: &f32| [m, -m]).collect();
+    let y = apply(device, &x, |g, x| g.tanh(x).unwrap());
+    for (&x, &y) in x.iter().zip(&y) {
+        let exact = (x as f64).tanh();
+        let relative = ((y as f64 - exact) / exact).abs();
+        assert!(relative <= 1e-6, "tanh({x:e}) = {y:e}, exact {exact:e}: relative error {relative:.2e}");
+    }
+}
