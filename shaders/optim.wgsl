@@ -1,13 +1,15 @@
 // Optimizer updates, in place.
 //
-// Bindings: 0 = grad (read), 1 = step counter (read; adam only), 2 = param (read_write,
+// Bindings: 0 = grad (read), 1 = bias corrections (read; adam only), 2 = param (read_write,
 // updated in place), 3 = params, 4 = velocity or first moment m (read_write),
 // 5 = second moment v (read_write; adam only).
 // sgd:          param -= lr · grad
 // sgd_momentum: v = momentum · v + grad; param -= lr · v  (PyTorch, no dampening)
-// adam:         PyTorch's Adam at step t = counter[0] (1 on the first step):
+// adam:         PyTorch's Adam at step t, with c = [1−β₁ᵗ, 1−β₂ᵗ, β₁ᵗ, β₂ᵗ] at binding 1:
 //               m = β₁m + (1−β₁)g; v = β₂v + (1−β₂)g²;
 //               param -= (lr / (1−β₁ᵗ)) · m / (sqrt(v) / sqrt(1−β₂ᵗ) + eps)
+// adam_corrections: binding 2 is c, advanced one step (see the entry point).
+//               Dispatch: 1 workgroup.
 // Dispatch: ceil(len / 256) workgroups of 256, spilling into y.
 // accumulate:   param += grad (a running total, e.g. of the loss over an epoch)
 // first_non_finite: see its entry point.
@@ -22,7 +24,12 @@ struct Params {
     beta2: f32,
     eps: f32,
     tag: u32,
-    _pad: u32,
+    // 1 − β computed on the host in f64, as PyTorch does.
+    one_minus_beta1: f32,
+    one_minus_beta2: f32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<storage, read> grad: array<f32>;
@@ -54,39 +61,34 @@ fn sgd_momentum(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     }
 }
 
-// base^exp by repeated squaring, as the CPU reference computes it (bit for bit the same
-// multiplications; a built-in pow may differ by ulps that 1 − β₂ᵗ magnifies).
-fn pow_int(base: f32, exponent: u32) -> f32 {
-    var result = 1.0;
-    var square = base;
-    var e = exponent;
-    loop {
-        if (e == 0u) {
-            break;
-        }
-        if ((e & 1u) == 1u) {
-            result *= square;
-        }
-        square *= square;
-        e = e >> 1u;
-    }
-    return result;
+// 1 − βᵗ from the state [1 − β₁ᵗ, 1 − β₂ᵗ, β₁ᵗ, β₂ᵗ] at binding 1: the accurate form for its size.
+fn bias_correction(which: u32) -> f32 {
+    let complement = step[which];
+    return select(1.0 - step[which + 2u], complement, complement < 0.5);
 }
 
 @compute @workgroup_size(256)
 fn adam(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i < params.len) {
-        let t = u32(step[0]);
-        let step_size = params.lr / (1.0 - pow_int(params.beta1, t));
-        let bias2_sqrt = sqrt(1.0 - pow_int(params.beta2, t));
+        let step_size = params.lr / bias_correction(0u);
+        let bias2_sqrt = sqrt(bias_correction(1u));
         let g = grad[i];
-        let m = params.beta1 * moment1[i] + (1.0 - params.beta1) * g;
-        let v = params.beta2 * moment2[i] + (1.0 - params.beta2) * g * g;
+        let m = params.beta1 * moment1[i] + params.one_minus_beta1 * g;
+        let v = params.beta2 * moment2[i] + params.one_minus_beta2 * g * g;
         moment1[i] = m;
         moment2[i] = v;
         param[i] -= step_size * m / (sqrt(v) / bias2_sqrt + params.eps);
     }
+}
+
+@compute @workgroup_size(1)
+fn adam_corrections() {
+    // See adam_corrections in cpu_ops.rs: both 1 − βᵗ and βᵗ, moved by the exact 1 − β.
+    param[0] += params.one_minus_beta1 * (1.0 - param[0]);
+    param[1] += params.one_minus_beta2 * (1.0 - param[1]);
+    param[2] -= params.one_minus_beta1 * param[2];
+    param[3] -= params.one_minus_beta2 * param[3];
 }
 
 @compute @workgroup_size(1)

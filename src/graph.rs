@@ -143,6 +143,12 @@ impl Graph {
         Ok(())
     }
 
+    /// The first node named `name` (see [`Graph::set_name`]; optimizers name their state
+    /// after the parameter, e.g. `0.weight.exp_avg`).
+    pub fn find(&self, name: &str) -> Option<NodeId> {
+        self.nodes.iter().position(|n| n.name.as_deref() == Some(name)).map(|i| self.id_at(i))
+    }
+
     /// Whether `id` was recorded by differentiation ([`Graph::backward`]): a gradient or a
     /// step of computing one.
     pub fn is_gradient(&self, id: NodeId) -> bool {
@@ -288,6 +294,11 @@ impl Graph {
     /// As [`Graph::parameter`].
     pub fn constant(&mut self, shape: impl Into<Shape>, values: Vec<f32>) -> Result<NodeId> {
         self.leaf(Op::Constant, None, shape.into(), Some(values))
+    }
+
+    /// Persistent state starting from `values`.
+    pub(crate) fn state_with(&mut self, name: &str, shape: impl Into<Shape>, values: Vec<f32>) -> Result<NodeId> {
+        self.leaf(Op::State, Some(name), shape.into(), Some(values))
     }
 
     /// Persistent optimizer state, initialised to zeros.

@@ -14,6 +14,16 @@ pub struct AdamConfig {
     pub eps: f32,
 }
 
+impl AdamConfig {
+    /// `(1 − β₁, 1 − β₂)` as PyTorch computes them: in f64 from the decimal the betas were
+    /// written as (their shortest representation, e.g. 0.999), then rounded once. In f32,
+    /// 1 − 0.999f32 is 0.00099998713, 1.3e-5 away from 0.001.
+    pub fn complements(&self) -> (f32, f32) {
+        let complement = |beta: f32| (1.0 - beta.to_string().parse::<f64>().unwrap_or(beta as f64)) as f32;
+        (complement(self.beta1), complement(self.beta2))
+    }
+}
+
 /// One operation of the graph.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Op {
@@ -90,10 +100,14 @@ pub enum Op {
         /// Momentum factor.
         momentum: f32,
     },
-    /// Inputs `(param, grad, m, v, step)`: Adam with bias correction as PyTorch computes
-    /// it, `param`, `m` and `v` updated in place; `step` is the counter after its
-    /// [`Op::Increment`].
+    /// Inputs `(param, grad, m, v, corrections)`: Adam with bias correction as PyTorch
+    /// computes it, `param`, `m` and `v` updated in place; `corrections` is the state
+    /// after its [`Op::AdamCorrections`].
     Adam(AdamConfig),
+    /// Input `corrections [1, 4]` = `[1 − β₁ᵗ, 1 − β₂ᵗ, β₁ᵗ, β₂ᵗ]`, advanced one step in
+    /// place, each by the exact `1 − β` (see `cpu_ops::adam_corrections`): no nearly equal
+    /// numbers are subtracted and no float step count has to stay exact.
+    AdamCorrections(AdamConfig),
     /// `Σ x²`, `[1, 1]`. Fused: one reduction instead of square and sum with a temporary.
     SumSquares,
     /// `sqrt(x)` elementwise. Not differentiable (used on gradient norms).
@@ -153,6 +167,7 @@ impl Op {
             Op::SgdUpdate { .. } => "sgd_update",
             Op::SgdMomentum { .. } => "sgd_momentum",
             Op::Adam(_) => "adam",
+            Op::AdamCorrections(_) => "adam_corrections",
             Op::SumSquares => "sum_squares",
             Op::Sqrt => "sqrt",
             Op::ClipCoefficient { .. } => "clip_coefficient",
@@ -174,7 +189,11 @@ impl Op {
     /// planner always keeps them.
     pub fn updated_inputs(&self) -> &'static [usize] {
         match self {
-            Op::SgdUpdate { .. } | Op::Increment | Op::Accumulate | Op::FirstNonFinite { .. } => &[0],
+            Op::SgdUpdate { .. }
+            | Op::Increment
+            | Op::Accumulate
+            | Op::FirstNonFinite { .. }
+            | Op::AdamCorrections(_) => &[0],
             Op::SgdMomentum { .. } => &[0, 2],
             Op::Adam(_) => &[0, 2, 3],
             _ => &[],

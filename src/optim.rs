@@ -5,7 +5,6 @@ use crate::autodiff::Gradients;
 use crate::error::{Error, Result};
 use crate::graph::{Graph, NodeId};
 use crate::op::{AdamConfig, Op};
-use crate::shape::Shape;
 
 /// An optimizer and its hyper-parameters; defaults are PyTorch's.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -71,8 +70,9 @@ impl Graph {
                 })
                 .collect(),
             Optimizer::Adam(config) => {
-                let counter = self.state("adam.step", Shape::SCALAR)?;
-                let step = self.push_update(Op::Increment, &[counter])?;
+                // [1 − β₁ᵗ, 1 − β₂ᵗ, β₁ᵗ, β₂ᵗ] at t = 0.
+                let corrections = self.state_with("adam.bias_corrections", [1, 4], vec![0.0, 0.0, 1.0, 1.0])?;
+                let step = self.push_update(Op::AdamCorrections(config), &[corrections])?;
                 let mut updates = vec![step];
                 for (p, g) in params {
                     let shape = self.shape(p)?;

@@ -30,7 +30,7 @@ pub struct TrainingState {
     pub samples: usize,
     /// The optimizer and its hyper-parameters.
     pub optimizer: Optimizer,
-    /// The optimizer's state, e.g. `adam.step`, `0.weight.exp_avg`, `0.weight.exp_avg_sq`.
+    /// The optimizer's state, e.g. `adam.bias_corrections`, `0.weight.exp_avg`, `0.weight.exp_avg_sq`.
     pub tensors: Vec<Tensor>,
 }
 

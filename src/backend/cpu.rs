@@ -79,6 +79,7 @@ impl CpuSession {
             | Op::SgdMomentum { .. }
             | Op::Adam(_)
             | Op::Increment
+            | Op::AdamCorrections(_)
             | Op::Accumulate
             | Op::FirstNonFinite { .. } => {
                 unreachable!("updates are applied in place")
@@ -109,7 +110,7 @@ impl CpuSession {
             }
             Op::Adam(config) => {
                 let (mut m, mut v, t) = (take(2), take(3), take(4));
-                k::adam(&mut p, &g, &mut m, &mut v, t[0], &config);
+                k::adam(&mut p, &g, &mut m, &mut v, &t, &config);
                 (self.values[at[2]], self.values[at[3]], self.values[at[4]]) = (m, v, t);
             }
             _ => unreachable!("{} is not an update", node.op.name()),
@@ -141,6 +142,10 @@ impl Session for CpuSession {
                 Op::Increment => {
                     let counter = self.storage(id);
                     self.values[counter][0] += 1.0;
+                }
+                Op::AdamCorrections(config) => {
+                    let corrections = self.storage(id);
+                    k::adam_corrections(&mut self.values[corrections], &config);
                 }
                 op if !op.updated_inputs().is_empty() => self.update(id),
                 _ => self.values[id.index()] = self.eval(id),

@@ -171,29 +171,37 @@ pub fn sgd_momentum(p: &mut [f32], g: &[f32], v: &mut [f32], lr: f32, momentum: 
     }
 }
 
-/// `base^exp` by repeated squaring: plain f32 multiplications, so the GPU kernel doing the
-/// same gets the same bits. A library `pow` may differ by a few ulp, and `1 − β₂ᵗ` at
-/// small t magnifies that a thousandfold.
-pub fn pow_int(base: f32, mut exp: u32) -> f32 {
-    let (mut result, mut square) = (1.0f32, base);
-    while exp > 0 {
-        if exp & 1 == 1 {
-            result *= square;
-        }
-        square *= square;
-        exp >>= 1;
+/// Advances Adam's bias-correction state `[1 − β₁ᵗ, 1 − β₂ᵗ, β₁ᵗ, β₂ᵗ]` by one step. Both
+/// `1 − βᵗ` and `βᵗ` are kept, each moved by the exact complement `1 − β` (never by β
+/// rounded to f32, whose error would compound): while `1 − βᵗ` is small it is accurate
+/// itself, and once it passes 0.5, `1 − βᵗ` computed from the small `βᵗ` is.
+pub fn adam_corrections(state: &mut [f32], c: &AdamConfig) {
+    let (one_minus_b1, one_minus_b2) = c.complements();
+    for (i, complement) in [one_minus_b1, one_minus_b2].into_iter().enumerate() {
+        state[i] += complement * (1.0 - state[i]);
+        state[i + 2] -= complement * state[i + 2];
     }
-    result
 }
 
-/// One Adam step at step count `t` (1 on the first step), in PyTorch's order of
-/// operations: `p -= (lr / (1 − β₁ᵗ)) · m / (sqrt(v) / sqrt(1 − β₂ᵗ) + eps)`.
-pub fn adam(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], t: f32, c: &AdamConfig) {
-    let step_size = c.lr / (1.0 - pow_int(c.beta1, t as u32));
-    let bias2_sqrt = (1.0 - pow_int(c.beta2, t as u32)).sqrt();
+/// `1 − βᵗ` from the state's two forms: the accurate one for its size.
+pub fn bias_correction(state: &[f32], which: usize) -> f32 {
+    let (complement, power) = (state[which], state[which + 2]);
+    if complement < 0.5 {
+        complement
+    } else {
+        1.0 - power
+    }
+}
+
+/// One Adam step with the bias-correction state of [`adam_corrections`], in PyTorch's
+/// order of operations: `p -= (lr / (1 − β₁ᵗ)) · m / (sqrt(v) / sqrt(1 − β₂ᵗ) + eps)`.
+pub fn adam(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], corrections: &[f32], c: &AdamConfig) {
+    let (one_minus_b1, one_minus_b2) = c.complements();
+    let step_size = c.lr / bias_correction(corrections, 0);
+    let bias2_sqrt = bias_correction(corrections, 1).sqrt();
     for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m).zip(v) {
-        *m = c.beta1 * *m + (1.0 - c.beta1) * g;
-        *v = c.beta2 * *v + (1.0 - c.beta2) * g * g;
+        *m = c.beta1 * *m + one_minus_b1 * g;
+        *v = c.beta2 * *v + one_minus_b2 * g * g;
         *p -= step_size * *m / (v.sqrt() / bias2_sqrt + c.eps);
     }
 }

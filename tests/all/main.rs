@@ -120,6 +120,7 @@ fn both_tests() -> Vec<(&'static str, DeviceTest)> {
         view::values_parts_and_kinds,
         semantics::nan_propagates_as_in_pytorch,
         semantics::tanh_is_accurate_near_zero_and_finite_far_out,
+        semantics::adam_bias_corrections_are_exact,
         resume::five_plus_five_epochs_equal_ten,
         misuse::reads_before_the_first_run_and_of_unkept_nodes,
         training::small_mlp_learns_fashion_mnist,

@@ -41,6 +41,7 @@ pub enum Kernel {
     Sgd,
     SgdMomentum,
     Adam,
+    AdamCorrections,
     Increment,
     Accumulate,
     SumSquares,
@@ -53,7 +54,7 @@ pub enum Kernel {
 
 impl Kernel {
     /// Every kernel, for tests that build them all.
-    pub const ALL: [Kernel; 32] = [
+    pub const ALL: [Kernel; 33] = [
         Kernel::MatMul,
         Kernel::MatMulSmall,
         Kernel::MatMulSumSplits,
@@ -78,6 +79,7 @@ impl Kernel {
         Kernel::Sgd,
         Kernel::SgdMomentum,
         Kernel::Adam,
+        Kernel::AdamCorrections,
         Kernel::Increment,
         Kernel::Accumulate,
         Kernel::SumSquares,
@@ -97,7 +99,7 @@ impl Kernel {
             Sigmoid | Tanh | Relu | SigmoidGrad | TanhGrad | ReluGrad => 2,
             SumAll | SumRows | SumSquares | GradStats => 3,
             Mse | SoftmaxXent | SoftmaxXentGrad | CountCorrect => 4,
-            Sgd | SgdMomentum | Adam | Increment | Accumulate | FirstNonFinite => 5,
+            Sgd | SgdMomentum | Adam | AdamCorrections | Increment | Accumulate | FirstNonFinite => 5,
         }
     }
 
@@ -139,6 +141,7 @@ impl Kernel {
             Sgd => "sgd",
             SgdMomentum => "sgd_momentum",
             Adam => "adam",
+            AdamCorrections => "adam_corrections",
             Increment => "increment",
             Accumulate => "accumulate",
             SumSquares => "sum_squares",
@@ -200,5 +203,8 @@ pub(crate) struct OptimParams {
     pub beta2: f32,
     pub eps: f32,
     pub tag: u32,
-    pub _pad: u32,
+    /// `1 − β₁` and `1 − β₂`, from [`crate::AdamConfig::complements`].
+    pub one_minus_beta1: f32,
+    pub one_minus_beta2: f32,
+    pub _pad: [u32; 3],
 }

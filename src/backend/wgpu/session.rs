@@ -184,10 +184,13 @@ impl GpuSession {
             Op::SgdMomentum { lr, momentum } => {
                 self.update(Kernel::SgdMomentum, OptimParams { lr, momentum, ..Default::default() }, id, &[(4, x[2])])
             }
-            Op::Adam(AdamConfig { lr, beta1, beta2, eps }) => {
-                let params = OptimParams { lr, beta1, beta2, eps, ..Default::default() };
-                self.update(Kernel::Adam, params, id, &[(1, x[4]), (4, x[2]), (5, x[3])])
-            }
+            Op::Adam(config) => self.update(Kernel::Adam, adam_params(config), id, &[(1, x[4]), (4, x[2]), (5, x[3])]),
+            Op::AdamCorrections(config) => Launch {
+                kernel: Kernel::AdamCorrections,
+                params: bytes_of(&OptimParams { len: 4, ..adam_params(config) }).to_vec(),
+                bindings: vec![(2, id)],
+                workgroups: [1, 1, 1],
+            },
             Op::Increment => Launch {
                 kernel: Kernel::Increment,
                 params: bytes_of(&OptimParams { len: 1, ..Default::default() }).to_vec(),
@@ -303,6 +306,12 @@ impl GpuSession {
         self.readback = readback;
         values
     }
+}
+
+fn adam_params(config: AdamConfig) -> OptimParams {
+    let AdamConfig { lr, beta1, beta2, eps } = config;
+    let (one_minus_beta1, one_minus_beta2) = config.complements();
+    OptimParams { lr, beta1, beta2, eps, one_minus_beta1, one_minus_beta2, ..Default::default() }
 }
 
 fn elementwise_params(out: Shape, a: Shape, b: Shape, scalar: f32) -> Vec<u8> {
