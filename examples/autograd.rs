@@ -5,6 +5,7 @@
 //! `--graph FILE` draws the recorded graph (SVG or PNG): the forward pass, the backward
 //! pass that differentiation added beneath it, and the values 11 and 7 on them.
 
+#[macro_use]
 #[path = "common/flags.rs"]
 mod flags;
 
@@ -28,7 +29,7 @@ struct Args {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     if let Some(path) = &args.graph {
-        backprop::output::check_writable(path)?;
+        backprop::plot::check_chart_path(path).map_err(|e| anyhow::anyhow!("--graph: {e}"))?;
     }
     let device = flags::open_device(&args.backend)?;
     let mut g = Graph::new();
@@ -42,11 +43,11 @@ fn main() -> anyhow::Result<()> {
     let dy_dx = g.backward(y)?.get(x).expect("y depends on x");
     let mut session = device.compile(&g, &[y, dy_dx])?;
     let values = session.run_and_read(&[y, dy_dx])?;
-    println!("y = x² + 3x + 1 at x = 2: y = {}", values[0][0]);
-    println!("dy/dx = {}", values[1][0]);
+    say!("y = x² + 3x + 1 at x = 2: y = {}", values[0][0]);
+    say!("dy/dx = {}", values[1][0]);
     if let Some(path) = &args.graph {
         View::new(&g).with_values(session.as_mut(), &[x, y, dy_dx])?.write(path)?;
-        println!("wrote {}", path.display());
+        say!("wrote {}", path.display());
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 //!
 //! cargo run --example readme [-- --backend auto|gpu|cpu]
 
+#[macro_use]
 #[path = "common/flags.rs"]
 mod flags;
 
@@ -19,7 +20,7 @@ struct Args {
 fn main() -> anyhow::Result<()> {
     let device = flags::open_device(&Args::parse().backend)?;
     let (loss, predictions) = xor(&device)?;
-    println!("loss {loss:.4}, predictions {predictions:.3?} (targets {XOR_TARGETS:?})");
+    say!("loss {loss:.4}, predictions {predictions:.3?} (targets {XOR_TARGETS:?})");
     Ok(())
 }
 

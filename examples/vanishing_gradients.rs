@@ -7,13 +7,15 @@
 
 use std::path::PathBuf;
 
+#[macro_use]
 #[path = "common/flags.rs"]
 mod flags;
 
+use anyhow::Context;
 use backprop::diagnostics::GradStat;
 use backprop::models::{Block, DeepNet};
-use backprop::output::{check_distinct, check_writable};
-use backprop::plot::{gradient_flow, log_curves, MAX_FLOW_PARAMETERS};
+use backprop::output::check_distinct;
+use backprop::plot::{check_chart_path, gradient_flow, log_curves, MAX_FLOW_PARAMETERS};
 use backprop::Device;
 use clap::Parser;
 use flags::{whole, BACKENDS};
@@ -52,30 +54,33 @@ fn weight_stats(device: &Device, block: Block, args: &Args) -> anyhow::Result<Ve
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     check_distinct(&[("--plot", &args.plot), ("--grad-flow", &args.grad_flow)])?;
-    check_writable(&args.plot)?;
-    check_writable(&args.grad_flow)?;
+    check_chart_path(&args.plot).context("--plot")?;
+    check_chart_path(&args.grad_flow).context("--grad-flow")?;
     let device = flags::open_device(&args.backend)?;
     let blocks = [Block::Sigmoid, Block::Relu, Block::Residual];
     let stats: Vec<Vec<GradStat>> =
         blocks.iter().map(|&b| weight_stats(&device, b, &args)).collect::<Result<_, _>>()?;
 
-    println!("\n‖∂loss/∂W‖₂ per layer, input → output ({} blocks of Linear(100,100), batch 32, MSE)", args.depth);
-    println!("{:>6} {:>14} {:>14} {:>18}", "layer", blocks[0].name(), blocks[1].name(), blocks[2].name());
+    say!("\n‖∂loss/∂W‖₂ per layer, input → output ({} blocks of Linear(100,100), batch 32, MSE)", args.depth);
+    say!("{:>6} {:>14} {:>14} {:>18}", "layer", blocks[0].name(), blocks[1].name(), blocks[2].name());
     let rows = stats[0].iter().zip(&stats[1]).zip(&stats[2]);
     for (layer, ((sigmoid, relu), residual)) in rows.enumerate() {
-        println!("{:>6} {:>14.3e} {:>14.3e} {:>18.3e}", layer + 1, sigmoid.norm, relu.norm, residual.norm);
+        say!("{:>6} {:>14.3e} {:>14.3e} {:>18.3e}", layer + 1, sigmoid.norm, relu.norm, residual.norm);
     }
     for (block, s) in blocks.iter().zip(&stats) {
         let (first, last) = (s[0].norm, s[s.len() - 1].norm);
-        println!("{:>18}: last/first layer gradient norm = {:.1e}", block.name(), last / first);
+        match first > 0.0 {
+            true => say!("{:>18}: last/first layer gradient norm = {:.1e}", block.name(), last / first),
+            false => say!("{:>18}: the first layer's gradient vanished entirely (norm {first})", block.name()),
+        }
     }
 
     let series: Vec<(String, Vec<f32>)> =
         blocks.iter().zip(&stats).map(|(b, s)| (b.name().to_owned(), s.iter().map(|g| g.norm).collect())).collect();
-    log_curves(&args.plot, "Weight-gradient norm per layer", "‖∂loss/∂W‖₂ (log scale)", &series)?;
-    println!("\nwrote {}", args.plot.display());
+    log_curves(&args.plot, "Weight-gradient norm per layer", "‖∂loss/∂W‖₂ (log scale)", &series).context("--plot")?;
+    say!("\nwrote {}", args.plot.display());
     let title = format!("Gradient flow: {} sigmoid blocks", args.depth);
-    gradient_flow(&args.grad_flow, &title, &stats[0])?;
-    println!("wrote {}", args.grad_flow.display());
+    gradient_flow(&args.grad_flow, &title, &stats[0]).context("--grad-flow")?;
+    say!("wrote {}", args.grad_flow.display());
     Ok(())
 }

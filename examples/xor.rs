@@ -7,15 +7,17 @@
 //! the trained values; `--boundary FILE` draws the decision regions the network learned
 //! over [−0.5, 1.5]², evaluated on the device in one batch. SVG or PNG by extension.
 
+#[macro_use]
 #[path = "common/flags.rs"]
 mod flags;
 
 use std::path::PathBuf;
 use std::time::Instant;
 
+use anyhow::Context;
 use backprop::models::{Xor, XOR_INPUTS, XOR_TARGETS};
-use backprop::output::{check_distinct, check_writable};
-use backprop::plot::{decision_regions, grid, Regions};
+use backprop::output::check_distinct;
+use backprop::plot::{check_chart_path, decision_regions, grid, Regions};
 use backprop::view::View;
 use backprop::{Device, Session};
 use clap::Parser;
@@ -55,7 +57,9 @@ fn main() -> anyhow::Result<()> {
         .filter_map(|(flag, path)| path.as_deref().map(|p| (flag, p)))
         .collect();
     check_distinct(&outputs)?;
-    outputs.iter().try_for_each(|(_, path)| check_writable(path))?;
+    for (flag, path) in &outputs {
+        check_chart_path(path).with_context(|| flag.to_string())?;
+    }
     let device = flags::open_device(&args.backend)?;
     let net = Xor::new(args.seed, args.lr)?;
     let mut train = device.compile(&net.graph, &[net.loss])?;
@@ -67,30 +71,30 @@ fn main() -> anyhow::Result<()> {
         if epoch % 1000 == 0 {
             // The loss of this step's forward pass, before its update (as NumPy prints).
             let loss = train.run_and_read(&[net.loss])?[0][0];
-            println!("epoch {epoch:>5}, loss {loss:.4}");
+            say!("epoch {epoch:>5}, loss {loss:.4}");
         } else {
             train.run()?;
         }
     }
     // Reading a parameter waits for every queued step, so the time covers all of them.
     train.read(net.params[0])?;
-    println!("training loop: {:.3} s for {} epochs", start.elapsed().as_secs_f64(), args.epochs);
+    say!("training loop: {:.3} s for {} epochs", start.elapsed().as_secs_f64(), args.epochs);
 
     let mut infer = device.compile_inference(&net.graph, &[net.prediction])?;
     train.copy_to(infer.as_mut(), &net.params)?;
     infer.write(net.x, &XOR_INPUTS)?;
     let predictions = infer.run_and_read(&[net.prediction])?.remove(0);
     let shown: Vec<String> = predictions.iter().map(|p| format!("{p:.4}")).collect();
-    println!("predictions: [{}]", shown.join(", "));
+    say!("predictions: [{}]", shown.join(", "));
     if let Some(path) = &args.graph {
         let mut shown_nodes = vec![net.x, net.y, net.loss];
         shown_nodes.extend(&net.params);
         View::new(&net.graph).with_values(train.as_mut(), &shown_nodes)?.write(path)?;
-        println!("wrote {}", path.display());
+        say!("wrote {}", path.display());
     }
     if let Some(path) = &args.boundary {
         boundary(&device, train.as_mut(), &net, path)?;
-        println!("wrote {}", path.display());
+        say!("wrote {}", path.display());
     }
     Ok(())
 }

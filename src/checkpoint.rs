@@ -82,7 +82,7 @@ pub fn parse(bytes: &[u8], source: &Path) -> Result<Vec<Tensor>> {
 
 /// [`load`], and the file's metadata (empty when it has none).
 pub(crate) fn load_with_metadata(path: &Path) -> Result<Parsed> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::output::read_input(path)?;
     parse_with_metadata(&bytes, path)
 }
 
@@ -143,7 +143,7 @@ impl Sequential {
             problems.push(format!("unexpected {}", t.name));
         }
         if !problems.is_empty() {
-            return Err(format(source, format!("does not fit the model: {}", problems.join("; "))));
+            return Err(format(source, format!("cannot be loaded into the model: {}", problems.join("; "))));
         }
         for t in tensors {
             self.set_parameter(&t.name, &t.values)?;

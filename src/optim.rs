@@ -31,19 +31,27 @@ impl Optimizer {
         Optimizer::Adam(AdamConfig { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8 })
     }
 
-    fn validate(&self) -> Result<()> {
-        let fine = |v: f32, lo: f32, hi: f32| v.is_finite() && v >= lo && v < hi;
-        let ok = match *self {
-            Optimizer::Sgd { lr, momentum } => fine(lr, 0.0, f32::MAX) && fine(momentum, 0.0, 1.0),
+    /// `Err` naming the first hyper-parameter out of range (PyTorch's ranges: lr, eps and
+    /// momentum ≥ 0, betas in [0, 1), all finite).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] naming the hyper-parameter, its value and its range.
+    pub fn validate(&self) -> Result<()> {
+        let fields: Vec<(&str, f32, bool)> = match *self {
+            Optimizer::Sgd { lr, momentum } => vec![("lr", lr, false), ("momentum", momentum, true)],
             Optimizer::Adam(AdamConfig { lr, beta1, beta2, eps }) => {
-                fine(lr, 0.0, f32::MAX) && fine(beta1, 0.0, 1.0) && fine(beta2, 0.0, 1.0) && fine(eps, 0.0, f32::MAX)
+                vec![("lr", lr, false), ("beta1", beta1, true), ("beta2", beta2, true), ("eps", eps, false)]
             }
         };
-        if ok {
-            Ok(())
-        } else {
-            Err(Error::InvalidArgument { op: "optimizer", msg: format!("invalid hyper-parameters {self:?}") })
+        for (name, value, below_one) in fields {
+            let fine = value.is_finite() && value >= 0.0 && (!below_one || value < 1.0);
+            if !fine {
+                let range = if below_one { "in [0, 1)" } else { "finite and >= 0" };
+                return Err(Error::InvalidArgument { op: "optimizer", msg: format!("{name} {value} must be {range}") });
+            }
         }
+        Ok(())
     }
 }
 

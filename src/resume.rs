@@ -30,6 +30,8 @@ pub struct TrainingState {
     pub samples: usize,
     /// The optimizer and its hyper-parameters.
     pub optimizer: Optimizer,
+    /// Global-norm gradient clipping, if training clipped.
+    pub clip_norm: Option<f32>,
     /// The optimizer's state, e.g. `adam.bias_corrections`, `0.weight.exp_avg`, `0.weight.exp_avg_sq`.
     pub tensors: Vec<Tensor>,
 }
@@ -66,6 +68,7 @@ fn metadata(state: &TrainingState, model: &Sequential) -> HashMap<String, String
         ("seed".to_owned(), state.seed.to_string()),
         ("batch".to_owned(), state.batch.to_string()),
         ("samples".to_owned(), state.samples.to_string()),
+        ("clip_norm".to_owned(), state.clip_norm.map_or("none".to_owned(), |c| c.to_string())),
     ]);
     // f32 Display is the shortest text that parses back to the same bits.
     let hyper: Vec<(&str, f32)> = match state.optimizer {
@@ -81,18 +84,20 @@ fn metadata(state: &TrainingState, model: &Sequential) -> HashMap<String, String
 }
 
 /// Saves the model to `model_path` and the training state beside it (see
-/// [`state_path`]); each file appears whole or not at all. The state is written first,
-/// so an interrupted save leaves a state whose digest does not match the old model, which
+/// [`state_path`]). Both are written and synced before either replaces an older file, so
+/// a save that fails (a full disk) leaves the old pair as it was; and should the process
+/// die between the two renames, the state's digest no longer matches the model, which
 /// [`load`] refuses rather than resuming from a mixed pair.
 ///
 /// # Errors
 ///
-/// The errors of [`checkpoint::save`] for either file.
+/// The errors of [`crate::output::write_all_atomically`], and [`Error::Format`] for
+/// tensors that cannot be serialized.
 pub fn save(model_path: &Path, model: &Sequential, state: &TrainingState) -> Result<()> {
     let path = state_path(model_path);
-    let bytes = checkpoint::serialize(&path, &state.tensors, Some(metadata(state, model)))?;
-    crate::output::write_atomically(&path, &bytes)?;
-    checkpoint::save(model_path, &model.state_dict())
+    let state_bytes = checkpoint::serialize(&path, &state.tensors, Some(metadata(state, model)))?;
+    let model_bytes = checkpoint::serialize(model_path, &model.state_dict(), None)?;
+    crate::output::write_all_atomically(&[(&path, &state_bytes), (model_path, &model_bytes)])
 }
 
 /// Loads the model at `model_path` into `model` (strictly, as
@@ -135,13 +140,23 @@ pub fn load(model_path: &Path, model: &mut Sequential) -> Result<TrainingState> 
         "sgd" => Optimizer::Sgd { lr: real("lr")?, momentum: real("momentum")? },
         other => return Err(bad(format!("unknown optimizer '{other}'"))),
     };
+    optimizer.validate().map_err(|e| bad(e.to_string()))?;
     let size = |key: &str| usize::try_from(int(key)?).map_err(|_| bad(format!("'{key}' is too large")));
+    let positive = |key: &str| size(key).and_then(|v| if v > 0 { Ok(v) } else { Err(bad(format!("'{key}' is 0"))) });
+    let clip_norm = match field("clip_norm")?.as_str() {
+        "none" => None,
+        _ => match real("clip_norm")? {
+            c if c > 0.0 => Some(c),
+            c => return Err(bad(format!("'clip_norm' {c} must be positive"))),
+        },
+    };
     let state = TrainingState {
         epoch: size("epoch")?,
         seed: int("seed")?,
-        batch: size("batch")?,
-        samples: size("samples")?,
+        batch: positive("batch")?,
+        samples: positive("samples")?,
         optimizer,
+        clip_norm,
         tensors,
     };
     *model = loaded;

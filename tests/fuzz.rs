@@ -165,7 +165,7 @@ proptest! {
         let path = dir.join("model.safetensors");
         let mut classifier = Classifier::new(&Device::Cpu, small_model(1), Optimizer::adam(1e-3), 4, 4).unwrap();
         let tensors = classifier.optimizer_state().unwrap();
-        let state = TrainingState { epoch: 3, seed: 9, batch: 4, samples: 40, optimizer: classifier.optimizer(), tensors };
+        let state = TrainingState { epoch: 3, seed: 9, batch: 4, samples: 40, optimizer: classifier.optimizer(), clip_norm: None, tensors };
         resume::save(&path, &small_model(1), &state).unwrap();
         let state_file = resume::state_path(&path);
         let bytes = apply(&std::fs::read(&state_file).unwrap(), &edits);

@@ -1,7 +1,24 @@
 //! Flag parsers shared by the examples: each error names the accepted range, and
 //! negative numbers reach them (the commands set `allow_negative_numbers`). Each example
 //! uses some of them.
-#![allow(dead_code)]
+#![allow(dead_code, unused_macros)]
+
+/// `println!` that never panics: when stdout is a closed pipe (`| head`) or a full disk,
+/// the line is dropped and the program goes on to save what it trained.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `eprintln!` that never panics, for warnings.
+macro_rules! warn {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
 
 /// A whole number in `min..=max`.
 pub fn whole<T>(min: T, max: T) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static
@@ -31,6 +48,15 @@ pub const BACKENDS: [&str; 3] = ["auto", "gpu", "cpu"];
 /// Opens the device `--backend` names and prints which one runs, and why, in one line.
 pub fn open_device(name: &str) -> anyhow::Result<backprop::Device> {
     let choice = backprop::Device::from_name(name)?;
-    println!("device: {} — {}", choice.device.name(), choice.reason);
+    say!("device: {} — {}", choice.device.name(), choice.reason);
     Ok(choice.device)
+}
+
+/// `"1 epoch"`, `"2 epochs"`.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }

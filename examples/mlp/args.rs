@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 use backprop::output::{check_distinct, check_writable};
+use backprop::plot::check_chart_path;
 use backprop::resume::{state_path, TrainingState};
 use clap::Parser;
 
@@ -68,10 +69,11 @@ pub struct Args {
 /// The hyper-parameters a run uses: from the flags, or from the checkpoint it resumes.
 pub struct Settings {
     pub batch: usize,
-    pub lr: f32,
     pub seed: u64,
     /// Epochs already trained (0 unless resuming).
     pub done: usize,
+    /// Adam with the learning rate (and, when resuming, every hyper-parameter saved).
+    pub optimizer: backprop::Optimizer,
 }
 
 impl Args {
@@ -88,23 +90,48 @@ impl Args {
         }
     }
 
-    /// Every output checked before training: writable, not a directory, no two on one
-    /// file. The charts are checked even though the checkpoint is written first, so that
-    /// no output fails after hours of training.
+    /// What the training chart is called in messages: its flag, or that it is the default.
+    fn plot_name(&self) -> &'static str {
+        match self.plot {
+            Some(_) => "--plot",
+            None => "the training chart (a default name; choose one with --plot)",
+        }
+    }
+
+    /// Every output checked before training: writable, a regular file or none yet, no
+    /// two on one file, and none on an input (a checkpoint read by --load or --resume).
+    /// The charts are checked even though the checkpoint is written first, so that no
+    /// output fails after hours of training. `--save` may name the file --resume or
+    /// --load read: that is how training continues in place.
     pub fn check_outputs(&self) -> anyhow::Result<()> {
         let plot = self.plot_path();
-        let state = self.save.as_deref().map(state_path);
-        let mut outputs: Vec<(&str, &Path)> = vec![("the training chart (--plot)", &plot)];
-        if let (Some(save), Some(state)) = (&self.save, &state) {
-            outputs.push(("--save", save));
-            outputs.push(("the training state of --save", state));
-        }
+        let save_state = self.save.as_deref().map(state_path);
+        let mut charts: Vec<(&str, &Path)> = vec![(self.plot_name(), &plot)];
         if let Some(flow) = &self.grad_flow {
-            outputs.push(("--grad-flow", flow));
+            charts.push(("--grad-flow", flow));
         }
-        check_distinct(&outputs)?;
-        for (what, path) in &outputs {
+        let mut files = charts.clone();
+        if let (Some(save), Some(state)) = (&self.save, &save_state) {
+            files.push(("--save", save));
+            files.push(("the training state --save writes", state));
+        }
+        let resume_state = self.resume.as_deref().map(state_path);
+        let inputs = [("--load", self.load.as_deref()), ("--resume", self.resume.as_deref())]
+            .into_iter()
+            .chain([("the training state --resume reads", resume_state.as_deref())]);
+        for (what, input) in inputs {
+            if let Some(input) = input {
+                let mut pairs = charts.clone();
+                pairs.push((what, input));
+                check_distinct(&pairs)?;
+            }
+        }
+        check_distinct(&files)?;
+        for (what, path) in files.iter().skip(charts.len()) {
             check_writable(path).map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
+        }
+        for (what, path) in &charts {
+            check_chart_path(path).map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
         }
         Ok(())
     }
@@ -114,11 +141,14 @@ impl Args {
     pub fn settings(&self, resumed: Option<&TrainingState>) -> anyhow::Result<Settings> {
         let Some(state) = resumed else {
             let (batch, lr) = (self.batch.unwrap_or(DEFAULT_BATCH), self.lr.unwrap_or(DEFAULT_LR));
-            return Ok(Settings { batch, lr, seed: self.seed.unwrap_or(DEFAULT_SEED), done: 0 });
+            let optimizer = backprop::Optimizer::adam(lr);
+            return Ok(Settings { batch, seed: self.seed.unwrap_or(DEFAULT_SEED), done: 0, optimizer });
         };
         let lr = match state.optimizer {
             backprop::Optimizer::Adam(config) => config.lr,
-            other => bail!("the checkpoint was trained with {other:?}; this example trains with Adam"),
+            backprop::Optimizer::Sgd { .. } => {
+                bail!("the checkpoint was trained with SGD; this example trains with Adam")
+            }
         };
         let differs = |flag: &str, given: Option<String>, saved: String| match given {
             Some(given) if given != saved => bail!("{flag} {given} differs from the checkpoint's {saved}"),
@@ -127,16 +157,23 @@ impl Args {
         differs("--batch", self.batch.map(|v| v.to_string()), state.batch.to_string())?;
         differs("--lr", self.lr.map(|v| v.to_string()), lr.to_string())?;
         differs("--seed", self.seed.map(|v| v.to_string()), state.seed.to_string())?;
+        let clip = |c: Option<f32>| c.map_or("none".to_owned(), |c| c.to_string());
+        if clip(self.clip_norm) != clip(state.clip_norm) {
+            bail!("--clip-norm {} differs from the checkpoint's {}", clip(self.clip_norm), clip(state.clip_norm));
+        }
         if self.epochs < state.epoch {
             bail!("the checkpoint has trained {} epochs already; --epochs {} asks for fewer", state.epoch, self.epochs);
         }
-        Ok(Settings { batch: state.batch, lr, seed: state.seed, done: state.epoch })
+        Ok(Settings { batch: state.batch, seed: state.seed, done: state.epoch, optimizer: state.optimizer })
     }
 
     /// Flag combinations that cannot work, found before anything runs.
     pub fn check_combinations(&self) -> anyhow::Result<()> {
         if self.grad_flow.is_some() && self.epochs == 0 {
             bail!("--grad-flow draws the gradients of the last training step: it needs --epochs 1 or more");
+        }
+        if self.plot.is_some() && self.epochs == 0 {
+            bail!("--plot draws one point per epoch: it needs --epochs 1 or more");
         }
         Ok(())
     }

@@ -8,9 +8,10 @@
 //! `--save FILE` writes the model and its training state; `--resume FILE --epochs N`
 //! continues it to N epochs, giving bit for bit the parameters of an uninterrupted run.
 
-mod args;
+#[macro_use]
 #[path = "../common/flags.rs"]
 mod flags;
+mod args;
 
 use std::path::Path;
 
@@ -21,7 +22,7 @@ use backprop::data::{load_installed, load_mnist_dir, Dataset, DEBIAN_FASHION_MNI
 use backprop::nn::{Init, Layer, Sequential};
 use backprop::plot::{gradient_flow, training_curves, EpochRecord};
 use backprop::resume::{self, TrainingState};
-use backprop::{checkpoint, init, Optimizer};
+use backprop::{checkpoint, init};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -64,13 +65,15 @@ fn model(args: &Args) -> anyhow::Result<(Sequential, Option<TrainingState>)> {
     let seed = args.seed.unwrap_or(0);
     let mut model = Sequential::mlp(&[784, 128, 64, 10], Layer::Relu, Init::PyTorch, &mut init::rng(seed))?;
     if let Some(path) = &args.load {
-        model.load_state_dict(&checkpoint::load(path)?, path)?;
-        println!("loaded parameters from {}", path.display());
+        let tensors = checkpoint::load(path).context("--load")?;
+        model.load_state_dict(&tensors, path).context("--load")?;
+        say!("loaded parameters from {}", path.display());
     }
     let resumed = match &args.resume {
         Some(path) => {
-            let state = resume::load(path, &mut model)?;
-            println!("resuming {} after epoch {}", path.display(), state.epoch);
+            let state = resume::load(path, &mut model)
+                .context("--resume (it reads the model and the training state that --save wrote beside it)")?;
+            say!("resuming {} after epoch {}", path.display(), state.epoch);
             Some(state)
         }
         None => None,
@@ -82,18 +85,23 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     args.check_combinations()?;
     args.check_outputs()?;
+    if args.resume.is_some() && args.save.is_none() {
+        warn!("note: without --save, the continued training is not saved");
+    }
     let device = flags::open_device(&args.backend)?;
     let (mut train, test, source) = datasets(args.data.as_deref())?;
     if let Some(limit) = args.limit {
         train = train.split_at(limit).0;
     }
-    println!("data: {source}: {} training and {} test samples", train.len(), test.len());
+    check_data(&train, &test, &source)?;
+    say!("data: {source}: {} training and {} test samples", train.len(), test.len());
 
     let (model, resumed) = model(&args)?;
     let settings = args.settings(resumed.as_ref())?;
     if let Some(state) = &resumed {
         if state.samples != train.len() {
-            bail!("the checkpoint trained on {} samples a epoch, this run has {}: resume with the same --data and --limit", state.samples, train.len());
+            let (saved, now) = (flags::count(state.samples, "sample"), flags::count(train.len(), "sample"));
+            bail!("the checkpoint trained on {saved} an epoch, this run has {now}: resume with the same --data and --limit");
         }
     }
     if args.grad_flow.is_some() && args.epochs == settings.done {
@@ -105,14 +113,38 @@ fn main() -> anyhow::Result<()> {
         check_finite: args.check_finite,
     };
     let eval_batch = test.len().min(1000);
-    let mut classifier =
-        Classifier::with_options(&device, model, Optimizer::adam(settings.lr), settings.batch, eval_batch, options)?;
+    // A batch larger than the data set computes what a batch of the whole set does (the
+    // rest would be padding), so it is compiled at that size.
+    let batch = settings.batch.min(train.len());
+    let mut classifier = Classifier::with_options(&device, model, settings.optimizer, batch, eval_batch, options)
+        .with_context(|| format!("compiling the training step for --batch {}", settings.batch))?;
     if let Some(state) = &resumed {
         classifier.set_optimizer_state(&state.tensors)?;
     }
     let (records, accuracy) = train_epochs(&args, &settings, &mut classifier, &train, &test)?;
+    if !records.iter().all(|r| r.train_loss.is_finite()) {
+        if let Some(path) = &args.save {
+            bail!(
+                "training diverged (the loss was not finite), so it is not saved over {}; try a smaller --lr",
+                path.display()
+            );
+        }
+    }
     write_outputs(&args, &settings, &mut classifier, &records, train.len())?;
-    println!("test accuracy: {accuracy:.4}");
+    say!("test accuracy: {accuracy:.4}");
+    Ok(())
+}
+
+/// Data the model can train and be tested on: images of 28 × 28 pixels, neither set empty.
+fn check_data(train: &Dataset, test: &Dataset, source: &str) -> anyhow::Result<()> {
+    for (set, data) in [("training", train), ("test", test)] {
+        if data.is_empty() {
+            bail!("{source}: the {set} set has no samples");
+        }
+        if data.pixels() != 784 {
+            bail!("{source}: the {set} images have {} pixels; this MLP takes 28 × 28 = 784", data.pixels());
+        }
+    }
     Ok(())
 }
 
@@ -136,12 +168,14 @@ fn train_epochs(
             Some(_) => format!(", last gradient norm {:.3}", classifier.last_grad_norm()?),
             None => String::new(),
         };
-        println!(
+        say!(
             "epoch {epoch:>2}/{}: train loss {:.4}, test accuracy {accuracy:.4}, {:.0} samples/s{clip}",
-            args.epochs, stats.mean_loss, stats.samples_per_sec
+            args.epochs,
+            stats.mean_loss,
+            stats.samples_per_sec
         );
         if !stats.mean_loss.is_finite() {
-            eprintln!("warning: the loss is not finite; training diverged (try a smaller --lr, or --check-finite to find where)");
+            warn!("warning: the loss is not finite; training diverged (try a smaller --lr, or --check-finite to find where)");
         }
         records.push(EpochRecord { epoch, train_loss: stats.mean_loss, test_accuracy: accuracy });
     }
@@ -163,24 +197,25 @@ fn write_outputs(
             batch: settings.batch,
             samples,
             optimizer: classifier.optimizer(),
+            clip_norm: args.clip_norm,
             tensors: classifier.optimizer_state()?,
         };
-        resume::save(path, &classifier.model()?, &state)?;
-        println!(
-            "saved parameters to {} and the training state to {}",
-            path.display(),
-            resume::state_path(path).display()
-        );
+        let model = classifier.model()?;
+        if model.state_dict().iter().any(|t| t.values.iter().any(|v| !v.is_finite())) {
+            bail!("the trained parameters hold NaN or infinity, so they are not saved over {}", path.display());
+        }
+        resume::save(path, &model, &state).context("--save: the trained model could not be saved")?;
+        say!("saved parameters to {} and the training state to {}", path.display(), resume::state_path(path).display());
     }
     if let Some(path) = &args.grad_flow {
-        let title = format!("Gradient flow after {} epochs", args.epochs);
+        let title = format!("Gradient flow after {}", flags::count(args.epochs, "epoch"));
         gradient_flow(path, &title, &classifier.gradient_stats()?)?;
-        println!("wrote {}", path.display());
+        say!("wrote {}", path.display());
     }
     if !records.is_empty() {
         let plot = args.plot_path();
         training_curves(&plot, records)?;
-        println!("wrote {}", plot.display());
+        say!("wrote {}", plot.display());
     }
     Ok(())
 }

@@ -45,7 +45,7 @@ fn read_up_to(reader: &mut impl Read, len: usize, source: &str) -> Result<Vec<u8
 /// data, or dimensions whose product exceeds [`MAX_BYTES`].
 pub fn parse(bytes: &[u8], expected_dims: usize, source: &str) -> Result<Idx> {
     if bytes.starts_with(&[0x1f, 0x8b]) {
-        parse_stream(&mut flate2::read::GzDecoder::new(bytes), expected_dims, source)
+        parse_stream(&mut flate2::read::MultiGzDecoder::new(bytes), expected_dims, source)
     } else {
         parse_stream(&mut &bytes[..], expected_dims, source)
     }

@@ -91,7 +91,7 @@ impl Dataset {
     /// [`Error::Io`] naming the file that cannot be read, else as [`Dataset::from_idx`].
     pub fn load(images: &Path, labels: &Path) -> Result<Dataset> {
         let read = |p: &Path, dims| {
-            let bytes = std::fs::read(p).map_err(|e| Error::io(p, e))?;
+            let bytes = crate::output::read_input(p)?;
             idx::parse(&bytes, dims, &p.display().to_string())
         };
         let source = format!("{} and {}", images.display(), labels.display());

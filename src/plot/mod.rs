@@ -29,6 +29,22 @@ pub(crate) fn is_svg(path: &Path) -> bool {
     path.extension().is_some_and(|e| e.eq_ignore_ascii_case("svg"))
 }
 
+/// Checks, before any work, that a chart or drawing can be written to `path`: its name
+/// ends in `.png` or `.svg` (the two formats drawn) and [`crate::output::check_writable`]
+/// holds.
+///
+/// # Errors
+///
+/// [`Error::Format`] for another extension, and the errors of
+/// [`crate::output::check_writable`].
+pub fn check_chart_path(path: &Path) -> Result<()> {
+    let known = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("png") || e.eq_ignore_ascii_case("svg"));
+    if !known {
+        return Err(plot_error(path, "charts are written as .png or .svg: name the file so"));
+    }
+    crate::output::check_writable(path)
+}
+
 /// The PNG file of an RGB8 image.
 pub(crate) fn encode_png(rgb: &[u8], (width, height): (u32, u32)) -> std::result::Result<Vec<u8>, String> {
     let mut out = Vec::new();
@@ -76,7 +92,7 @@ pub use regions::{decision_regions, grid, Regions};
 macro_rules! render {
     ($path:expr, $size:expr, $draw:expr) => {{
         let path: &std::path::Path = $path;
-        $crate::output::check_writable(path)?;
+        $crate::plot::check_chart_path(path)?;
         let bytes = $crate::plot::draw_bytes!($crate::plot::is_svg(path), $size, $draw);
         let bytes = bytes.map_err(|e| $crate::plot::plot_error(path, e))?;
         $crate::output::write_atomically(path, &bytes)
@@ -92,6 +108,14 @@ fn finite_points(points: &[(f64, f64)]) -> (Vec<(f64, f64)>, usize) {
     let finite: Vec<(f64, f64)> = points.iter().copied().filter(|p| p.0.is_finite() && p.1.is_finite()).collect();
     let skipped = points.len() - finite.len();
     (finite, skipped)
+}
+
+/// `title`, with a note of the values a log scale cannot place.
+fn log_caption(title: &str, non_finite: usize, not_positive: usize) -> String {
+    match not_positive {
+        0 => caption(title, non_finite),
+        n => format!("{} ({n} values ≤ 0 not drawn)", caption(title, non_finite)),
+    }
 }
 
 /// `title`, with a note of how many non-finite values were left out.
@@ -296,14 +320,16 @@ fn draw_log_curves<DB: DrawingBackend>(
     root.fill(&WHITE).map_err(|e| err(&e))?;
     let drawable = |v: &f32| v.is_finite() && *v > 0.0;
     let values: Vec<f64> = series.iter().flat_map(|s| s.1.iter().filter(|v| drawable(v)).map(|&v| v as f64)).collect();
-    let skipped = series.iter().map(|s| s.1.len()).sum::<usize>() - values.len();
+    let all = series.iter().flat_map(|s| s.1.iter());
+    let non_finite = all.clone().filter(|v| !v.is_finite()).count();
+    let not_positive = all.filter(|v| v.is_finite() && **v <= 0.0).count();
     let (lo, hi) = match values.is_empty() {
         true => (0.1, 1.0),
         false => (values.iter().copied().fold(f64::MAX, f64::min), values.iter().copied().fold(0.0, f64::max)),
     };
     let hi = hi.max(lo * 10.0);
     let mut chart = ChartBuilder::on(root)
-        .caption(caption(title, skipped), ("sans-serif", 24))
+        .caption(log_caption(title, non_finite, not_positive), ("sans-serif", 24))
         .margin(20)
         .x_label_area_size(50)
         .y_label_area_size(80)

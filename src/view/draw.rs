@@ -30,7 +30,7 @@ pub(super) fn svg(view: &View) -> Result<String> {
 }
 
 pub(super) fn write(view: &View, path: &Path) -> Result<()> {
-    crate::output::check_writable(path)?;
+    crate::plot::check_chart_path(path)?;
     let layout = layout(view);
     let (w, h) = (layout.width, layout.height);
     let svg = is_svg(path);

@@ -86,7 +86,7 @@ pub fn output_paths_are_checked_before_any_work() {
 /// Failed writes leave nothing behind and explain themselves without debug dumps.
 pub fn failed_writes_leave_no_files_and_plain_messages() {
     let dir = temp_dir("failed-writes");
-    let target = dir.join("taken");
+    let target = dir.join("taken.png");
     std::fs::create_dir(&target).unwrap();
     let model = Sequential::mlp(&[3, 2], Layer::Relu, Init::PyTorch, &mut init::rng(0)).unwrap();
     let text = checkpoint::save(&target, &model.state_dict()).unwrap_err().to_string();
@@ -97,7 +97,7 @@ pub fn failed_writes_leave_no_files_and_plain_messages() {
     let text = training_curves(&dir.join("none/c.png"), &records).unwrap_err().to_string();
     assert!(text.contains("does not exist"), "{text}");
     let left: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert_eq!(left, vec![std::ffi::OsString::from("taken")], "no partial or probe file is left");
+    assert_eq!(left, vec![std::ffi::OsString::from("taken.png")], "no partial or probe file is left");
     std::fs::remove_dir_all(dir).unwrap();
 }
 

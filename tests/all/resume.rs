@@ -31,7 +31,8 @@ pub fn five_plus_five_epochs_equal_ten(device: &Device) {
         train(&mut first, &data, 1..=5);
         let path = dir.join("model.safetensors");
         let tensors = first.optimizer_state().unwrap();
-        let state = TrainingState { epoch: 5, seed: SEED, batch: 32, samples: data.len(), optimizer, tensors };
+        let state =
+            TrainingState { epoch: 5, seed: SEED, batch: 32, samples: data.len(), optimizer, clip_norm: None, tensors };
         resume::save(&path, &first.model().unwrap(), &state).unwrap();
         drop(first);
 
@@ -65,8 +66,15 @@ pub fn mismatched_training_states_are_errors() {
         tensors.iter().any(|t| t.name == "adam.bias_corrections")
             && tensors.iter().any(|t| t.name == "0.weight.exp_avg")
     );
-    let state =
-        TrainingState { epoch: 1, seed: 0, batch: 32, samples: 150, optimizer: classifier.optimizer(), tensors };
+    let state = TrainingState {
+        epoch: 1,
+        seed: 0,
+        batch: 32,
+        samples: 150,
+        optimizer: classifier.optimizer(),
+        clip_norm: None,
+        tensors,
+    };
     resume::save(&path, &model(1), &state).unwrap();
     // The model file replaced by another model's: the state no longer belongs to it.
     backprop::checkpoint::save(&path, &model(2).state_dict()).unwrap();
