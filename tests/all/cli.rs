@@ -264,3 +264,44 @@ pub fn examples_draw_graphs_and_decision_regions() {
     fails_with(&same, &["--graph and --boundary both name a.png"]);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Inputs are never overwritten by an output, the trained model survives a closed
+/// stdout, and a diverged run is not saved over a good checkpoint.
+pub fn mlp_never_loses_a_model() {
+    let dir = crate::files::temp_dir("cli-keep");
+    let data = mnist_dir(&dir);
+    let data = data.to_str().unwrap();
+    let base = ["--backend", "cpu", "--data", data];
+    let with = |extra: &[&str]| -> Vec<String> { base.iter().chain(extra).map(|s| s.to_string()).collect() };
+    assert_eq!(run("mlp", &with(&["--epochs", "1", "--save", "good.safetensors"]), &dir).code, 0);
+    let good = std::fs::read(dir.join("good.safetensors")).unwrap();
+    let out = run("mlp", &with(&["--epochs", "1", "--load", "good.safetensors", "--plot", "good.safetensors"]), &dir);
+    fails_with(&out, &["--plot and --load both name good.safetensors"]);
+    let out = run(
+        "mlp",
+        &with(&["--resume", "good.safetensors", "--epochs", "2", "--plot", "good.train-state.safetensors"]),
+        &dir,
+    );
+    fails_with(&out, &["both name good.train-state.safetensors"]);
+    let out = run("mlp", &with(&["--epochs", "1", "--lr", "1e30", "--save", "good.safetensors"]), &dir);
+    fails_with(&out, &["diverged", "not saved over good.safetensors"]);
+    assert!(std::fs::read(dir.join("good.safetensors")).unwrap() == good, "the good checkpoint is intact");
+    let conflicting = with(&["--resume", "good.safetensors", "--epochs", "2", "--clip-norm", "1"]);
+    fails_with(&run("mlp", &conflicting, &dir), &["--clip-norm 1 differs from the checkpoint's none"]);
+    // stdout closed at once: the lines are lost, the model is not.
+    let mut child = std::process::Command::new(example_path("mlp"))
+        .args(with(&["--epochs", "1", "--save", "piped.safetensors"]))
+        .current_dir(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(checkpoint::load(&dir.join("piped.safetensors")).unwrap().len(), 6);
+    // A batch beyond the data set trains as one batch of the whole set, quickly.
+    let out = run("mlp", &with(&["--epochs", "1", "--batch", "1048576", "--limit", "100"]), &dir);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    std::fs::remove_dir_all(dir).unwrap();
+}

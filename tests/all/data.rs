@@ -113,3 +113,14 @@ pub fn gzip_is_inflated_only_as_far_as_the_header_says() {
     short[n - 8..].iter_mut().for_each(|b| *b ^= 0xff);
     assert!(format_message(Dataset::from_idx(&short, &labels(2), "t")).contains("gzip"));
 }
+
+/// A gzip file of several members (`cat a.gz b.gz`) reads as their concatenation, as
+/// zcat reads it.
+pub fn multi_member_gzip_reads_whole() {
+    let whole = images(3);
+    let (head, tail) = whole.split_at(10);
+    let mut packed = gzip(head);
+    packed.extend(gzip(tail));
+    let data = Dataset::from_idx(&packed, &labels(3), "members").unwrap();
+    assert_eq!(data, Dataset::from_idx(&whole, &labels(3), "plain").unwrap());
+}

@@ -160,3 +160,81 @@ fn is_root() -> bool {
         .map(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")))
         .unwrap_or(false)
 }
+
+#[cfg(unix)]
+fn mkfifo(path: &Path) {
+    let status = std::process::Command::new("mkfifo").arg(path).status().expect("mkfifo runs");
+    assert!(status.success());
+}
+
+/// Outputs never replace a device, a pipe or a link: a pipe is refused, and a link is
+/// written through to its target. (Pipes and links as made here are Unix's.)
+#[cfg(unix)]
+pub fn outputs_refuse_pipes_and_write_through_links() {
+    let dir = temp_dir("special-files");
+    let fifo = dir.join("pipe.png");
+    mkfifo(&fifo);
+    for result in
+        [check_writable(&fifo), checkpoint::save(&fifo, &[]), backprop::output::check_writable(Path::new("/dev/null"))]
+    {
+        assert!(result.unwrap_err().to_string().contains("not a regular file"));
+    }
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo(), "the pipe is still a pipe");
+    std::fs::create_dir(dir.join("real")).unwrap();
+    let link = dir.join("link.safetensors");
+    std::os::unix::fs::symlink("real/target.safetensors", &link).unwrap();
+    let model = Sequential::mlp(&[3, 2], Layer::Relu, Init::PyTorch, &mut init::rng(0)).unwrap();
+    checkpoint::save(&link, &model.state_dict()).unwrap();
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link is still a link");
+    assert_eq!(checkpoint::load(&dir.join("real/target.safetensors")).unwrap().len(), 2, "its target was written");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Inputs must be regular files: a pipe or /dev/zero would never end.
+#[cfg(unix)]
+pub fn inputs_refuse_pipes_and_devices() {
+    let dir = temp_dir("special-inputs");
+    let fifo = dir.join("in.safetensors");
+    mkfifo(&fifo);
+    let text = within_a_minute("loading a pipe", move || checkpoint::load(&fifo).unwrap_err().to_string());
+    assert!(text.contains("not a regular file"), "{text}");
+    let text = checkpoint::load(Path::new("/dev/zero")).unwrap_err().to_string();
+    assert!(text.contains("not a regular file"), "{text}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Files written together are written together: when the second cannot be, the first
+/// keeps its old contents and no temporary file is left.
+pub fn files_written_together_fail_together() {
+    let dir = temp_dir("together");
+    let first = dir.join("model.safetensors");
+    std::fs::write(&first, b"old").unwrap();
+    let second = dir.join("missing/state.safetensors");
+    let result = backprop::output::write_all_atomically(&[(&first, b"new"), (&second, b"new")]);
+    assert!(result.unwrap_err().to_string().contains("does not exist"));
+    assert_eq!(std::fs::read(&first).unwrap(), b"old");
+    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("model.safetensors")], "no temporary file is left");
+    // A name of 250 characters is fine: the temporary names do not grow with it.
+    let long = dir.join(format!("{}.png", "x".repeat(246)));
+    backprop::output::write_atomically(&long, b"data").unwrap();
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+pub fn charts_are_named_png_or_svg() {
+    let dir = temp_dir("chart-names");
+    let records = [EpochRecord { epoch: 1, train_loss: 0.5, test_accuracy: 0.5 }];
+    for name in ["c.jpg", "c", "c.txt"] {
+        let text = training_curves(&dir.join(name), &records).unwrap_err().to_string();
+        assert!(text.contains(".png or .svg"), "{name}: {text}");
+    }
+    training_curves(&dir.join("c.PNG"), &records).unwrap();
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[cfg(not(unix))]
+pub fn outputs_refuse_pipes_and_write_through_links() {}
+
+#[cfg(not(unix))]
+pub fn inputs_refuse_pipes_and_devices() {}
