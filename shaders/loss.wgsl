@@ -2,14 +2,16 @@
 //
 // Bindings: 0 = prediction (read), 1 = targets (read, same shape), 2 = out (read_write,
 // one value), 3 = params (rows, cols, scale = 1 / element count).
-// mse: out[0] = scale * sum((p - t)²). Dispatch: exactly 1 workgroup of 256 threads
-//      (strided register accumulation, then a tree in workgroup memory).
+// mse: out[0] = scale * sum((p - t)²), in `parts` workgroups over contiguous ranges as
+//      reduce.wgsl's sum_all (one part writes the result; several write partials at
+//      out[1 + w], which reduce.wgsl's sum_parts adds in order).
 
 struct Params {
     rows: u32,
     cols: u32,
     scale: f32,
-    _pad: u32,
+    // Workgroups mse is split into (the other entry points run in one).
+    parts: u32,
 }
 
 @group(0) @binding(0) var<storage, read> prediction: array<f32>;
@@ -31,17 +33,23 @@ fn tree_sum(lid: u32) -> f32 {
 }
 
 @compute @workgroup_size(256)
-fn mse(@builtin(local_invocation_index) lid: u32) {
+fn mse(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
     let n = params.rows * params.cols;
+    let size = (n + params.parts - 1u) / params.parts;
+    let end = min(wid.x * size + size, n);
     var acc = 0.0;
-    for (var i = lid; i < n; i += 256u) {
+    for (var i = min(wid.x * size, n) + lid; i < end; i += 256u) {
         let d = prediction[i] - targets[i];
         acc += d * d;
     }
     partial[lid] = acc;
     let total = tree_sum(lid);
     if (lid == 0u) {
-        out[0] = total * params.scale;
+        if (params.parts == 1u) {
+            out[0] = total * params.scale;
+        } else {
+            out[1u + wid.x] = total;
+        }
     }
 }
 

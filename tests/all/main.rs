@@ -15,6 +15,7 @@ mod gradcheck;
 mod misuse;
 mod optimizers;
 mod resume;
+mod scale;
 mod semantics;
 mod shaders;
 mod training;
@@ -127,6 +128,10 @@ fn both_tests() -> Vec<(&'static str, DeviceTest)> {
         semantics::nan_propagates_as_in_pytorch,
         semantics::tanh_is_accurate_near_zero_and_finite_far_out,
         semantics::adam_bias_corrections_are_exact,
+        scale::reductions_of_16_million_elements,
+        scale::column_sums_over_70000_rows,
+        scale::products_with_k_of_70000,
+        scale::cross_entropy_over_30000_classes,
         resume::five_plus_five_epochs_equal_ten,
         misuse::reads_before_the_first_run_and_of_unkept_nodes,
         training::small_mlp_learns_fashion_mnist,

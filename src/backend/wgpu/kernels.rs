@@ -33,7 +33,9 @@ pub enum Kernel {
     TanhGrad,
     ReluGrad,
     SumAll,
+    SumParts,
     SumRows,
+    SumRowsParts,
     Mse,
     SoftmaxXent,
     SoftmaxXentGrad,
@@ -46,6 +48,7 @@ pub enum Kernel {
     Accumulate,
     SumSquares,
     GradStats,
+    GradStatsParts,
     Sqrt,
     ClipValue,
     ClipCoefficient,
@@ -54,7 +57,7 @@ pub enum Kernel {
 
 impl Kernel {
     /// Every kernel, for tests that build them all.
-    pub const ALL: [Kernel; 33] = [
+    pub const ALL: [Kernel; 36] = [
         Kernel::MatMul,
         Kernel::MatMulSmall,
         Kernel::MatMulSumSplits,
@@ -71,7 +74,9 @@ impl Kernel {
         Kernel::TanhGrad,
         Kernel::ReluGrad,
         Kernel::SumAll,
+        Kernel::SumParts,
         Kernel::SumRows,
+        Kernel::SumRowsParts,
         Kernel::Mse,
         Kernel::SoftmaxXent,
         Kernel::SoftmaxXentGrad,
@@ -84,6 +89,7 @@ impl Kernel {
         Kernel::Accumulate,
         Kernel::SumSquares,
         Kernel::GradStats,
+        Kernel::GradStatsParts,
         Kernel::Sqrt,
         Kernel::ClipValue,
         Kernel::ClipCoefficient,
@@ -97,7 +103,7 @@ impl Kernel {
             MatMul | MatMulSmall | MatMulSumSplits => 0,
             Add | Sub | Mul | Scale | Square | Broadcast | Sqrt | ClipValue | ClipCoefficient => 1,
             Sigmoid | Tanh | Relu | SigmoidGrad | TanhGrad | ReluGrad => 2,
-            SumAll | SumRows | SumSquares | GradStats => 3,
+            SumAll | SumParts | SumRows | SumRowsParts | SumSquares | GradStats | GradStatsParts => 3,
             Mse | SoftmaxXent | SoftmaxXentGrad | CountCorrect => 4,
             Sgd | SgdMomentum | Adam | AdamCorrections | Increment | Accumulate | FirstNonFinite => 5,
         }
@@ -133,7 +139,9 @@ impl Kernel {
             TanhGrad => "tanh_grad",
             ReluGrad => "relu_grad",
             SumAll => "sum_all",
+            SumParts => "sum_parts",
             SumRows => "sum_rows",
+            SumRowsParts => "sum_rows_parts",
             Mse => "mse",
             SoftmaxXent => "softmax_xent",
             SoftmaxXentGrad => "softmax_xent_grad",
@@ -146,6 +154,7 @@ impl Kernel {
             Accumulate => "accumulate",
             SumSquares => "sum_squares",
             GradStats => "grad_stats",
+            GradStatsParts => "grad_stats_parts",
             Sqrt => "sqrt_fwd",
             ClipValue => "clip_value",
             ClipCoefficient => "clip_coefficient",
@@ -189,7 +198,8 @@ pub(crate) struct ReduceParams {
     pub rows: u32,
     pub cols: u32,
     pub scale: f32,
-    pub _pad: u32,
+    /// Workgroups or row ranges the reduction is split into (see `reduce.rs`).
+    pub parts: u32,
 }
 
 /// `Params` of `optim.wgsl`.

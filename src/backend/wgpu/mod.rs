@@ -6,6 +6,7 @@ pub mod kernels;
 mod matmul;
 mod profile;
 mod readback;
+mod reduce;
 mod session;
 
 pub use context::{is_software_adapter, AdapterKind, GpuContext};

@@ -36,11 +36,11 @@ impl Dispatch {
 }
 
 /// What a node needs from a kernel: which one, its uniform, bound values, launch size.
-struct Launch {
-    kernel: Kernel,
-    params: Vec<u8>,
-    bindings: Vec<(u32, NodeId)>,
-    workgroups: [u32; 3],
+pub(super) struct Launch {
+    pub(super) kernel: Kernel,
+    pub(super) params: Vec<u8>,
+    pub(super) bindings: Vec<(u32, NodeId)>,
+    pub(super) workgroups: [u32; 3],
 }
 
 /// A graph compiled for a [`GpuContext`].
@@ -61,12 +61,12 @@ impl GpuSession {
     ///
     /// As [`crate::Device::compile`].
     pub fn new(ctx: Arc<GpuContext>, graph: &Graph, keep: &[NodeId], updates: bool) -> Result<Self> {
-        // A split matmul keeps its partial products in its own storage.
+        // Split matmuls and reductions keep their partial results in their own storage.
         let storage = |id: NodeId| {
             let len = graph.nodes()[id.index()].shape.len();
             match graph.nodes()[id.index()].op {
                 Op::MatMul { .. } => len * MatmulShape::of(graph, id).splits().0 as usize,
-                _ => len,
+                _ => super::reduce::storage(graph, id),
             }
         };
         let plan = Plan::with_storage(graph, keep, updates, storage)?;
@@ -113,10 +113,17 @@ impl GpuSession {
 
     /// The kernel launches that compute one node, in order.
     fn launches(&self, id: NodeId) -> Result<Vec<Launch>> {
+        if let Some(launches) = self.reduction(id) {
+            return Ok(launches);
+        }
         match self.node(id).op {
             Op::MatMul { trans_a, trans_b } => Ok(self.matmul(id, trans_a, trans_b)),
             _ => Ok(vec![self.launch(id)?]),
         }
+    }
+
+    pub(super) fn graph(&self) -> &Graph {
+        &self.graph
     }
 
     /// Chooses the kernel, uniform and bindings for a node computed by one launch.
@@ -136,14 +143,13 @@ impl GpuSession {
         };
         let reduce = |kernel, scale: f32, workgroups| {
             let s = shape_of(0);
-            let params = bytes_of(&ReduceParams { rows: s.rows as u32, cols: s.cols as u32, scale, _pad: 0 }).to_vec();
+            let params = bytes_of(&ReduceParams { rows: s.rows as u32, cols: s.cols as u32, scale, parts: 1 }).to_vec();
             let mut bindings = vec![(0, x[0]), (2, id)];
             if x.len() > 1 {
                 bindings.push((1, x[1]));
             }
             Launch { kernel, params, bindings, workgroups }
         };
-        let inv_len = 1.0 / shape_of(0).len() as f32;
         Ok(match node.op {
             Op::Add => ew(Kernel::Add, 0.0),
             Op::Sub => ew(Kernel::Sub, 0.0),
@@ -157,10 +163,6 @@ impl GpuSession {
             Op::SigmoidGrad => ew(Kernel::SigmoidGrad, 0.0),
             Op::TanhGrad => ew(Kernel::TanhGrad, 0.0),
             Op::ReluGrad => ew(Kernel::ReluGrad, 0.0),
-            Op::SumAll => reduce(Kernel::SumAll, 1.0, [1, 1, 1]),
-            Op::Mean => reduce(Kernel::SumAll, inv_len, [1, 1, 1]),
-            Op::SumRows => reduce(Kernel::SumRows, 1.0, self.linear(node.shape.cols)),
-            Op::MseLoss => reduce(Kernel::Mse, inv_len, [1, 1, 1]),
             Op::SoftmaxCrossEntropy => reduce(Kernel::SoftmaxXent, 1.0, [1, 1, 1]),
             Op::CountCorrect => reduce(Kernel::CountCorrect, 1.0, [1, 1, 1]),
             Op::SoftmaxCrossEntropyGrad => {
@@ -168,8 +170,6 @@ impl GpuSession {
                 launch.bindings.push((4, x[2]));
                 launch
             }
-            Op::SumSquares => reduce(Kernel::SumSquares, 1.0, [1, 1, 1]),
-            Op::GradStats => reduce(Kernel::GradStats, 1.0, [1, 1, 1]),
             Op::Sqrt => ew(Kernel::Sqrt, 0.0),
             Op::ClipValue(limit) => ew(Kernel::ClipValue, limit),
             Op::ClipCoefficient { max_norm } => ew(Kernel::ClipCoefficient, max_norm),
@@ -243,7 +243,7 @@ impl GpuSession {
     }
 
     /// Workgroups of 256 covering `len` threads, spilling into y past the x limit.
-    fn linear(&self, len: usize) -> [u32; 3] {
+    pub(super) fn linear(&self, len: usize) -> [u32; 3] {
         self.linear_with(len, 256)
     }
 

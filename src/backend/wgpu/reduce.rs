@@ -1,0 +1,72 @@
+//! How a reduction is launched: in parts of bounded size (no thread loops more than 1024
+//! times, however large the tensor), then, with more than one part, a launch that adds
+//! the parts in a fixed order. Deterministic, and within lavapipe's 65,535-iteration
+//! limit on any shader loop.
+
+use bytemuck::bytes_of;
+
+use super::kernels::{Kernel, ReduceParams};
+use super::session::{GpuSession, Launch};
+use crate::graph::{Graph, NodeId};
+use crate::op::Op;
+
+/// Elements one workgroup reduces at most: 256 threads × 1024 each.
+const PART: usize = 256 * 1024;
+/// Rows one part of a column sum walks at most.
+const ROWS_PER_PART: usize = 4096;
+
+/// How many parts node `id` reduces in (1 for nodes that are not split reductions).
+pub(super) fn parts(graph: &Graph, id: NodeId) -> usize {
+    let node = &graph.nodes()[id.index()];
+    let input = || graph.nodes()[node.inputs[0].index()].shape;
+    match node.op {
+        Op::SumAll | Op::Mean | Op::SumSquares | Op::MseLoss | Op::GradStats => input().len().div_ceil(PART).max(1),
+        Op::SumRows => input().rows.div_ceil(ROWS_PER_PART).max(1),
+        _ => 1,
+    }
+}
+
+/// Storage node `id` needs: its value, and after it one partial result per part when
+/// there are several.
+pub(super) fn storage(graph: &Graph, id: NodeId) -> usize {
+    let len = graph.nodes()[id.index()].shape.len();
+    match parts(graph, id) {
+        1 => len,
+        n => len * (1 + n),
+    }
+}
+
+impl GpuSession {
+    /// The launches of a split reduction, or `None` for another op.
+    pub(super) fn reduction(&self, id: NodeId) -> Option<Vec<Launch>> {
+        let node = &self.graph().nodes()[id.index()];
+        let input = self.graph().nodes()[node.inputs[0].index()].shape;
+        let inv_len = 1.0 / input.len() as f32;
+        let (kernel, finish, scale) = match node.op {
+            Op::SumAll => (Kernel::SumAll, Kernel::SumParts, 1.0),
+            Op::Mean => (Kernel::SumAll, Kernel::SumParts, inv_len),
+            Op::SumSquares => (Kernel::SumSquares, Kernel::SumParts, 1.0),
+            Op::MseLoss => (Kernel::Mse, Kernel::SumParts, inv_len),
+            Op::GradStats => (Kernel::GradStats, Kernel::GradStatsParts, 1.0),
+            Op::SumRows => (Kernel::SumRows, Kernel::SumRowsParts, 1.0),
+            _ => return None,
+        };
+        let parts = parts(self.graph(), id) as u32;
+        let params = ReduceParams { rows: input.rows as u32, cols: input.cols as u32, scale, parts };
+        let params = bytes_of(&params).to_vec();
+        let mut bindings: Vec<(u32, NodeId)> = node.inputs.iter().enumerate().map(|(i, &x)| (i as u32, x)).collect();
+        bindings.push((2, id));
+        let (first, last) = match node.op {
+            Op::SumRows => {
+                let [x, y, _] = self.linear(input.cols);
+                ([x, y, parts], [x, y, 1])
+            }
+            _ => ([parts, 1, 1], [1, 1, 1]),
+        };
+        let mut launches = vec![Launch { kernel, params: params.clone(), bindings, workgroups: first }];
+        if parts > 1 {
+            launches.push(Launch { kernel: finish, params, bindings: vec![(2, id)], workgroups: last });
+        }
+        Some(launches)
+    }
+}
