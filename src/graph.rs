@@ -143,6 +143,11 @@ impl Graph {
         Ok(())
     }
 
+    /// The ids of all nodes, in recording order.
+    pub fn ids(&self) -> impl Iterator<Item = NodeId> + '_ {
+        (0..self.nodes.len()).map(|i| self.id_at(i))
+    }
+
     /// The first node named `name` (see [`Graph::set_name`]; optimizers name their state
     /// after the parameter, e.g. `0.weight.exp_avg`).
     pub fn find(&self, name: &str) -> Option<NodeId> {

@@ -1,5 +1,6 @@
-//! The reference kernels: plain loops, one small function per op. They define what every
-//! GPU kernel must compute.
+//! The reference kernels: plain loops, one small function per op, each writing into the
+//! output slice it is given (the session's storage, allocated once). They define what
+//! every GPU kernel must compute. Sums accumulate in f64.
 
 use crate::op::AdamConfig;
 use crate::shape::Shape;
@@ -9,25 +10,23 @@ fn broadcast_index(from: Shape, r: usize, c: usize) -> usize {
     (r % from.rows) * from.cols + c % from.cols
 }
 
-/// Applies `f` elementwise to `a` and `b` broadcast to `out`.
-pub fn binary(a: &[f32], sa: Shape, b: &[f32], sb: Shape, out: Shape, f: impl Fn(f32, f32) -> f32) -> Vec<f32> {
-    let mut y = Vec::with_capacity(out.len());
-    for r in 0..out.rows {
-        for c in 0..out.cols {
-            y.push(f(a[broadcast_index(sa, r, c)], b[broadcast_index(sb, r, c)]));
+/// Applies `f` elementwise to `a` and `b` broadcast to `shape`, into `out`.
+pub fn binary(a: &[f32], sa: Shape, b: &[f32], sb: Shape, shape: Shape, out: &mut [f32], f: impl Fn(f32, f32) -> f32) {
+    for r in 0..shape.rows {
+        for c in 0..shape.cols {
+            out[r * shape.cols + c] = f(a[broadcast_index(sa, r, c)], b[broadcast_index(sb, r, c)]);
         }
     }
-    y
 }
 
-/// Applies `f` to every element.
-pub fn unary(x: &[f32], f: impl Fn(f32) -> f32) -> Vec<f32> {
-    x.iter().map(|&v| f(v)).collect()
+/// Applies `f` to every element of `x`, into `out`.
+pub fn unary(x: &[f32], out: &mut [f32], f: impl Fn(f32) -> f32) {
+    out.iter_mut().zip(x).for_each(|(y, &v)| *y = f(v));
 }
 
-/// Repeats `x` of shape `from` to `out`.
-pub fn broadcast(x: &[f32], from: Shape, out: Shape) -> Vec<f32> {
-    binary(x, from, &[0.0], Shape::SCALAR, out, |v, _| v)
+/// Repeats `x` of shape `from` to `shape`, into `out`.
+pub fn broadcast(x: &[f32], from: Shape, shape: Shape, out: &mut [f32]) {
+    binary(x, from, &[0.0], Shape::SCALAR, shape, out, |v, _| v)
 }
 
 /// Logistic sigmoid.
@@ -63,33 +62,49 @@ pub fn clip_coefficient(norm: f32, max_norm: f32) -> f32 {
     }
 }
 
-/// Row-major transpose of a `[rows, cols]` matrix.
-pub fn transpose(x: &[f32], shape: Shape) -> Vec<f32> {
-    let mut t = vec![0.0; x.len()];
-    for r in 0..shape.rows {
-        for c in 0..shape.cols {
-            t[c * shape.rows + r] = x[r * shape.cols + c];
+/// `op(A)·op(B)` into `out`, transposes read in place (no copies). Every output element
+/// is summed over k in ascending order whichever loop nest serves the case; each nest
+/// keeps its inner loop on contiguous rows.
+pub fn matmul(a: &[f32], sa: Shape, b: &[f32], sb: Shape, trans_a: bool, trans_b: bool, out: &mut [f32]) {
+    let (m, k) = if trans_a { (sa.cols, sa.rows) } else { (sa.rows, sa.cols) };
+    let n = if trans_b { sb.rows } else { sb.cols };
+    out.fill(0.0);
+    match (trans_a, trans_b) {
+        // C = A·B: out row i += a[i][p] · b row p.
+        (false, false) => {
+            for (i, row) in out.chunks_mut(n).enumerate() {
+                for (p, b_row) in b.chunks(n).enumerate() {
+                    let aip = a[i * k + p];
+                    row.iter_mut().zip(b_row).for_each(|(y, &bpj)| *y += aip * bpj);
+                }
+            }
         }
-    }
-    t
-}
-
-/// `op(A)·op(B)`: transposed operands are copied upright first, then an i-k-j loop.
-pub fn matmul(a: &[f32], sa: Shape, b: &[f32], sb: Shape, trans_a: bool, trans_b: bool) -> Vec<f32> {
-    let (a, sa) = if trans_a { (transpose(a, sa), sa.transposed()) } else { (a.to_vec(), sa) };
-    let (b, sb) = if trans_b { (transpose(b, sb), sb.transposed()) } else { (b.to_vec(), sb) };
-    let (m, k, n) = (sa.rows, sa.cols, sb.cols);
-    let mut c = vec![0.0f32; m * n];
-    for i in 0..m {
-        let row = &mut c[i * n..(i + 1) * n];
-        for p in 0..k {
-            let aip = a[i * k + p];
-            for (out, &bpj) in row.iter_mut().zip(&b[p * n..(p + 1) * n]) {
-                *out += aip * bpj;
+        // C = A·Bᵀ: out[i][j] = a row i · b row j.
+        (false, true) => {
+            for (i, row) in out.chunks_mut(n).enumerate() {
+                let a_row = &a[i * k..(i + 1) * k];
+                for (y, b_row) in row.iter_mut().zip(b.chunks(k)) {
+                    *y = a_row.iter().zip(b_row).fold(0.0, |acc, (&x, &w)| acc + x * w);
+                }
+            }
+        }
+        // C = Aᵀ·B: out row i += a[p][i] · b row p, p outermost.
+        (true, false) => {
+            for (a_row, b_row) in a.chunks(m).zip(b.chunks(n)) {
+                for (row, &api) in out.chunks_mut(n).zip(a_row) {
+                    row.iter_mut().zip(b_row).for_each(|(y, &bpj)| *y += api * bpj);
+                }
+            }
+        }
+        // C = Aᵀ·Bᵀ: strided, and rare (one backward case).
+        (true, true) => {
+            for i in 0..m {
+                for j in 0..n {
+                    out[i * n + j] = (0..k).fold(0.0, |acc, p| acc + a[p * m + i] * b[j * k + p]);
+                }
             }
         }
     }
-    c
 }
 
 /// Sum of all elements, accumulated in f64.
@@ -97,15 +112,11 @@ pub fn sum_all(x: &[f32]) -> f32 {
     x.iter().map(|&v| v as f64).sum::<f64>() as f32
 }
 
-/// Column sums of a `[rows, cols]` matrix.
-pub fn sum_rows(x: &[f32], shape: Shape) -> Vec<f32> {
-    let mut acc = vec![0.0f64; shape.cols];
-    for row in x.chunks(shape.cols) {
-        for (a, &v) in acc.iter_mut().zip(row) {
-            *a += v as f64;
-        }
+/// Column sums of a `[rows, cols]` matrix, into `out`.
+pub fn sum_rows(x: &[f32], shape: Shape, out: &mut [f32]) {
+    for (c, y) in out.iter_mut().enumerate() {
+        *y = (0..shape.rows).map(|r| x[r * shape.cols + c] as f64).sum::<f64>() as f32;
     }
-    acc.into_iter().map(|v| v as f32).collect()
 }
 
 /// `mean((p - t)²)`.
@@ -139,17 +150,18 @@ pub fn softmax_cross_entropy(logits: &[f32], targets: &[f32], shape: Shape) -> f
     (total / counted_rows(targets, k)) as f32
 }
 
-/// `dy · (softmax(z) · Σt − t) / counted rows`, row by row.
-pub fn softmax_cross_entropy_grad(logits: &[f32], targets: &[f32], dy: f32, shape: Shape) -> Vec<f32> {
+/// `dy · (softmax(z) · Σt − t) / counted rows`, row by row, into `out`.
+pub fn softmax_cross_entropy_grad(logits: &[f32], targets: &[f32], dy: f32, shape: Shape, out: &mut [f32]) {
     let k = shape.cols;
     let scale = dy as f64 / counted_rows(targets, k);
-    let mut grad = Vec::with_capacity(logits.len());
-    for (z, t) in logits.chunks(k).zip(targets.chunks(k)) {
+    let rows = logits.chunks(k).zip(targets.chunks(k)).zip(out.chunks_mut(k));
+    for ((z, t), grad) in rows {
         let (lse, _) = log_sum_exp(z);
         let mass: f64 = t.iter().map(|&v| v as f64).sum();
-        grad.extend(z.iter().zip(t).map(|(&z, &t)| (((z as f64 - lse).exp() * mass - t as f64) * scale) as f32));
+        for ((g, &z), &t) in grad.iter_mut().zip(z).zip(t) {
+            *g = (((z as f64 - lse).exp() * mass - t as f64) * scale) as f32;
+        }
     }
-    grad
 }
 
 /// Rows (padding excluded) whose largest logit sits where the target is largest.

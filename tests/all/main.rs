@@ -128,6 +128,7 @@ fn both_tests() -> Vec<(&'static str, DeviceTest)> {
         semantics::nan_propagates_as_in_pytorch,
         semantics::tanh_is_accurate_near_zero_and_finite_far_out,
         semantics::adam_bias_corrections_are_exact,
+        semantics::reused_slots_never_clobber_a_live_value,
         scale::reductions_of_16_million_elements,
         scale::column_sums_over_70000_rows,
         scale::products_with_k_of_70000,

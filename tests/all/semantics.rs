@@ -75,3 +75,31 @@ pub fn adam_bias_corrections_are_exact(device: &Device) {
         }
     }
 }
+
+/// Both backends run the planner's storage slots, reused by last use: a plan that reuses
+/// slots gives the values of one where every node keeps its own (all kept). Were a live
+/// value's slot handed to a temporary, the two would differ.
+pub fn reused_slots_never_clobber_a_live_value(device: &Device) {
+    let build = || {
+        let mut g = Graph::new();
+        let values: Vec<f32> = (0..64).map(|i| ((i * 37 % 19) as f32 - 9.0) / 7.0).collect();
+        let x = g.parameter("x", [8, 8], values).unwrap();
+        let a = g.relu(x).unwrap();
+        let b = g.sigmoid(a).unwrap();
+        let c = g.tanh(x).unwrap();
+        let d = g.add(b, c).unwrap();
+        let e = g.mul(d, a).unwrap(); // `a` must survive three temporaries
+        let f = g.square(e).unwrap();
+        let h = g.matmul(f, d).unwrap();
+        let loss = g.sum(h).unwrap();
+        let dx = g.backward(loss).unwrap().get(x).unwrap();
+        (g, loss, dx)
+    };
+    let (g, loss, dx) = build();
+    let mut reusing = device.compile_inference(&g, &[loss, dx]).unwrap();
+    let every: Vec<NodeId> = g.ids().filter(|&id| !g.nodes()[id.index()].op.is_leaf()).collect();
+    let mut keeping = device.compile_inference(&g, &every).unwrap();
+    let reused = reusing.run_and_read(&[loss, dx]).unwrap();
+    let kept = keeping.run_and_read(&[loss, dx]).unwrap();
+    assert_eq!(reused, kept);
+}
