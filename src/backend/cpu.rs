@@ -16,6 +16,8 @@ pub struct CpuSession {
     graph: Graph,
     plan: Plan,
     slots: Vec<Vec<f32>>,
+    /// Room for a transposed operand of a product, reused from step to step.
+    scratch: Vec<f32>,
     has_run: bool,
 }
 
@@ -36,7 +38,7 @@ impl CpuSession {
                 slots[slot].copy_from_slice(init);
             }
         }
-        Ok(CpuSession { graph: graph.clone(), plan, slots, has_run: false })
+        Ok(CpuSession { graph: graph.clone(), plan, slots, scratch: Vec::new(), has_run: false })
     }
 
     fn slot(&self, id: NodeId) -> usize {
@@ -45,7 +47,7 @@ impl CpuSession {
 
     /// Computes node `id` into `out`, its own slot (taken out of `slots` meanwhile; the
     /// planner never gives a node the slot of one of its inputs).
-    fn eval(&self, id: NodeId, out: &mut [f32]) {
+    fn eval(&self, id: NodeId, out: &mut [f32], scratch: &mut Vec<f32>) {
         let node = &self.graph.nodes()[id.index()];
         let arg = |i: usize| self.slots[self.slot(node.inputs[i])].as_slice();
         let shape = |i: usize| self.graph.nodes()[node.inputs[i].index()].shape;
@@ -54,7 +56,9 @@ impl CpuSession {
         };
         let unary = |f: &dyn Fn(f32) -> f32, out: &mut [f32]| k::unary(arg(0), out, f);
         match node.op {
-            Op::MatMul { trans_a, trans_b } => k::matmul(arg(0), shape(0), arg(1), shape(1), trans_a, trans_b, out),
+            Op::MatMul { trans_a, trans_b } => {
+                k::matmul(arg(0), shape(0), arg(1), shape(1), trans_a, trans_b, out, scratch)
+            }
             Op::Add => binary(&|a, b| a + b, out),
             Op::Sub => binary(&|a, b| a - b, out),
             Op::Mul => binary(&|a, b| a * b, out),
@@ -136,9 +140,9 @@ impl Session for CpuSession {
             let id = self.plan.order[i];
             if self.graph.nodes()[id.index()].op.updated_inputs().is_empty() {
                 let slot = self.slot(id);
-                let mut out = std::mem::take(&mut self.slots[slot]);
-                self.eval(id, &mut out[..self.graph.nodes()[id.index()].shape.len()]);
-                self.slots[slot] = out;
+                let (mut out, mut scratch) = (std::mem::take(&mut self.slots[slot]), std::mem::take(&mut self.scratch));
+                self.eval(id, &mut out[..self.graph.nodes()[id.index()].shape.len()], &mut scratch);
+                (self.slots[slot], self.scratch) = (out, scratch);
             } else {
                 self.update(id);
             }

@@ -62,46 +62,47 @@ pub fn clip_coefficient(norm: f32, max_norm: f32) -> f32 {
     }
 }
 
-/// `op(A)·op(B)` into `out`, transposes read in place (no copies). Every output element
-/// is summed over k in ascending order whichever loop nest serves the case; each nest
-/// keeps its inner loop on contiguous rows.
-pub fn matmul(a: &[f32], sa: Shape, b: &[f32], sb: Shape, trans_a: bool, trans_b: bool, out: &mut [f32]) {
-    let (m, k) = if trans_a { (sa.cols, sa.rows) } else { (sa.rows, sa.cols) };
+/// `op(A)·op(B)` into `out`. A transposed B is first copied upright into `scratch` (kept
+/// by the caller, so it is allocated once) so that the inner loop runs along contiguous
+/// rows, which the compiler vectorises; a transposed A is read in place. Each output
+/// element is summed over k in ascending order.
+#[allow(clippy::too_many_arguments)] // two operands with shapes and flags, out, scratch
+pub fn matmul(
+    a: &[f32],
+    sa: Shape,
+    b: &[f32],
+    sb: Shape,
+    trans_a: bool,
+    trans_b: bool,
+    out: &mut [f32],
+    scratch: &mut Vec<f32>,
+) {
+    let b = if trans_b {
+        scratch.clear();
+        scratch.resize(b.len(), 0.0);
+        for (r, row) in b.chunks(sb.cols).enumerate() {
+            row.iter().enumerate().for_each(|(c, &v)| scratch[c * sb.rows + r] = v);
+        }
+        scratch.as_slice()
+    } else {
+        b
+    };
     let n = if trans_b { sb.rows } else { sb.cols };
     out.fill(0.0);
-    match (trans_a, trans_b) {
-        // C = A·B: out row i += a[i][p] · b row p.
-        (false, false) => {
-            for (i, row) in out.chunks_mut(n).enumerate() {
-                for (p, b_row) in b.chunks(n).enumerate() {
-                    let aip = a[i * k + p];
-                    row.iter_mut().zip(b_row).for_each(|(y, &bpj)| *y += aip * bpj);
-                }
+    if trans_a {
+        // out row i += a[p][i] · b row p, p outermost.
+        let m = sa.cols;
+        for (a_row, b_row) in a.chunks(m).zip(b.chunks(n)) {
+            for (row, &api) in out.chunks_mut(n).zip(a_row) {
+                row.iter_mut().zip(b_row).for_each(|(y, &bpj)| *y += api * bpj);
             }
         }
-        // C = A·Bᵀ: out[i][j] = a row i · b row j.
-        (false, true) => {
-            for (i, row) in out.chunks_mut(n).enumerate() {
-                let a_row = &a[i * k..(i + 1) * k];
-                for (y, b_row) in row.iter_mut().zip(b.chunks(k)) {
-                    *y = a_row.iter().zip(b_row).fold(0.0, |acc, (&x, &w)| acc + x * w);
-                }
-            }
-        }
-        // C = Aᵀ·B: out row i += a[p][i] · b row p, p outermost.
-        (true, false) => {
-            for (a_row, b_row) in a.chunks(m).zip(b.chunks(n)) {
-                for (row, &api) in out.chunks_mut(n).zip(a_row) {
-                    row.iter_mut().zip(b_row).for_each(|(y, &bpj)| *y += api * bpj);
-                }
-            }
-        }
-        // C = Aᵀ·Bᵀ: strided, and rare (one backward case).
-        (true, true) => {
-            for i in 0..m {
-                for j in 0..n {
-                    out[i * n + j] = (0..k).fold(0.0, |acc, p| acc + a[p * m + i] * b[j * k + p]);
-                }
+    } else {
+        // out row i += a[i][p] · b row p.
+        let k = sa.cols;
+        for (row, a_row) in out.chunks_mut(n).zip(a.chunks(k)) {
+            for (&aip, b_row) in a_row.iter().zip(b.chunks(n)) {
+                row.iter_mut().zip(b_row).for_each(|(y, &bpj)| *y += aip * bpj);
             }
         }
     }
