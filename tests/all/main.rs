@@ -11,6 +11,7 @@ mod crosscheck;
 mod data;
 mod diagnostics;
 mod files;
+mod golden;
 mod gradcheck;
 mod misuse;
 mod optimizers;
@@ -126,6 +127,8 @@ fn both_tests() -> Vec<(&'static str, DeviceTest)> {
         misuse::node_ids_know_their_graph,
         view::values_parts_and_kinds,
         semantics::nan_propagates_as_in_pytorch,
+        golden::every_op_matches_pytorch,
+        golden::five_adam_steps_match_pytorch,
         semantics::tanh_is_accurate_near_zero_and_finite_far_out,
         semantics::adam_bias_corrections_are_exact,
         semantics::reused_slots_never_clobber_a_live_value,

@@ -1,0 +1,147 @@
+//! Both backends against PyTorch: every op's output and gradients at odd sizes and edge
+//! values, and five Adam steps of a small MLP, as `tests/golden/make_golden.py` computed
+//! them (in float64 for the ops, so the goldens are the exact answers; in float32 for
+//! Adam, as a user runs it). The files are committed; the tests need no Python.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use backprop::checkpoint::{self, Tensor};
+use backprop::nn::{Init, Layer, Sequential};
+use backprop::{init, Device, Graph, NodeId, Optimizer, Shape};
+
+use crate::common::{Tolerance, REDUCTION, TRANSCENDENTAL};
+
+fn golden(file: &str) -> HashMap<String, Tensor> {
+    let path = Path::new("tests/golden").join(file);
+    checkpoint::load(&path).unwrap().into_iter().map(|t| (t.name.clone(), t)).collect()
+}
+
+fn shape(t: &Tensor) -> Shape {
+    match t.shape[..] {
+        [rows, cols] => Shape::new(rows, cols),
+        [cols] => Shape::new(1, cols),
+        _ => panic!("{}: not a matrix", t.name),
+    }
+}
+
+/// The op of a golden case, applied to its inputs.
+fn apply(name: &str, g: &mut Graph, x: &[NodeId]) -> NodeId {
+    let op = match name {
+        "matmul_nn" | "matmul_long_k" => g.matmul(x[0], x[1]),
+        "matmul_nt" => g.matmul_t(x[0], x[1], false, true),
+        "matmul_tn" => g.matmul_t(x[0], x[1], true, false),
+        "matmul_tt" => g.matmul_t(x[0], x[1], true, true),
+        "add_row" => g.add(x[0], x[1]),
+        "sub_scalar" => g.sub(x[0], x[1]),
+        "mul" => g.mul(x[0], x[1]),
+        "scale" => g.scale(x[0], 2.5),
+        "square" => g.square(x[0]),
+        "sigmoid" => g.sigmoid(x[0]),
+        "tanh" => g.tanh(x[0]),
+        "relu" | "relu_special" => g.relu(x[0]),
+        "sum" => g.sum(x[0]),
+        "sum_rows" => g.sum_rows(x[0]),
+        "mean" => g.mean(x[0]),
+        "sum_squares" => g.sum_squares(x[0]),
+        "mse" => g.mse_loss(x[0], x[1]),
+        "softmax_xent" => g.softmax_cross_entropy(x[0], x[1]),
+        "sqrt" => g.sqrt(x[0]),
+        "clip_special" => g.clip_value(x[0], 1.0),
+        "grad_stats" => g.grad_stats(x[0]),
+        other => panic!("golden case {other} has no op here"),
+    };
+    op.unwrap()
+}
+
+/// Sums and products: f32 accumulation against the exact value.
+fn tolerance(name: &str) -> Tolerance {
+    let elementwise = ["add_row", "sub_scalar", "mul", "scale", "square", "sigmoid", "tanh", "relu", "sqrt"];
+    if elementwise.iter().any(|e| name.starts_with(e)) {
+        TRANSCENDENTAL
+    } else {
+        REDUCTION
+    }
+}
+
+/// `|a − e| ≤ atol + rtol·|e|`, and NaN exactly where PyTorch has NaN.
+fn check(what: &str, actual: &[f32], expected: &[f32], tol: Tolerance) {
+    assert_eq!(actual.len(), expected.len(), "{what}: lengths");
+    for (i, (&a, &e)) in actual.iter().zip(expected).enumerate() {
+        let ok = if e.is_nan() { a.is_nan() } else { a == e || (a - e).abs() <= tol.atol + tol.rtol * e.abs() };
+        assert!(ok, "{what}[{i}]: got {a:e}, PyTorch {e:e} (tolerance {tol:?})");
+    }
+}
+
+/// One golden case on `device`: inputs with a golden gradient are parameters, the others
+/// data; the output and the gradients of sum(y · cot) are compared.
+fn check_case(device: &Device, name: &str, golden: &HashMap<String, Tensor>) {
+    let mut g = Graph::new();
+    let inputs: Vec<(NodeId, Option<&Tensor>)> = (0..)
+        .map_while(|i| golden.get(&format!("{name}.x{i}")).map(|x| (i, x)))
+        .map(|(i, x)| {
+            let grad = golden.get(&format!("{name}.g{i}"));
+            let node = match grad {
+                Some(_) => g.parameter(&format!("x{i}"), shape(x), x.values.clone()),
+                None => g.constant(shape(x), x.values.clone()),
+            };
+            (node.unwrap(), grad)
+        })
+        .collect();
+    let ids: Vec<NodeId> = inputs.iter().map(|(id, _)| *id).collect();
+    let y = apply(name, &mut g, &ids);
+    let mut keep = vec![y];
+    let mut expected = vec![(format!("{name}.y"), &golden[&format!("{name}.y")])];
+    if let Some(cot) = golden.get(&format!("{name}.cot")) {
+        let seed = g.constant(shape(cot), cot.values.clone()).unwrap();
+        let grads = g.backward_from(y, seed).unwrap();
+        for (i, (id, grad)) in inputs.iter().enumerate() {
+            if let Some(grad) = grad {
+                keep.push(grads.get(*id).unwrap());
+                expected.push((format!("{name}.g{i}"), grad));
+            }
+        }
+    }
+    let mut session = device.compile_inference(&g, &keep).unwrap();
+    let actual = session.run_and_read(&keep).unwrap();
+    for (values, (what, want)) in actual.iter().zip(expected) {
+        check(&what, values, &want.values, tolerance(name));
+    }
+}
+
+pub fn every_op_matches_pytorch(device: &Device) {
+    let golden = golden("ops.safetensors");
+    let mut names: Vec<&str> = golden.keys().filter_map(|k| k.strip_suffix(".y")).collect();
+    names.sort_unstable();
+    assert_eq!(names.len(), 23, "every case of make_golden.py has an op here");
+    for name in names {
+        check_case(device, name, &golden);
+    }
+}
+
+/// Five Adam steps of an MLP 4-5-3 on one batch: every loss and the final parameters.
+pub fn five_adam_steps_match_pytorch(device: &Device) {
+    let golden = golden("adam.safetensors");
+    let mut model = Sequential::mlp(&[4, 5, 3], Layer::Relu, Init::PyTorch, &mut init::rng(0)).unwrap();
+    let start: Vec<Tensor> = golden
+        .values()
+        .filter_map(|t| t.name.strip_prefix("init.").map(|n| Tensor { name: n.to_owned(), ..t.clone() }))
+        .collect();
+    model.load_state_dict(&start, Path::new("adam.safetensors")).unwrap();
+    let mut g = Graph::new();
+    let x = g.input("x", [8, 4]).unwrap();
+    let y = g.input("y", [8, 3]).unwrap();
+    let recorded = model.record(&mut g, x).unwrap();
+    let loss = g.softmax_cross_entropy(recorded.output, y).unwrap();
+    let grads = g.backward(loss).unwrap();
+    g.optimize(&grads, Optimizer::adam(0.01)).unwrap();
+    let mut session = device.compile(&g, &[loss]).unwrap();
+    session.write(x, &golden["x"].values).unwrap();
+    session.write(y, &golden["y"].values).unwrap();
+    let losses: Vec<f32> = (0..5).map(|_| session.run_and_read(&[loss]).unwrap()[0][0]).collect();
+    check("losses", &losses, &golden["loss"].values, Tolerance { atol: 1e-6, rtol: 1e-5 });
+    for (name, id) in &recorded.params {
+        let final_values = session.read(*id).unwrap();
+        check(name, &final_values, &golden[&format!("final.{name}")].values, Tolerance { atol: 1e-6, rtol: 1e-5 });
+    }
+}

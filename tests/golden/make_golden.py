@@ -1,0 +1,123 @@
+"""Writes the PyTorch golden values the Rust tests compare both backends against.
+
+    python3 tests/golden/make_golden.py     # needs torch and safetensors; CI does not
+
+ops.safetensors: for each case, its inputs `CASE.x0`, `CASE.x1`, ..., the output
+`CASE.y`, and, for differentiable cases, a random cotangent `CASE.cot` and the gradients
+`CASE.g0`, ... of sum(y * cot) with respect to each differentiable input (an input
+without one, such as a loss's targets, is data). Computed in float64 from the
+float32 inputs, so the values are the exact answers the float32 engine must approach.
+Edge values: logits of ±80, tanh at 1e-7 and ±100, padding rows, NaN and ±Inf.
+
+adam.safetensors: an MLP 4-5-3 (ReLU) trained five Adam steps (lr 0.01, PyTorch's
+defaults otherwise) with cross-entropy on one fixed batch, in float32 as a user runs it:
+the initial parameters `init.0.weight`, ..., the batch `x` and one-hot `y`, each step's
+loss `loss`, and the parameters after the five steps `final.0.weight`, ...
+"""
+
+import os
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import save_file
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+torch.manual_seed(20261130)
+
+
+def f32(*shape, low=-1.0, high=1.0):
+    """Uniform float32 values, then float64 for the exact computation."""
+    return (torch.rand(*shape) * (high - low) + low).to(torch.float32).to(torch.float64)
+
+
+def away_from_zero(*shape):
+    """Values in ±[0.1, 1]: no kinks of relu or clamp nearby."""
+    sign = torch.where(torch.rand(*shape) < 0.5, -1.0, 1.0)
+    return (sign * (0.1 + 0.9 * torch.rand(*shape))).to(torch.float32).to(torch.float64)
+
+
+CASES = {}
+
+
+def case(name, fn, inputs, differentiable=True):
+    xs = [x.clone().requires_grad_(differentiable) for x in inputs]
+    y = fn(*xs)
+    out = {f"{name}.x{i}": x for i, x in enumerate(inputs)}
+    out[f"{name}.y"] = y.detach()
+    if differentiable:
+        cot = f32(*y.shape)
+        (y * cot).sum().backward()
+        out[f"{name}.cot"] = cot
+        for i, x in enumerate(xs):
+            if x.grad is not None:  # targets of a loss take no gradient
+                out[f"{name}.g{i}"] = x.grad
+    CASES.update({k: v.to(torch.float32).contiguous() for k, v in out.items()})
+
+
+def cross_entropy_with_padding(logits, targets):
+    """Mean cross-entropy over the rows whose targets are not all zero."""
+    counted = targets.abs().sum(dim=1) > 0
+    return F.cross_entropy(logits[counted], targets[counted].argmax(dim=1)).reshape(1, 1)
+
+
+def ops():
+    case("matmul_nn", lambda a, b: a @ b, [f32(5, 7), f32(7, 3)])
+    case("matmul_nt", lambda a, b: a @ b.T, [f32(5, 7), f32(3, 7)])
+    case("matmul_tn", lambda a, b: a.T @ b, [f32(7, 5), f32(7, 3)])
+    case("matmul_tt", lambda a, b: a.T @ b.T, [f32(7, 5), f32(3, 7)])
+    case("matmul_long_k", lambda a, b: a @ b, [f32(3, 300), f32(300, 65)])
+    case("add_row", lambda a, b: a + b, [f32(5, 7), f32(1, 7)])
+    case("sub_scalar", lambda a, b: a - b, [f32(5, 7), f32(1, 1)])
+    case("mul", lambda a, b: a * b, [f32(33, 65), f32(33, 65)])
+    case("scale", lambda x: 2.5 * x, [f32(5, 7)])
+    case("square", lambda x: x * x, [f32(5, 7)])
+    edges = torch.tensor([[-80.0, -20.0, -1.0, 0.0, 1e-7, 0.3, 1.0, 20.0, 80.0]], dtype=torch.float64)
+    case("sigmoid", torch.sigmoid, [edges])
+    tanh_edges = torch.tensor([[-100.0, -3.0, -0.3, -1e-7, 0.0, 1e-7, 0.2, 0.3, 3.0, 100.0]], dtype=torch.float64)
+    case("tanh", torch.tanh, [tanh_edges])
+    case("relu", torch.relu, [away_from_zero(5, 7)])
+    case("sum", lambda x: x.sum().reshape(1, 1), [f32(33, 65)])
+    case("sum_rows", lambda x: x.sum(dim=0, keepdim=True), [f32(33, 65)])
+    case("mean", lambda x: x.mean().reshape(1, 1), [f32(33, 65)])
+    case("sum_squares", lambda x: (x * x).sum().reshape(1, 1), [f32(33, 65)])
+    case("mse", lambda p, t: ((p - t) ** 2).mean().reshape(1, 1), [f32(5, 7), f32(5, 7)])
+    logits = f32(6, 10, low=-3.0, high=3.0)
+    logits[0, 3], logits[1, 7], logits[2, 0] = 80.0, -80.0, 80.0
+    targets = torch.zeros(6, 10, dtype=torch.float64)
+    for row, label in [(0, 3), (1, 7), (2, 5), (4, 9)]:
+        targets[row, label] = 1.0  # rows 3 and 5 are padding
+    case("softmax_xent", cross_entropy_with_padding, [logits, targets])
+    case("sqrt", torch.sqrt, [f32(5, 7, low=0.01, high=4.0)], differentiable=False)
+    nan, inf = float("nan"), float("inf")
+    special = torch.tensor([[nan, -inf, inf, -2.0, -0.5, 0.0, 0.5, 2.0]], dtype=torch.float64)
+    case("relu_special", torch.relu, [special], differentiable=False)
+    case("clip_special", lambda x: x.clamp(-1.0, 1.0), [special], differentiable=False)
+    stats = lambda g: torch.stack([g.abs().mean(), g.abs().max(), g.norm()]).reshape(1, 3)
+    case("grad_stats", stats, [f32(33, 65)], differentiable=False)
+    save_file(CASES, os.path.join(HERE, "ops.safetensors"))
+
+
+def adam():
+    torch.manual_seed(7)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3))
+    x = torch.randn(8, 4)
+    labels = torch.randint(0, 3, (8,))
+    out = {f"init.{k}": v.detach().clone() for k, v in model.state_dict().items()}
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    losses = []
+    for _ in range(5):
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(x), labels)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    out.update({f"final.{k}": v.detach().clone() for k, v in model.state_dict().items()})
+    out["x"] = x
+    out["y"] = F.one_hot(labels, 3).to(torch.float32)
+    out["loss"] = torch.tensor(losses).reshape(1, 5)
+    save_file({k: v.contiguous() for k, v in out.items()}, os.path.join(HERE, "adam.safetensors"))
+
+
+if __name__ == "__main__":
+    ops()
+    adam()
