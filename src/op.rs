@@ -1,5 +1,8 @@
 //! The closed op set. Forward ops, the derivative ops that backward rules emit, and the
-//! in-place optimizer updates. Both backends implement every variant.
+//! in-place optimizer updates. Both backends implement every variant; the elementwise
+//! ones are one family, [`Map`], each described once.
+
+pub use crate::map::Map;
 
 /// Adam's hyper-parameters (PyTorch's defaults from `Optimizer::adam`).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -43,30 +46,9 @@ pub enum Op {
         /// Use `Bᵀ` in place of `B`.
         trans_b: bool,
     },
-    /// `a + b`, either side broadcast (see [`crate::Shape::broadcasts_to`]).
-    Add,
-    /// `a - b`, broadcasting.
-    Sub,
-    /// `a ⊙ b` elementwise, broadcasting.
-    Mul,
-    /// `s · x` for a constant `s`.
-    Scale(f32),
-    /// `x²` elementwise.
-    Square,
-    /// Repeats a `[1, m]` row or `[1, 1]` scalar to the node's shape.
-    Broadcast,
-    /// `1 / (1 + e^{-x})`.
-    Sigmoid,
-    /// `tanh x`.
-    Tanh,
-    /// `max(x, 0)`.
-    Relu,
-    /// Inputs `(y, dy)` with `y = sigmoid(x)`: `dy · y · (1 - y)`.
-    SigmoidGrad,
-    /// Inputs `(y, dy)` with `y = tanh(x)`: `dy · (1 - y²)`.
-    TanhGrad,
-    /// Inputs `(x, dy)`: `dy` where `x > 0`, else 0.
-    ReluGrad,
+    /// An op of the elementwise family and its constant (0 when it takes none): see
+    /// [`Map`], where each is described once.
+    Map(Map, f32),
     /// Sum of all elements, shape `[1, 1]`.
     SumAll,
     /// Sum over the batch axis: `[n, m] → [1, m]`.
@@ -110,16 +92,6 @@ pub enum Op {
     AdamCorrections(AdamConfig),
     /// `Σ x²`, `[1, 1]`. Fused: one reduction instead of square and sum with a temporary.
     SumSquares,
-    /// `sqrt(x)` elementwise. Not differentiable (used on gradient norms).
-    Sqrt,
-    /// Input `norm [1, 1]`: PyTorch's `clip_grad_norm_` factor
-    /// `min(1, max_norm / (norm + 1e-6))`. Not differentiable.
-    ClipCoefficient {
-        /// Largest allowed global norm.
-        max_norm: f32,
-    },
-    /// `clamp(x, -limit, limit)` elementwise (clipping by value). Not differentiable.
-    ClipValue(f32),
     /// Input `grad`: `[mean |g|, max |g|, ‖g‖₂]` as `[1, 3]`, in one reduction.
     GradStats,
     /// Inputs `(record [1, 2], value, step [1, 1])`: if `record` is still `[0, 0]` and
@@ -145,18 +117,7 @@ impl Op {
             Op::Constant => "constant",
             Op::State => "state",
             Op::MatMul { .. } => "matmul",
-            Op::Add => "add",
-            Op::Sub => "sub",
-            Op::Mul => "mul",
-            Op::Scale(_) => "scale",
-            Op::Square => "square",
-            Op::Broadcast => "broadcast",
-            Op::Sigmoid => "sigmoid",
-            Op::Tanh => "tanh",
-            Op::Relu => "relu",
-            Op::SigmoidGrad => "sigmoid_grad",
-            Op::TanhGrad => "tanh_grad",
-            Op::ReluGrad => "relu_grad",
+            Op::Map(map, _) => map.def().name,
             Op::SumAll => "sum_all",
             Op::SumRows => "sum_rows",
             Op::Mean => "mean",
@@ -169,9 +130,6 @@ impl Op {
             Op::Adam(_) => "adam",
             Op::AdamCorrections(_) => "adam_corrections",
             Op::SumSquares => "sum_squares",
-            Op::Sqrt => "sqrt",
-            Op::ClipCoefficient { .. } => "clip_coefficient",
-            Op::ClipValue(_) => "clip_value",
             Op::GradStats => "grad_stats",
             Op::FirstNonFinite { .. } => "first_non_finite",
             Op::Increment => "increment",

@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::graph::{Graph, NodeId};
-use crate::op::Op;
+use crate::op::{Map, Op};
 use crate::shape::Shape;
 
 impl Graph {
@@ -39,7 +39,7 @@ impl Graph {
     /// [`Error::Shape`] when neither shape broadcasts to the other; [`Error::ForeignNode`]
     /// for an id of another graph.
     pub fn add(&mut self, a: NodeId, b: NodeId) -> Result<NodeId> {
-        self.binary(Op::Add, a, b)
+        self.binary(Map::Add, a, b)
     }
 
     /// `a - b`, broadcasting as [`Graph::add`].
@@ -48,7 +48,7 @@ impl Graph {
     ///
     /// As [`Graph::add`].
     pub fn sub(&mut self, a: NodeId, b: NodeId) -> Result<NodeId> {
-        self.binary(Op::Sub, a, b)
+        self.binary(Map::Sub, a, b)
     }
 
     /// `a ⊙ b` elementwise, broadcasting as [`Graph::add`].
@@ -57,11 +57,12 @@ impl Graph {
     ///
     /// As [`Graph::add`].
     pub fn mul(&mut self, a: NodeId, b: NodeId) -> Result<NodeId> {
-        self.binary(Op::Mul, a, b)
+        self.binary(Map::Mul, a, b)
     }
 
-    fn binary(&mut self, op: Op, a: NodeId, b: NodeId) -> Result<NodeId> {
+    fn binary(&mut self, map: Map, a: NodeId, b: NodeId) -> Result<NodeId> {
         let (sa, sb) = (self.shape(a)?, self.shape(b)?);
+        let op = Op::Map(map, 0.0);
         let out = Shape::broadcast(sa, sb).ok_or(Error::Shape { op: op.name(), lhs: sa, rhs: sb })?;
         self.push(op, &[a, b], out)
     }
@@ -74,9 +75,9 @@ impl Graph {
         self.push(op, &[a, b], sa)
     }
 
-    fn unary(&mut self, op: Op, x: NodeId) -> Result<NodeId> {
+    fn unary(&mut self, map: Map, s: f32, x: NodeId) -> Result<NodeId> {
         let shape = self.shape(x)?;
-        self.push(op, &[x], shape)
+        self.push(Op::Map(map, s), &[x], shape)
     }
 
     /// `s · x` for a constant scalar `s`.
@@ -89,7 +90,7 @@ impl Graph {
         if !s.is_finite() {
             return Err(Error::InvalidArgument { op: "scale", msg: format!("factor {s} is not finite") });
         }
-        self.unary(Op::Scale(s), x)
+        self.unary(Map::Scale, s, x)
     }
 
     /// `x²` elementwise.
@@ -98,7 +99,7 @@ impl Graph {
     ///
     /// [`Error::ForeignNode`] for an id of another graph.
     pub fn square(&mut self, x: NodeId) -> Result<NodeId> {
-        self.unary(Op::Square, x)
+        self.unary(Map::Square, 0.0, x)
     }
 
     /// Logistic sigmoid.
@@ -107,7 +108,7 @@ impl Graph {
     ///
     /// [`Error::ForeignNode`] for an id of another graph.
     pub fn sigmoid(&mut self, x: NodeId) -> Result<NodeId> {
-        self.unary(Op::Sigmoid, x)
+        self.unary(Map::Sigmoid, 0.0, x)
     }
 
     /// Hyperbolic tangent.
@@ -116,7 +117,7 @@ impl Graph {
     ///
     /// [`Error::ForeignNode`] for an id of another graph.
     pub fn tanh(&mut self, x: NodeId) -> Result<NodeId> {
-        self.unary(Op::Tanh, x)
+        self.unary(Map::Tanh, 0.0, x)
     }
 
     /// Rectified linear unit.
@@ -125,7 +126,16 @@ impl Graph {
     ///
     /// [`Error::ForeignNode`] for an id of another graph.
     pub fn relu(&mut self, x: NodeId) -> Result<NodeId> {
-        self.unary(Op::Relu, x)
+        self.unary(Map::Relu, 0.0, x)
+    }
+
+    /// `eˣ` elementwise.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ForeignNode`] for an id of another graph.
+    pub fn exp(&mut self, x: NodeId) -> Result<NodeId> {
+        self.unary(Map::Exp, 0.0, x)
     }
 
     /// Derivative op: `dy · y · (1 - y)` for `y = sigmoid(x)`.
@@ -135,7 +145,7 @@ impl Graph {
     /// [`Error::Shape`] when the two shapes differ; [`Error::ForeignNode`] for an id of
     /// another graph.
     pub fn sigmoid_grad(&mut self, y: NodeId, dy: NodeId) -> Result<NodeId> {
-        self.same_shape(Op::SigmoidGrad, y, dy)
+        self.same_shape(Op::Map(Map::SigmoidGrad, 0.0), y, dy)
     }
 
     /// Derivative op: `dy · (1 - y²)` for `y = tanh(x)`.
@@ -145,7 +155,7 @@ impl Graph {
     /// [`Error::Shape`] when the two shapes differ; [`Error::ForeignNode`] for an id of
     /// another graph.
     pub fn tanh_grad(&mut self, y: NodeId, dy: NodeId) -> Result<NodeId> {
-        self.same_shape(Op::TanhGrad, y, dy)
+        self.same_shape(Op::Map(Map::TanhGrad, 0.0), y, dy)
     }
 
     /// Derivative op: `dy` where `x > 0`, else 0.
@@ -155,7 +165,7 @@ impl Graph {
     /// [`Error::Shape`] when the two shapes differ; [`Error::ForeignNode`] for an id of
     /// another graph.
     pub fn relu_grad(&mut self, x: NodeId, dy: NodeId) -> Result<NodeId> {
-        self.same_shape(Op::ReluGrad, x, dy)
+        self.same_shape(Op::Map(Map::ReluGrad, 0.0), x, dy)
     }
 
     /// Sum of all elements, `[1, 1]`.
@@ -199,7 +209,7 @@ impl Graph {
         if !from.broadcasts_to(to) {
             return Err(Error::Shape { op: "broadcast", lhs: from, rhs: to });
         }
-        self.push(Op::Broadcast, &[x], to)
+        self.push(Op::Map(Map::Broadcast, 0.0), &[x], to)
     }
 
     /// Softmax cross-entropy of `logits` against `targets` (both `[n, k]`), averaged over
@@ -279,7 +289,7 @@ impl Graph {
     ///
     /// [`Error::ForeignNode`] for an id of another graph.
     pub fn sqrt(&mut self, x: NodeId) -> Result<NodeId> {
-        self.unary(Op::Sqrt, x)
+        self.unary(Map::Sqrt, 0.0, x)
     }
 
     /// `[mean |g|, max |g|, ‖g‖₂]` of `grad`, `[1, 3]`.
@@ -302,7 +312,7 @@ impl Graph {
         if !(limit.is_finite() && limit > 0.0) {
             return Err(Error::InvalidArgument { op: "clip_value", msg: format!("limit {limit} must be positive") });
         }
-        self.unary(Op::ClipValue(limit), x)
+        self.unary(Map::ClipValue, limit, x)
     }
 
     /// `min(1, max_norm / (norm + 1e-6))` of a `[1, 1]` norm.
@@ -321,7 +331,7 @@ impl Graph {
         if shape != Shape::SCALAR {
             return Err(Error::Shape { op: "clip_coefficient", lhs: shape, rhs: Shape::SCALAR });
         }
-        self.push(Op::ClipCoefficient { max_norm }, &[norm], Shape::SCALAR)
+        self.push(Op::Map(Map::ClipCoefficient, max_norm), &[norm], Shape::SCALAR)
     }
 
     /// Records `[step, tag]` into the `[1, 2]` state `record` the first time `value`

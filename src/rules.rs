@@ -14,18 +14,10 @@ pub(crate) fn vjp(g: &mut Graph, y: NodeId, dy: NodeId) -> Result<Vec<Option<Nod
     let grads = match node.op {
         // C = op(A)·op(B): dA = dC·Bᵀ and dB = Aᵀ·dC, with the transposes folded into flags.
         Op::MatMul { trans_a, trans_b } => matmul_vjp(g, x[0], x[1], dy, trans_a, trans_b)?,
-        // d(a+b) = da + db.
-        Op::Add => vec![dy, dy],
-        // d(a-b) = da - db.
-        Op::Sub => vec![dy, g.scale(dy, -1.0)?],
-        // d(a·b) = b·da + a·db.
-        Op::Mul => vec![g.mul(dy, x[1])?, g.mul(dy, x[0])?],
-        // d(s·x) = s·dx.
-        Op::Scale(s) => vec![g.scale(dy, s)?],
-        // d(x²) = 2x·dx.
-        Op::Square => {
-            let dx = g.mul(dy, x[0])?;
-            vec![g.scale(dx, 2.0)?]
+        // The elementwise family states its derivatives in `map.rs`.
+        Op::Map(map, s) => {
+            let vjp = map.def().vjp.ok_or(Error::NotDifferentiable { op: map.def().name })?;
+            return vjp(g, y, x, dy, s);
         }
         // d(Σx²) = 2x·dy.
         Op::SumSquares => {
@@ -33,14 +25,6 @@ pub(crate) fn vjp(g: &mut Graph, y: NodeId, dy: NodeId) -> Result<Vec<Option<Nod
             let dx = g.mul(spread, x[0])?;
             vec![g.scale(dx, 2.0)?]
         }
-        // Repeating a value sums the gradients of its copies (reduced centrally).
-        Op::Broadcast => vec![dy],
-        // σ' = σ(1 - σ), written in terms of the output y.
-        Op::Sigmoid => vec![g.sigmoid_grad(y, dy)?],
-        // tanh' = 1 - tanh², in terms of the output y.
-        Op::Tanh => vec![g.tanh_grad(y, dy)?],
-        // relu' = 1 where x > 0, else 0.
-        Op::Relu => vec![g.relu_grad(x[0], dy)?],
         // ∂(Σx)/∂xᵢ = 1: every element gets dy.
         Op::SumAll | Op::SumRows => vec![g.broadcast(dy, g.shape(x[0])?)?],
         // ∂(mean x)/∂xᵢ = 1/N.

@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::graph::{Graph, NodeId};
 use crate::op::Op;
 use crate::plan::Plan;
+use crate::shape::Shape;
 
 /// A graph compiled for the CPU: one vector per plan slot.
 pub struct CpuSession {
@@ -51,26 +52,14 @@ impl CpuSession {
         let node = &self.graph.nodes()[id.index()];
         let arg = |i: usize| self.slots[self.slot(node.inputs[i])].as_slice();
         let shape = |i: usize| self.graph.nodes()[node.inputs[i].index()].shape;
-        let binary = |f: &dyn Fn(f32, f32) -> f32, out: &mut [f32]| {
-            k::binary(arg(0), shape(0), arg(1), shape(1), node.shape, out, f)
-        };
-        let unary = |f: &dyn Fn(f32) -> f32, out: &mut [f32]| k::unary(arg(0), out, f);
         match node.op {
             Op::MatMul { trans_a, trans_b } => {
                 k::matmul(arg(0), shape(0), arg(1), shape(1), trans_a, trans_b, out, scratch)
             }
-            Op::Add => binary(&|a, b| a + b, out),
-            Op::Sub => binary(&|a, b| a - b, out),
-            Op::Mul => binary(&|a, b| a * b, out),
-            Op::Scale(s) => unary(&|x| s * x, out),
-            Op::Square => unary(&|x| x * x, out),
-            Op::Broadcast => k::broadcast(arg(0), shape(0), node.shape, out),
-            Op::Sigmoid => unary(&k::sigmoid, out),
-            Op::Tanh => unary(&f32::tanh, out),
-            Op::Relu => unary(&k::relu, out),
-            Op::SigmoidGrad => binary(&|y, dy| dy * y * (1.0 - y), out),
-            Op::TanhGrad => binary(&|y, dy| dy * (1.0 - y * y), out),
-            Op::ReluGrad => binary(&|x, dy| if x > 0.0 { dy } else { 0.0 }, out),
+            Op::Map(map, s) => {
+                let (b, sb) = if node.inputs.len() > 1 { (arg(1), shape(1)) } else { (&[0.0][..], Shape::SCALAR) };
+                k::map(map.def().cpu, s, arg(0), shape(0), b, sb, node.shape, out)
+            }
             Op::SumAll => out[0] = k::sum_all(arg(0)),
             Op::SumRows => k::sum_rows(arg(0), shape(0), out),
             Op::Mean => out[0] = k::sum_all(arg(0)) / shape(0).len() as f32,
@@ -79,9 +68,6 @@ impl CpuSession {
             Op::SoftmaxCrossEntropyGrad => k::softmax_cross_entropy_grad(arg(0), arg(1), arg(2)[0], shape(0), out),
             Op::CountCorrect => out[0] = k::count_correct(arg(0), arg(1), shape(0)),
             Op::SumSquares => out[0] = k::sum_squares(arg(0)),
-            Op::Sqrt => unary(&f32::sqrt, out),
-            Op::ClipCoefficient { max_norm } => unary(&|norm| k::clip_coefficient(norm, max_norm), out),
-            Op::ClipValue(limit) => unary(&|v| v.clamp(-limit, limit), out),
             Op::GradStats => out.copy_from_slice(&k::grad_stats(arg(0))),
             op => unreachable!("{} is a leaf or an update, not evaluated", op.name()),
         }

@@ -10,36 +10,30 @@ fn broadcast_index(from: Shape, r: usize, c: usize) -> usize {
     (r % from.rows) * from.cols + c % from.cols
 }
 
-/// Applies `f` elementwise to `a` and `b` broadcast to `shape`, into `out`.
-pub fn binary(a: &[f32], sa: Shape, b: &[f32], sb: Shape, shape: Shape, out: &mut [f32], f: impl Fn(f32, f32) -> f32) {
-    for r in 0..shape.rows {
-        for c in 0..shape.cols {
-            out[r * shape.cols + c] = f(a[broadcast_index(sa, r, c)], b[broadcast_index(sb, r, c)]);
+/// An elementwise op (`f(a, b, s)` per element, see [`crate::Map`]) of `a` and `b`
+/// broadcast to `shape`, into `out`. Operands of the output's own shape are read in
+/// place, without the index arithmetic of broadcasting.
+#[allow(clippy::too_many_arguments)] // the op, its constant, two operands with shapes, out
+pub fn map(
+    f: fn(f32, f32, f32) -> f32,
+    s: f32,
+    a: &[f32],
+    sa: Shape,
+    b: &[f32],
+    sb: Shape,
+    shape: Shape,
+    out: &mut [f32],
+) {
+    match (sa == shape, sb == shape, b.len() == 1) {
+        (true, true, _) => out.iter_mut().zip(a).zip(b).for_each(|((y, &a), &b)| *y = f(a, b, s)),
+        (true, _, true) => out.iter_mut().zip(a).for_each(|(y, &a)| *y = f(a, b[0], s)),
+        _ => {
+            for r in 0..shape.rows {
+                for c in 0..shape.cols {
+                    out[r * shape.cols + c] = f(a[broadcast_index(sa, r, c)], b[broadcast_index(sb, r, c)], s);
+                }
+            }
         }
-    }
-}
-
-/// Applies `f` to every element of `x`, into `out`.
-pub fn unary(x: &[f32], out: &mut [f32], f: impl Fn(f32) -> f32) {
-    out.iter_mut().zip(x).for_each(|(y, &v)| *y = f(v));
-}
-
-/// Repeats `x` of shape `from` to `shape`, into `out`.
-pub fn broadcast(x: &[f32], from: Shape, shape: Shape, out: &mut [f32]) {
-    binary(x, from, &[0.0], Shape::SCALAR, shape, out, |v, _| v)
-}
-
-/// Logistic sigmoid.
-pub fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
-}
-
-/// `max(x, 0)`; NaN stays NaN, as in PyTorch (`f32::max` would return 0).
-pub fn relu(x: f32) -> f32 {
-    if x > 0.0 || x.is_nan() {
-        x
-    } else {
-        0.0
     }
 }
 
@@ -49,16 +43,6 @@ pub fn max_nan(a: f32, b: f32) -> f32 {
         f32::NAN
     } else {
         a.max(b)
-    }
-}
-
-/// PyTorch's `clip_grad_norm_` factor `min(1, max_norm / (norm + 1e-6))`; NaN for a NaN norm.
-pub fn clip_coefficient(norm: f32, max_norm: f32) -> f32 {
-    let factor = max_norm / (norm + 1e-6);
-    if factor.is_nan() {
-        factor
-    } else {
-        factor.min(1.0)
     }
 }
 

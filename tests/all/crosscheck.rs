@@ -52,6 +52,7 @@ pub fn unary_ops(device: &Device) {
         cross(device, "sigmoid", &[s], TRANSCENDENTAL, |g, x| g.sigmoid(x[0]));
         cross(device, "tanh", &[s], TRANSCENDENTAL, |g, x| g.tanh(x[0]));
         cross(device, "relu", &[s], ELEMENTWISE, |g, x| g.relu(x[0]));
+        cross(device, "exp", &[s], TRANSCENDENTAL, |g, x| g.exp(x[0]));
     }
 }
 

@@ -81,6 +81,7 @@ pub fn unary_ops() {
     check("sigmoid", &[M], |g, p| g.sigmoid(p[0]));
     check("tanh", &[M], |g, p| g.tanh(p[0]));
     check("relu", &[M], |g, p| g.relu(p[0]));
+    check("exp", &[M], |g, p| g.exp(p[0]));
     check("broadcast row", &[ROW], |g, p| g.broadcast(p[0], M));
     check("broadcast scalar", &[Shape::SCALAR], |g, p| g.broadcast(p[0], M));
 }

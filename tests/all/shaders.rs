@@ -1,6 +1,6 @@
 //! Every WGSL file parses and validates with naga, without a GPU.
 
-use backprop::backend::wgpu::kernels::{Kernel, SHADERS};
+use backprop::backend::wgpu::kernels::{map_source, Kernel, SHADERS};
 
 fn validate(name: &str, source: &str) -> naga::Module {
     let module =
@@ -15,10 +15,11 @@ pub fn every_shader_validates() {
     for (name, source) in SHADERS {
         validate(name, source);
     }
+    validate("the generated elementwise module", map_source());
 }
 
 pub fn every_kernel_names_an_entry_point_of_its_file() {
-    for kernel in Kernel::ALL {
+    for kernel in Kernel::all() {
         let module = validate(kernel.file(), kernel.source());
         let found = module.entry_points.iter().any(|e| e.name == kernel.entry_point());
         assert!(found, "{kernel:?}: no entry point {} in {}", kernel.entry_point(), kernel.file());

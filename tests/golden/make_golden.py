@@ -76,6 +76,7 @@ def ops():
     tanh_edges = torch.tensor([[-100.0, -3.0, -0.3, -1e-7, 0.0, 1e-7, 0.2, 0.3, 3.0, 100.0]], dtype=torch.float64)
     case("tanh", torch.tanh, [tanh_edges])
     case("relu", torch.relu, [away_from_zero(5, 7)])
+    case("exp", torch.exp, [f32(5, 7, low=-5.0, high=5.0)])
     case("sum", lambda x: x.sum().reshape(1, 1), [f32(33, 65)])
     case("sum_rows", lambda x: x.sum(dim=0, keepdim=True), [f32(33, 65)])
     case("mean", lambda x: x.mean().reshape(1, 1), [f32(33, 65)])

@@ -1,37 +1,67 @@
-//! The WGSL kernels: which file and entry point each one is, and the uniform `Params`
-//! structs that mirror the shaders' (each `#[repr(C)]`, padded to 16 bytes).
+//! The WGSL kernels: which file and entry point each one is, the elementwise family's
+//! kernels generated from their template, and the uniform `Params` structs that mirror
+//! the shaders' (each `#[repr(C)]`, padded to 16 bytes).
+
+use std::sync::OnceLock;
 
 use bytemuck::{Pod, Zeroable};
 
-/// Every WGSL file of the crate, by name, for loading and for validation tests.
-pub const SHADERS: [(&str, &str); 6] = [
+use crate::map::Map;
+
+/// Every hand-written WGSL file of the crate, by name, for loading and for validation
+/// tests. The elementwise family's module is generated (see [`map_source`]).
+pub const SHADERS: [(&str, &str); 4] = [
     ("matmul.wgsl", include_str!("../../../shaders/matmul.wgsl")),
-    ("elementwise.wgsl", include_str!("../../../shaders/elementwise.wgsl")),
-    ("activation.wgsl", include_str!("../../../shaders/activation.wgsl")),
     ("reduce.wgsl", include_str!("../../../shaders/reduce.wgsl")),
     ("loss.wgsl", include_str!("../../../shaders/loss.wgsl")),
     ("optim.wgsl", include_str!("../../../shaders/optim.wgsl")),
 ];
 
+/// The elementwise family's template: a prelude, then `// @entry` and the entry point
+/// every op gets.
+const MAP_TEMPLATE: &str = include_str!("../../../shaders/map.wgsl");
+
+/// The element type the templates are instantiated with.
+const ELEMENT: &str = "f32";
+
+/// The WGSL module of the whole elementwise family: the template's prelude once, then one
+/// entry point per [`Map`] op, named `map_<name>`, with its expression spliced in.
+pub fn map_source() -> &'static str {
+    static SOURCE: OnceLock<String> = OnceLock::new();
+    SOURCE.get_or_init(|| {
+        let (prelude, entry) = MAP_TEMPLATE.split_once("\n// @entry\n").expect("map.wgsl has an entry template");
+        let mut source = prelude
+            .replace(": T", &format!(": {ELEMENT}"))
+            .replace("<T>", &format!("<{ELEMENT}>"))
+            .replace("-> T", &format!("-> {ELEMENT}"));
+        for map in Map::ALL {
+            let def = map.def();
+            let b = if def.arity == 2 { "let b = b_at(i);" } else { "let b = 0.0;" };
+            let name = format!("map_{}", def.name);
+            source += &entry.replace("NAME", &name).replace("ENTRY_B", b).replace("EXPR", def.wgsl);
+        }
+        source
+    })
+}
+
+/// The entry point of an elementwise op in [`map_source`].
+fn map_entry(map: Map) -> &'static str {
+    static NAMES: OnceLock<Vec<&'static str>> = OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        Map::ALL.iter().map(|m| &*Box::leak(format!("map_{}", m.def().name).into_boxed_str())).collect()
+    });
+    names[Map::ALL.iter().position(|&m| m == map).expect("every Map is in Map::ALL")]
+}
+
 /// One compute entry point.
 #[allow(missing_docs)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kernel {
+    /// An op of the elementwise family, from [`map_source`].
+    Map(Map),
     MatMul,
     MatMulSmall,
     MatMulSumSplits,
-    Add,
-    Sub,
-    Mul,
-    Scale,
-    Square,
-    Broadcast,
-    Sigmoid,
-    Tanh,
-    Relu,
-    SigmoidGrad,
-    TanhGrad,
-    ReluGrad,
     SumAll,
     SumParts,
     SumRows,
@@ -49,95 +79,74 @@ pub enum Kernel {
     SumSquares,
     GradStats,
     GradStatsParts,
-    Sqrt,
-    ClipValue,
-    ClipCoefficient,
     FirstNonFinite,
 }
 
 impl Kernel {
     /// Every kernel, for tests that build them all.
-    pub const ALL: [Kernel; 36] = [
-        Kernel::MatMul,
-        Kernel::MatMulSmall,
-        Kernel::MatMulSumSplits,
-        Kernel::Add,
-        Kernel::Sub,
-        Kernel::Mul,
-        Kernel::Scale,
-        Kernel::Square,
-        Kernel::Broadcast,
-        Kernel::Sigmoid,
-        Kernel::Tanh,
-        Kernel::Relu,
-        Kernel::SigmoidGrad,
-        Kernel::TanhGrad,
-        Kernel::ReluGrad,
-        Kernel::SumAll,
-        Kernel::SumParts,
-        Kernel::SumRows,
-        Kernel::SumRowsParts,
-        Kernel::Mse,
-        Kernel::SoftmaxXent,
-        Kernel::SoftmaxXentGrad,
-        Kernel::CountCorrect,
-        Kernel::Sgd,
-        Kernel::SgdMomentum,
-        Kernel::Adam,
-        Kernel::AdamCorrections,
-        Kernel::Increment,
-        Kernel::Accumulate,
-        Kernel::SumSquares,
-        Kernel::GradStats,
-        Kernel::GradStatsParts,
-        Kernel::Sqrt,
-        Kernel::ClipValue,
-        Kernel::ClipCoefficient,
-        Kernel::FirstNonFinite,
-    ];
+    pub fn all() -> Vec<Kernel> {
+        let fixed = [
+            Kernel::MatMul,
+            Kernel::MatMulSmall,
+            Kernel::MatMulSumSplits,
+            Kernel::SumAll,
+            Kernel::SumParts,
+            Kernel::SumRows,
+            Kernel::SumRowsParts,
+            Kernel::Mse,
+            Kernel::SoftmaxXent,
+            Kernel::SoftmaxXentGrad,
+            Kernel::CountCorrect,
+            Kernel::Sgd,
+            Kernel::SgdMomentum,
+            Kernel::Adam,
+            Kernel::AdamCorrections,
+            Kernel::Increment,
+            Kernel::Accumulate,
+            Kernel::SumSquares,
+            Kernel::GradStats,
+            Kernel::GradStatsParts,
+            Kernel::FirstNonFinite,
+        ];
+        Map::ALL.into_iter().map(Kernel::Map).chain(fixed).collect()
+    }
 
     /// Index into [`SHADERS`] of the file that holds this kernel.
     fn file_index(self) -> usize {
         use Kernel::*;
         match self {
+            Map(_) => usize::MAX,
             MatMul | MatMulSmall | MatMulSumSplits => 0,
-            Add | Sub | Mul | Scale | Square | Broadcast | Sqrt | ClipValue | ClipCoefficient => 1,
-            Sigmoid | Tanh | Relu | SigmoidGrad | TanhGrad | ReluGrad => 2,
-            SumAll | SumParts | SumRows | SumRowsParts | SumSquares | GradStats | GradStatsParts => 3,
-            Mse | SoftmaxXent | SoftmaxXentGrad | CountCorrect => 4,
-            Sgd | SgdMomentum | Adam | AdamCorrections | Increment | Accumulate | FirstNonFinite => 5,
+            SumAll | SumParts | SumRows | SumRowsParts | SumSquares | GradStats | GradStatsParts => 1,
+            Mse | SoftmaxXent | SoftmaxXentGrad | CountCorrect => 2,
+            Sgd | SgdMomentum | Adam | AdamCorrections | Increment | Accumulate | FirstNonFinite => 3,
         }
     }
 
-    /// The WGSL file name.
+    /// The WGSL file name (for the elementwise family, its template's).
     pub fn file(self) -> &'static str {
-        SHADERS[self.file_index()].0
+        match self {
+            Kernel::Map(_) => "map.wgsl (generated)",
+            _ => SHADERS[self.file_index()].0,
+        }
     }
 
     /// The WGSL source.
     pub fn source(self) -> &'static str {
-        SHADERS[self.file_index()].1
+        match self {
+            Kernel::Map(_) => map_source(),
+            _ => SHADERS[self.file_index()].1,
+        }
     }
 
     /// The entry point's name in its file.
     pub fn entry_point(self) -> &'static str {
         use Kernel::*;
         match self {
+            Map(map) => map_entry(map),
             MatMul => "matmul",
             MatMulSmall => "matmul_small",
             MatMulSumSplits => "matmul_sum_splits",
-            Add => "add",
-            Sub => "sub",
-            Mul => "mul",
-            Scale => "scale",
-            Square => "square",
-            Broadcast => "broadcast",
-            Sigmoid => "sigmoid",
-            Tanh => "tanh_fwd",
-            Relu => "relu",
-            SigmoidGrad => "sigmoid_grad",
-            TanhGrad => "tanh_grad",
-            ReluGrad => "relu_grad",
             SumAll => "sum_all",
             SumParts => "sum_parts",
             SumRows => "sum_rows",
@@ -155,15 +164,12 @@ impl Kernel {
             SumSquares => "sum_squares",
             GradStats => "grad_stats",
             GradStatsParts => "grad_stats_parts",
-            Sqrt => "sqrt_fwd",
-            ClipValue => "clip_value",
-            ClipCoefficient => "clip_coefficient",
             FirstNonFinite => "first_non_finite",
         }
     }
 }
 
-/// `Params` of `elementwise.wgsl` and `activation.wgsl`.
+/// `Params` of `map.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 pub(crate) struct ElementwiseParams {

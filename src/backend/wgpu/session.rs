@@ -151,18 +151,7 @@ impl GpuSession {
             Launch { kernel, params, bindings, workgroups }
         };
         Ok(match node.op {
-            Op::Add => ew(Kernel::Add, 0.0),
-            Op::Sub => ew(Kernel::Sub, 0.0),
-            Op::Mul => ew(Kernel::Mul, 0.0),
-            Op::Scale(s) => ew(Kernel::Scale, s),
-            Op::Square => ew(Kernel::Square, 0.0),
-            Op::Broadcast => ew(Kernel::Broadcast, 0.0),
-            Op::Sigmoid => ew(Kernel::Sigmoid, 0.0),
-            Op::Tanh => ew(Kernel::Tanh, 0.0),
-            Op::Relu => ew(Kernel::Relu, 0.0),
-            Op::SigmoidGrad => ew(Kernel::SigmoidGrad, 0.0),
-            Op::TanhGrad => ew(Kernel::TanhGrad, 0.0),
-            Op::ReluGrad => ew(Kernel::ReluGrad, 0.0),
+            Op::Map(map, s) => ew(Kernel::Map(map), s),
             Op::SoftmaxCrossEntropy => reduce(Kernel::SoftmaxXent, 1.0, [1, 1, 1]),
             Op::CountCorrect => reduce(Kernel::CountCorrect, 1.0, [1, 1, 1]),
             Op::SoftmaxCrossEntropyGrad => {
@@ -170,9 +159,6 @@ impl GpuSession {
                 launch.bindings.push((4, x[2]));
                 launch
             }
-            Op::Sqrt => ew(Kernel::Sqrt, 0.0),
-            Op::ClipValue(limit) => ew(Kernel::ClipValue, limit),
-            Op::ClipCoefficient { max_norm } => ew(Kernel::ClipCoefficient, max_norm),
             Op::FirstNonFinite { tag } => Launch {
                 kernel: Kernel::FirstNonFinite,
                 params: bytes_of(&OptimParams { len: shape_of(1).len() as u32, tag, ..Default::default() }).to_vec(),

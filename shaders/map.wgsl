@@ -1,0 +1,80 @@
+// The elementwise family (`src/map.rs`): one template, from which one entry point per op
+// is generated. Everything above the line `// @entry` is the shared prelude; the entry
+// below it is repeated per op with `NAME` replaced by the op's name and `EXPR` by its
+// expression in `a`, `b` and `s`, and `T` is the element type (f32).
+//
+// Bindings: 0 = a (read), 1 = b (read; ops of two operands only), 2 = out (read_write),
+// 3 = params (uniform). `out` holds `len` values, row-major with `cols` columns. Element
+// (r, c) reads a[(r % a_rows) * a_cols + c % a_cols] (likewise b), so a `[1, m]` row or a
+// `[1, 1]` scalar repeats over the output. `s` is the op's constant.
+// Dispatch: ceil(len / 256) workgroups of 256 threads, spilling into y past the
+// per-dimension limit; thread i = gid.x + gid.y * num_workgroups.x * 256.
+
+struct Params {
+    len: u32,
+    cols: u32,
+    a_rows: u32,
+    a_cols: u32,
+    b_rows: u32,
+    b_cols: u32,
+    scalar: T,
+    _pad: u32,
+}
+
+@group(0) @binding(0) var<storage, read> a_values: array<T>;
+@group(0) @binding(1) var<storage, read> b_values: array<T>;
+@group(0) @binding(2) var<storage, read_write> out: array<T>;
+@group(0) @binding(3) var<uniform> params: Params;
+
+fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+    return gid.x + gid.y * nwg.x * 256u;
+}
+
+// NaN by its bits: a comparison such as v != v may be folded away by a compiler that
+// assumes no NaN.
+fn is_nan(v: T) -> bool {
+    return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
+}
+
+fn a_at(i: u32) -> T {
+    let r = i / params.cols;
+    let c = i % params.cols;
+    return a_values[(r % params.a_rows) * params.a_cols + c % params.a_cols];
+}
+
+fn b_at(i: u32) -> T {
+    let r = i / params.cols;
+    let c = i % params.cols;
+    return b_values[(r % params.b_rows) * params.b_cols + c % params.b_cols];
+}
+
+// tanh accurate near 0: (1 − e)/(1 + e) would lose every digit to cancellation there, so
+// the Taylor series to x¹¹ (next term below 1e-10 relative at |x| = 0.25). Beyond,
+// e = exp(−2|x|) <= 0.61, so 1 − e keeps its digits, and no inf / inf makes NaN.
+fn tanh_accurate(x: T) -> T {
+    let ax = abs(x);
+    if (ax < 0.25) {
+        let x2 = x * x;
+        let series = fma(x2, fma(x2, fma(x2, fma(x2, fma(x2, -0.0088632356, 0.021869488), -0.053968254), 0.13333334), -0.33333334), 1.0);
+        return x * series;
+    }
+    let e = exp(-2.0 * ax);
+    return select(1.0, -1.0, x < 0.0) * (1.0 - e) / (1.0 + e);
+}
+
+// min(1, factor), NaN staying NaN as in PyTorch (min's result for NaN is not defined).
+fn clip_factor(factor: T) -> T {
+    return select(min(1.0, factor), factor, is_nan(factor));
+}
+
+// @entry
+@compute @workgroup_size(256)
+fn NAME(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if (i < params.len) {
+        let a = a_at(i);
+        let s = params.scalar;
+        ENTRY_B
+        out[i] = EXPR;
+    }
+}

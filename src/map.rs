@@ -1,0 +1,202 @@
+//! The elementwise family: every op that computes each output element from the elements
+//! of one or two operands at the same place (a `[1, m]` row or `[1, 1]` scalar operand
+//! repeats, see [`crate::Shape::broadcasts_to`]), and perhaps one constant `s`. Each op
+//! is described once, in [`Map::def`]: its name, its CPU reference, its WGSL expression
+//! and its derivative. The backends have one generic path for the whole family: the CPU
+//! applies `cpu` per element, and the GPU kernels are generated from one template
+//! (`shaders/map.wgsl`) with the expression spliced in.
+//!
+//! Adding an elementwise op is one variant and one arm of [`Map::def`], plus a recording
+//! method and its tests.
+
+use crate::error::Result;
+use crate::graph::{Graph, NodeId};
+
+/// An op of the elementwise family. Its constant `s`, if it takes one, is carried by
+/// [`crate::Op::Map`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Map {
+    /// `a + b`.
+    Add,
+    /// `a − b`.
+    Sub,
+    /// `a ⊙ b`.
+    Mul,
+    /// `s · a`.
+    Scale,
+    /// `a²`.
+    Square,
+    /// `a`, repeated to the node's (larger) shape.
+    Broadcast,
+    /// `1 / (1 + e^{−a})`.
+    Sigmoid,
+    /// `tanh a`.
+    Tanh,
+    /// `max(a, 0)`; NaN stays NaN.
+    Relu,
+    /// `eᵃ`.
+    Exp,
+    /// `sqrt a`. Not differentiable (used on gradient norms).
+    Sqrt,
+    /// `clamp(a, −s, s)`; NaN stays NaN. Not differentiable (clipping by value).
+    ClipValue,
+    /// `min(1, s / (a + 1e−6))`, PyTorch's `clip_grad_norm_` factor for the global norm
+    /// `a` and `max_norm` `s`; NaN for a NaN norm. Not differentiable.
+    ClipCoefficient,
+    /// Derivative of sigmoid from its output: `b · a · (1 − a)` for `a = y`, `b = dy`.
+    SigmoidGrad,
+    /// Derivative of tanh from its output: `b · (1 − a²)` for `a = y`, `b = dy`.
+    TanhGrad,
+    /// Derivative of relu: `b` where `a > 0`, else 0, for `a = x`, `b = dy`.
+    ReluGrad,
+}
+
+/// Records the gradients of an elementwise node's operands: `(graph, node y, operands,
+/// dy, s)`, one per operand, `None` where there is none.
+pub(crate) type Vjp = fn(&mut Graph, NodeId, &[NodeId], NodeId, f32) -> Result<Vec<Option<NodeId>>>;
+
+/// Everything about one elementwise op.
+pub(crate) struct MapDef {
+    /// Lowercase name: errors, kernel labels, the generated entry point.
+    pub name: &'static str,
+    /// One or two operands.
+    pub arity: usize,
+    /// One element, on the CPU: `(a, b, s)`; `b` is 0 for one operand.
+    pub cpu: fn(f32, f32, f32) -> f32,
+    /// The same in WGSL: an expression in `a`, `b` and `s` (of type `T`), which may call
+    /// the helpers of `shaders/map.wgsl`.
+    pub wgsl: &'static str,
+    /// The derivative, or `None` when the op is not differentiable.
+    pub vjp: Option<Vjp>,
+}
+
+impl Map {
+    /// Every op of the family (for tests and kernel generation).
+    pub const ALL: [Map; 16] = [
+        Map::Add,
+        Map::Sub,
+        Map::Mul,
+        Map::Scale,
+        Map::Square,
+        Map::Broadcast,
+        Map::Sigmoid,
+        Map::Tanh,
+        Map::Relu,
+        Map::Exp,
+        Map::Sqrt,
+        Map::ClipValue,
+        Map::ClipCoefficient,
+        Map::SigmoidGrad,
+        Map::TanhGrad,
+        Map::ReluGrad,
+    ];
+
+    /// The op's one description.
+    pub(crate) fn def(self) -> MapDef {
+        match self {
+            // d(a+b) = da + db.
+            Map::Add => def("add", 2, |a, b, _| a + b, "a + b", Some(|_, _, _, dy, _| Ok(vec![Some(dy), Some(dy)]))),
+            // d(a−b) = da − db.
+            Map::Sub => def(
+                "sub",
+                2,
+                |a, b, _| a - b,
+                "a - b",
+                Some(|g, _, _, dy, _| Ok(vec![Some(dy), Some(g.scale(dy, -1.0)?)])),
+            ),
+            // d(a·b) = b·da + a·db.
+            Map::Mul => def(
+                "mul",
+                2,
+                |a, b, _| a * b,
+                "a * b",
+                Some(|g, _, x, dy, _| Ok(vec![Some(g.mul(dy, x[1])?), Some(g.mul(dy, x[0])?)])),
+            ),
+            // d(s·a) = s·da.
+            Map::Scale => {
+                def("scale", 1, |a, _, s| s * a, "s * a", Some(|g, _, _, dy, s| Ok(vec![Some(g.scale(dy, s)?)])))
+            }
+            // d(a²) = 2a·da.
+            Map::Square => def(
+                "square",
+                1,
+                |a, _, _| a * a,
+                "a * a",
+                Some(|g, _, x, dy, _| {
+                    let dx = g.mul(dy, x[0])?;
+                    Ok(vec![Some(g.scale(dx, 2.0)?)])
+                }),
+            ),
+            // Repeating a value sums the gradients of its copies (reduced centrally).
+            Map::Broadcast => def("broadcast", 1, |a, _, _| a, "a", Some(|_, _, _, dy, _| Ok(vec![Some(dy)]))),
+            // σ' = σ(1 − σ), written in terms of the output y.
+            Map::Sigmoid => def(
+                "sigmoid",
+                1,
+                |a, _, _| 1.0 / (1.0 + (-a).exp()),
+                "1.0 / (1.0 + exp(-a))",
+                Some(|g, y, _, dy, _| Ok(vec![Some(g.sigmoid_grad(y, dy)?)])),
+            ),
+            // tanh' = 1 − tanh², in terms of the output y.
+            Map::Tanh => def(
+                "tanh",
+                1,
+                |a, _, _| a.tanh(),
+                "tanh_accurate(a)",
+                Some(|g, y, _, dy, _| Ok(vec![Some(g.tanh_grad(y, dy)?)])),
+            ),
+            // relu' = 1 where x > 0, else 0.
+            Map::Relu => def(
+                "relu",
+                1,
+                relu,
+                "select(0.0, a, a > 0.0 || is_nan(a))",
+                Some(|g, _, x, dy, _| Ok(vec![Some(g.relu_grad(x[0], dy)?)])),
+            ),
+            // (eᵃ)' = eᵃ: dy times the output.
+            Map::Exp => {
+                def("exp", 1, |a, _, _| a.exp(), "exp(a)", Some(|g, y, _, dy, _| Ok(vec![Some(g.mul(dy, y)?)])))
+            }
+            Map::Sqrt => def("sqrt", 1, |a, _, _| a.sqrt(), "sqrt(a)", None),
+            Map::ClipValue => {
+                def("clip_value", 1, |a, _, s| a.clamp(-s, s), "select(clamp(a, -s, s), a, is_nan(a))", None)
+            }
+            Map::ClipCoefficient => def("clip_coefficient", 1, clip_coefficient, "clip_factor(s / (a + 1e-6))", None),
+            Map::SigmoidGrad => def("sigmoid_grad", 2, |y, dy, _| dy * y * (1.0 - y), "b * a * (1.0 - a)", None),
+            Map::TanhGrad => def("tanh_grad", 2, |y, dy, _| dy * (1.0 - y * y), "b * (1.0 - a * a)", None),
+            Map::ReluGrad => {
+                def("relu_grad", 2, |x, dy, _| if x > 0.0 { dy } else { 0.0 }, "select(0.0, b, a > 0.0)", None)
+            }
+        }
+    }
+}
+
+fn def(
+    name: &'static str,
+    arity: usize,
+    cpu: fn(f32, f32, f32) -> f32,
+    wgsl: &'static str,
+    vjp: Option<Vjp>,
+) -> MapDef {
+    MapDef { name, arity, cpu, wgsl, vjp }
+}
+
+/// `max(a, 0)`; NaN stays NaN, as in PyTorch (`f32::max` would return 0).
+fn relu(a: f32, _: f32, _: f32) -> f32 {
+    if a > 0.0 || a.is_nan() {
+        a
+    } else {
+        0.0
+    }
+}
+
+/// PyTorch's `clip_grad_norm_` factor `min(1, max_norm / (norm + 1e-6))`; NaN for a NaN
+/// norm (`f32::min` would return 1).
+fn clip_coefficient(norm: f32, _: f32, max_norm: f32) -> f32 {
+    let factor = max_norm / (norm + 1e-6);
+    if factor.is_nan() {
+        factor
+    } else {
+        factor.min(1.0)
+    }
+}
