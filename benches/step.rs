@@ -63,6 +63,7 @@ fn main() -> Result<()> {
             })?;
             session.read(loss)?;
             println!("{:<44} {batch:>6} {run_only:>16.1} {with_write:>16.1}", device.name());
+            println!("    launches per step: {}", session.launches_per_step());
             print_profile(session.as_mut());
         }
     }

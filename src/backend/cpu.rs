@@ -112,6 +112,10 @@ impl Session for CpuSession {
         "cpu (reference)".into()
     }
 
+    fn launches_per_step(&self) -> usize {
+        self.plan.order.len()
+    }
+
     fn write(&mut self, id: NodeId, data: &[f32]) -> Result<()> {
         self.graph.check_write(id, data.len())?;
         // A leaf that nothing in this plan reads has no slot; the write has no effect.

@@ -39,6 +39,10 @@ pub trait Session {
     /// computed node, [`Error::DataLength`] when `data` does not fill the node.
     fn write(&mut self, node: NodeId, data: &[f32]) -> Result<()>;
 
+    /// How many kernel launches (GPU) or op evaluations (CPU) one run makes: what fusion
+    /// reduces.
+    fn launches_per_step(&self) -> usize;
+
     /// Runs the whole plan once (forward, backward, updates) without reading anything back.
     ///
     /// # Errors

@@ -343,6 +343,10 @@ impl Session for GpuSession {
         format!("gpu: {}", self.ctx.adapter_name())
     }
 
+    fn launches_per_step(&self) -> usize {
+        self.dispatches.len()
+    }
+
     fn write(&mut self, id: NodeId, data: &[f32]) -> Result<()> {
         self.graph.check_write(id, data.len())?;
         if let Some(slot) = self.plan.slot_of(id) {
