@@ -52,7 +52,8 @@ pub struct Node {
 }
 
 /// A computation under construction. A clone keeps its original's identity: ids recorded
-/// before cloning are valid in both (sessions compile a clone).
+/// before cloning are valid in both (sessions compile a clone). Recording into two clones
+/// afterwards makes two different graphs that the ids cannot tell apart: record into one.
 #[derive(Clone, Debug)]
 pub struct Graph {
     id: u32,

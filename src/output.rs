@@ -121,9 +121,11 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// Writes each `(path, bytes)` under a temporary name beside its target, syncs them all,
-/// and only then renames them over their targets: if any write fails (e.g. the disk is
-/// full) nothing is replaced and no temporary file is left. A symbolic link is written
-/// through, to its target.
+/// and only then renames them over their targets, in order: if any write fails (e.g. the
+/// disk is full) nothing is replaced and no temporary file is left. The renames
+/// themselves are one after the other: should one fail (rare: the files were just
+/// written beside their targets), the files before it are already new. A symbolic link
+/// is written through, to its target.
 ///
 /// # Errors
 ///

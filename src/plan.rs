@@ -131,14 +131,26 @@ fn assign_slots(
             })
         };
         // Inputs read for the last time here can be overwritten by later nodes; the
-        // output was given its slot first, so it never shares one with its own inputs.
+        // output was given its slot first, so it never shares one with its own inputs. An
+        // update node's slot is its target's, a leaf's, which stays pinned however often
+        // the update node itself is read.
         for input in dedup(&node.inputs) {
-            if !pinned[input.index()] && last_use[input.index()] == Some(step) {
+            let owner = storage_owner(graph, input);
+            if !pinned[owner.index()] && last_use[input.index()] == Some(step) {
                 free.extend(slot[input.index()]);
             }
         }
     }
     (slot, slot_len)
+}
+
+/// The node whose storage `id` uses: an update node shares its target's.
+fn storage_owner(graph: &Graph, id: NodeId) -> NodeId {
+    let node = &graph.nodes()[id.index()];
+    match node.op.updated_inputs().first() {
+        Some(&target) => storage_owner(graph, node.inputs[target]),
+        None => id,
+    }
 }
 
 fn dedup(inputs: &[NodeId]) -> Vec<NodeId> {

@@ -86,8 +86,8 @@ fn metadata(state: &TrainingState, model: &Sequential) -> HashMap<String, String
 /// Saves the model to `model_path` and the training state beside it (see
 /// [`state_path`]). Both are written and synced before either replaces an older file, so
 /// a save that fails (a full disk) leaves the old pair as it was; and should the process
-/// die between the two renames, the state's digest no longer matches the model, which
-/// [`load`] refuses rather than resuming from a mixed pair.
+/// die, or the second rename fail, between the two renames, the state's digest no longer
+/// matches the model, which [`load`] refuses rather than resuming from a mixed pair.
 ///
 /// # Errors
 ///

@@ -104,8 +104,12 @@ fn main() -> anyhow::Result<()> {
             bail!("the checkpoint trained on {saved} an epoch, this run has {now}: resume with the same --data and --limit");
         }
     }
-    if args.grad_flow.is_some() && args.epochs == settings.done {
-        bail!("--grad-flow needs a training step, and epoch {} is already done", settings.done);
+    if args.epochs == settings.done {
+        for (flag, given) in [("--grad-flow", args.grad_flow.is_some()), ("--plot", args.plot.is_some())] {
+            if given {
+                bail!("{flag} needs a training step, and epoch {} is already done", settings.done);
+            }
+        }
     }
     let options = TrainOptions {
         clip_norm: args.clip_norm,

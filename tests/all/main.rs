@@ -132,6 +132,7 @@ fn both_tests() -> Vec<(&'static str, DeviceTest)> {
         semantics::tanh_is_accurate_near_zero_and_finite_far_out,
         semantics::adam_bias_corrections_are_exact,
         semantics::reused_slots_never_clobber_a_live_value,
+        semantics::update_targets_are_never_handed_to_temporaries,
         scale::reductions_of_16_million_elements,
         scale::column_sums_over_70000_rows,
         scale::products_with_k_of_70000,

@@ -103,3 +103,26 @@ pub fn reused_slots_never_clobber_a_live_value(device: &Device) {
     let kept = keeping.run_and_read(&[loss, dx]).unwrap();
     assert_eq!(reused, kept);
 }
+
+/// The state an update changes stays its own however often the update node is read: the
+/// non-finite guard's step counter (read by every check) and Adam's corrections (read by
+/// every parameter's update) survive the clipping temporaries recorded after them.
+pub fn update_targets_are_never_handed_to_temporaries(device: &Device) {
+    let mut g = Graph::new();
+    let w = g.parameter("w", [1, 3], vec![0.5, -1.0, 2.0]).unwrap();
+    let b = g.parameter("b", [1, 1], vec![0.1]).unwrap();
+    let y = g.add(w, b).unwrap();
+    let loss = g.sum_squares(y).unwrap();
+    let grads = g.backward(loss).unwrap();
+    let guard = g.guard_non_finite(loss, &grads).unwrap();
+    let clipped = g.clip_grad_norm(&grads, 1.0).unwrap();
+    g.optimize(&clipped.grads, backprop::Optimizer::adam(1e-3)).unwrap();
+    let [counter, corrections] = ["guard.step", "adam.bias_corrections"].map(|n| g.find(n).unwrap());
+    let mut session = device.compile(&g, &[loss, guard.node()]).unwrap();
+    for _ in 0..5 {
+        session.run().unwrap();
+    }
+    assert_eq!(session.read(counter).unwrap(), vec![5.0], "the guard counted every step");
+    let c = session.read(corrections).unwrap();
+    assert!((c[0] - (1.0 - 0.9f32.powi(5))).abs() < 1e-6, "Adam's corrections after 5 steps: {c:?}");
+}
