@@ -13,8 +13,9 @@
 // Dispatch: ceil(len / 256) workgroups of 256, spilling into y.
 // accumulate:   param += grad (a running total, e.g. of the loss over an epoch)
 // first_non_finite: see its entry point.
-// increment:    counter[0] += len (the planner passes len = 1). Dispatch: 1 workgroup;
-//               binding 2 is the counter.
+// increment:    binding 2 is a count [low, high] = high · 65536 + low: adds len (the
+//               planner passes 1), carrying at 2¹⁶, so it stays exact far past f32's 2²⁴.
+//               Dispatch: 1 workgroup.
 
 struct Params {
     len: u32,
@@ -94,6 +95,10 @@ fn adam_corrections() {
 @compute @workgroup_size(1)
 fn increment() {
     param[0] += f32(params.len);
+    if (param[0] >= 65536.0) {
+        param[0] -= 65536.0;
+        param[1] += 1.0;
+    }
 }
 
 // accumulate: param += grad (binding 0 holds the value to add; here `param` is the running
@@ -106,10 +111,11 @@ fn accumulate(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     }
 }
 
-// first_non_finite: if record (binding 2, [step, tag]) is still [0, 0] and any of the `len`
-// values at binding 0 is NaN or ±Inf, record = [step[0], tag]. Exponent bits all ones is
-// exactly NaN or Inf; comparing bits keeps the test from being folded away as x != x can be.
-// Dispatch: 1 workgroup of 1 thread (the watched values are [1, 1] norms and losses).
+// first_non_finite: if record (binding 2, [step low, step high, tag]) is still unset and any
+// of the `len` values at binding 0 is NaN or ±Inf, record = [step[0], step[1], tag]. Exponent
+// bits all ones is exactly NaN or Inf; comparing bits keeps the test from being folded away
+// as x != x can be. Dispatch: 1 workgroup of 1 thread (recording allows at most 65,536
+// watched values; the library watches [1, 1] norms and losses).
 @compute @workgroup_size(1)
 fn first_non_finite() {
     if (param[0] != 0.0 || param[1] != 0.0) {
@@ -118,7 +124,8 @@ fn first_non_finite() {
     for (var i = 0u; i < params.len; i++) {
         if ((bitcast<u32>(grad[i]) & 0x7f800000u) == 0x7f800000u) {
             param[0] = step[0];
-            param[1] = f32(params.tag);
+            param[1] = step[1];
+            param[2] = f32(params.tag);
             return;
         }
     }

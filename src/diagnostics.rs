@@ -6,7 +6,6 @@ use crate::autodiff::Gradients;
 use crate::backend::Session;
 use crate::error::{Error, Result};
 use crate::graph::{Graph, NodeId};
-use crate::shape::Shape;
 
 /// `mean |g|`, `max |g|` and `‖g‖₂` of one parameter's gradient.
 #[derive(Clone, Debug, PartialEq)]
@@ -79,11 +78,12 @@ impl NonFiniteGuard {
     /// [`Error::NonFinite`] as described; the errors of [`Session::read`].
     pub fn check(&self, session: &mut dyn Session) -> Result<()> {
         let record = session.read(self.record)?;
-        if record[0] == 0.0 {
+        if record[0] == 0.0 && record[1] == 0.0 {
             return Ok(());
         }
-        let what = self.names.get(record[1] as usize).cloned().unwrap_or_else(|| format!("tag {}", record[1]));
-        Err(Error::NonFinite { step: record[0] as u64, what })
+        let step = record[1] as u64 * 65_536 + record[0] as u64;
+        let what = self.names.get(record[2] as usize).cloned().unwrap_or_else(|| format!("tag {}", record[2]));
+        Err(Error::NonFinite { step, what })
     }
 }
 
@@ -156,9 +156,9 @@ impl Graph {
     ///
     /// [`Error::ForeignNode`] for a loss or gradients of another graph.
     pub fn guard_non_finite(&mut self, loss: NodeId, grads: &Gradients) -> Result<NonFiniteGuard> {
-        let counter = self.state("guard.step", Shape::SCALAR)?;
+        let counter = self.state("guard.step", [1, 2])?;
         let step = self.push_update(crate::op::Op::Increment, &[counter])?;
-        let record = self.state("guard.first_non_finite", [1, 2])?;
+        let record = self.state("guard.first_non_finite", [1, 3])?;
         self.first_non_finite(record, loss, step, 0)?;
         let mut names = vec!["the loss".to_owned()];
         for (i, (p, g)) in self.parameter_grads(grads)?.into_iter().enumerate() {

@@ -94,14 +94,17 @@ pub enum Op {
     SumSquares,
     /// Input `grad`: `[mean |g|, max |g|, ‖g‖₂]` as `[1, 3]`, in one reduction.
     GradStats,
-    /// Inputs `(record [1, 2], value, step [1, 1])`: if `record` is still `[0, 0]` and
-    /// `value` holds a NaN or ±Inf, writes `[step, tag]` into it, in place: the first step
-    /// and the watched quantity where training went non-finite.
+    /// Inputs `(record [1, 3], value, step [1, 2])`: if `record` is still `[0, 0, 0]` and
+    /// `value` holds a NaN or ±Inf, writes the step (its two words, see
+    /// [`Op::Increment`]) and `tag` into it, in place: the first step and the watched
+    /// quantity where training went non-finite.
     FirstNonFinite {
         /// Which watched value this check is (0 for the loss, i + 1 for parameter i).
         tag: u32,
     },
-    /// Input `(counter)`: adds one in place; Adam's step count.
+    /// Input `counter [1, 2]` = `[low, high]`, the count `high · 65536 + low`: adds one in
+    /// place, carrying into `high`, so the count is exact far past the 2²⁴ where one f32
+    /// stops counting (to 2⁴⁰).
     Increment,
     /// Inputs `(total, value)`: `total += value` in place, e.g. summing the loss over an
     /// epoch on the device so that nothing is read back per step.

@@ -334,20 +334,26 @@ impl Graph {
         self.push(Op::Map(Map::ClipCoefficient, max_norm), &[norm], Shape::SCALAR)
     }
 
-    /// Records `[step, tag]` into the `[1, 2]` state `record` the first time `value`
-    /// holds a NaN or ±Inf (see [`Op::FirstNonFinite`]).
+    /// Records `[step low, step high, tag]` into the `[1, 3]` state `record` the first
+    /// time `value` holds a NaN or ±Inf; `step` is a `[1, 2]` counter (see
+    /// [`Op::FirstNonFinite`] and [`Op::Increment`]).
     ///
     /// # Errors
     ///
-    /// [`Error::Shape`] when `record` is not `[1, 2]` or `step` not `[1, 1]`,
-    /// [`Error::InvalidArgument`] when `record` is not a state or two inputs share storage;
-    /// [`Error::ForeignNode`] for an id of another graph.
+    /// [`Error::Shape`] when `record` is not `[1, 3]` or `step` not `[1, 2]`,
+    /// [`Error::InvalidArgument`] when `value` holds more than 65,536 values (watch a
+    /// reduction of it, such as `sum_squares`), `record` is not a state or two inputs share
+    /// storage; [`Error::ForeignNode`] for an id of another graph.
     pub fn first_non_finite(&mut self, record: NodeId, value: NodeId, step: NodeId, tag: u32) -> Result<NodeId> {
         let (sr, ss) = (self.shape(record)?, self.shape(step)?);
-        if sr != Shape::new(1, 2) || ss != Shape::SCALAR {
+        if sr != Shape::new(1, 3) || ss != Shape::new(1, 2) {
             return Err(Error::Shape { op: "first_non_finite", lhs: sr, rhs: ss });
         }
-        self.node(value)?;
+        // One thread scans the value: keep it to what one loop may walk everywhere.
+        if self.shape(value)?.len() > 65_536 {
+            let msg = format!("{} holds more than 65,536 values; watch a reduction of it", self.label(value));
+            return Err(Error::InvalidArgument { op: "first_non_finite", msg });
+        }
         self.push_update(Op::FirstNonFinite { tag }, &[record, value, step])
     }
 

@@ -91,13 +91,13 @@ impl CpuSession {
             (Op::SgdUpdate { lr }, [p, g]) => p.iter_mut().zip(g.iter()).for_each(|(p, g)| *p -= lr * g),
             (Op::Accumulate, [p, g]) => p.iter_mut().zip(g.iter()).for_each(|(p, g)| *p += g),
             (Op::FirstNonFinite { tag }, [record, value, step]) => {
-                if record[..] == [0.0, 0.0] && value.iter().any(|v| !v.is_finite()) {
-                    (record[0], record[1]) = (step[0], tag as f32);
+                if record[..2] == [0.0, 0.0] && value.iter().any(|v| !v.is_finite()) {
+                    record.copy_from_slice(&[step[0], step[1], tag as f32]);
                 }
             }
             (Op::SgdMomentum { lr, momentum }, [p, g, v]) => k::sgd_momentum(p, g, v, lr, momentum),
             (Op::Adam(config), [p, g, m, v, t]) => k::adam(p, g, m, v, t, &config),
-            (Op::Increment, [counter]) => counter[0] += 1.0,
+            (Op::Increment, [counter]) => k::increment(counter),
             (Op::AdamCorrections(config), [state]) => k::adam_corrections(state, &config),
             (op, _) => unreachable!("{} is not an update of these inputs", op.name()),
         }

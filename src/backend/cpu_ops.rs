@@ -160,6 +160,15 @@ pub fn count_correct(logits: &[f32], targets: &[f32], shape: Shape) -> f32 {
     hits as f32
 }
 
+/// Adds one to a two-word count `[low, high]` (`high · 65536 + low`), carrying at 2¹⁶.
+pub fn increment(counter: &mut [f32]) {
+    counter[0] += 1.0;
+    if counter[0] >= 65_536.0 {
+        counter[0] -= 65_536.0;
+        counter[1] += 1.0;
+    }
+}
+
 /// PyTorch's SGD with momentum (no dampening): `v = momentum·v + g; p -= lr·v`.
 pub fn sgd_momentum(p: &mut [f32], g: &[f32], v: &mut [f32], lr: f32, momentum: f32) {
     for ((p, &g), v) in p.iter_mut().zip(g).zip(v) {

@@ -133,6 +133,7 @@ fn both_tests() -> Vec<(&'static str, DeviceTest)> {
         semantics::adam_bias_corrections_are_exact,
         semantics::reused_slots_never_clobber_a_live_value,
         semantics::update_targets_are_never_handed_to_temporaries,
+        semantics::step_counts_are_exact_past_two_to_the_24,
         scale::reductions_of_16_million_elements,
         scale::column_sums_over_70000_rows,
         scale::products_with_k_of_70000,

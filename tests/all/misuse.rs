@@ -160,15 +160,15 @@ pub fn update_ops_are_checked_like_every_other_op() {
     assert!(g.accumulate(total, first).is_err(), "an update of total shares its storage");
     let sq = g.square(x).unwrap();
     assert!(message(g.accumulate(sq, x)).1.contains("not a state or parameter"));
-    let row = g.state("row", [1, 2]).unwrap();
+    let row = g.state("row", [1, 3]).unwrap();
     assert!(matches!(g.accumulate(row, x), Err(Error::Shape { .. })));
     let loss = g.sum(sq).unwrap();
     let grads = g.backward(loss).unwrap();
     for lr in [f32::NAN, f32::INFINITY, -0.1] {
         assert!(message(g.sgd(&grads, lr)).1.contains("learning rate"), "lr {lr}");
     }
-    let step = g.state("step", [1, 1]).unwrap();
-    let record = g.state("record", [1, 2]).unwrap();
+    let step = g.state("step", [1, 2]).unwrap();
+    let record = g.state("record", [1, 3]).unwrap();
     assert!(g.first_non_finite(record, step, step, 0).is_err(), "one node read twice");
     assert!(g.first_non_finite(row, loss, step, 0).is_ok());
 }

@@ -122,7 +122,29 @@ pub fn update_targets_are_never_handed_to_temporaries(device: &Device) {
     for _ in 0..5 {
         session.run().unwrap();
     }
-    assert_eq!(session.read(counter).unwrap(), vec![5.0], "the guard counted every step");
+    assert_eq!(session.read(counter).unwrap(), vec![5.0, 0.0], "the guard counted every step");
     let c = session.read(corrections).unwrap();
     assert!((c[0] - (1.0 - 0.9f32.powi(5))).abs() < 1e-6, "Adam's corrections after 5 steps: {c:?}");
+}
+
+/// Step counts stay exact past 2²⁴ (where one f32 stops counting): the non-finite guard
+/// names step 19,726,336 when it is the first bad one.
+pub fn step_counts_are_exact_past_two_to_the_24(device: &Device) {
+    let mut g = Graph::new();
+    let w = g.parameter("w", [1, 2], vec![1.0, 2.0]).unwrap();
+    let loss = g.sum_squares(w).unwrap();
+    let grads = g.backward(loss).unwrap();
+    let guard = g.guard_non_finite(loss, &grads).unwrap();
+    g.sgd(&grads, 0.1).unwrap();
+    let counter = g.find("guard.step").unwrap();
+    let mut session = device.compile(&g, &[loss, guard.node()]).unwrap();
+    // 65,535 + 300 · 65,536 steps have run: the next one carries into the high word.
+    session.write(counter, &[65_535.0, 300.0]).unwrap();
+    session.run().unwrap();
+    assert_eq!(session.read(counter).unwrap(), vec![0.0, 301.0]);
+    assert!(guard.check(session.as_mut()).is_ok());
+    session.write(w, &[f32::NAN, 1.0]).unwrap();
+    session.run().unwrap();
+    let err = guard.check(session.as_mut()).unwrap_err().to_string();
+    assert!(err.contains("step 19726337"), "{err}");
 }
