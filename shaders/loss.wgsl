@@ -19,19 +19,6 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
-var<workgroup> partial: array<f32, 256>;
-
-fn tree_sum(lid: u32) -> f32 {
-    workgroupBarrier();
-    for (var stride = 128u; stride > 0u; stride = stride / 2u) {
-        if (lid < stride) {
-            partial[lid] += partial[lid + stride];
-        }
-        workgroupBarrier();
-    }
-    return partial[0];
-}
-
 @compute @workgroup_size(256)
 fn mse(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
     let n = params.rows * params.cols;
@@ -42,8 +29,7 @@ fn mse(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: ve
         let d = prediction[i] - targets[i];
         acc += d * d;
     }
-    partial[lid] = acc;
-    let total = tree_sum(lid);
+    let total = tree_sum(lid, acc);
     if (lid == 0u) {
         if (params.parts == 1u) {
             out[0] = total * params.scale;
@@ -100,8 +86,7 @@ fn counted_rows(lid: u32) -> f32 {
     for (var r = lid; r < params.rows; r += 256u) {
         counted += select(0.0, 1.0, is_counted(r * params.cols));
     }
-    partial[lid] = counted;
-    let total = tree_sum(lid);
+    let total = tree_sum(lid, counted);
     // Every thread has read the total before partial is written again.
     workgroupBarrier();
     return max(total, 1.0);
@@ -118,8 +103,7 @@ fn softmax_xent(@builtin(local_invocation_index) lid: u32) {
         }
     }
     let counted = counted_rows(lid);
-    partial[lid] = loss;
-    let total = tree_sum(lid);
+    let total = tree_sum(lid, loss);
     if (lid == 0u) {
         out[0] = total / counted;
     }
@@ -162,8 +146,7 @@ fn count_correct(@builtin(local_invocation_index) lid: u32) {
         let hit = is_counted(base) && row_stats(base).argmax == target_argmax(base);
         hits += select(0.0, 1.0, hit);
     }
-    partial[lid] = hits;
-    let total = tree_sum(lid);
+    let total = tree_sum(lid, hits);
     if (lid == 0u) {
         out[0] = total;
     }

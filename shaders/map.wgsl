@@ -26,16 +26,6 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> out: array<T>;
 @group(0) @binding(3) var<uniform> params: Params;
 
-fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-    return gid.x + gid.y * nwg.x * 256u;
-}
-
-// NaN by its bits: a comparison such as v != v may be folded away by a compiler that
-// assumes no NaN.
-fn is_nan(v: T) -> bool {
-    return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
-}
-
 fn a_at(i: u32) -> T {
     let r = i / params.cols;
     let c = i % params.cols;

@@ -124,7 +124,7 @@ fn matmul(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) w
 // Dispatch: ceil(m·n / 256) workgroups of 256, spilling into y.
 @compute @workgroup_size(256)
 fn matmul_sum_splits(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * 256u;
+    let i = flat_index(gid, nwg);
     let len = params.m * params.n;
     if (i >= len) {
         return;

@@ -40,10 +40,6 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> moment1: array<f32>;
 @group(0) @binding(5) var<storage, read_write> moment2: array<f32>;
 
-fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-    return gid.x + gid.y * nwg.x * 256u;
-}
-
 @compute @workgroup_size(256)
 fn sgd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);

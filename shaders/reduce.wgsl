@@ -28,21 +28,6 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
-var<workgroup> partial: array<f32, 256>;
-
-// Sums one value per thread of the workgroup through a tree in workgroup memory.
-fn tree_sum(lid: u32, value: f32) -> f32 {
-    partial[lid] = value;
-    workgroupBarrier();
-    for (var stride = 128u; stride > 0u; stride = stride / 2u) {
-        if (lid < stride) {
-            partial[lid] += partial[lid + stride];
-        }
-        workgroupBarrier();
-    }
-    return partial[0];
-}
-
 // The range of elements of workgroup `part`: [begin, end).
 fn part_range(part: u32) -> vec2<u32> {
     let n = params.rows * params.cols;
@@ -135,17 +120,6 @@ fn sum_rows_parts(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
 }
 
 var<workgroup> partial_max: array<f32, 256>;
-
-// NaN by its bits: a comparison such as v != v may be folded away by a compiler that
-// assumes no NaN.
-fn is_nan(v: f32) -> bool {
-    return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
-}
-
-// max that keeps NaN, as PyTorch's max does (the built-in's result for NaN is not defined).
-fn max_nan(a: f32, b: f32) -> f32 {
-    return select(select(max(a, b), b, is_nan(b)), a, is_nan(a));
-}
 
 var<workgroup> partial_sq: array<f32, 256>;
 

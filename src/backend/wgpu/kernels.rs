@@ -8,14 +8,24 @@ use bytemuck::{Pod, Zeroable};
 
 use crate::map::Map;
 
-/// Every hand-written WGSL file of the crate, by name, for loading and for validation
-/// tests. The elementwise family's module is generated (see [`map_source`]).
+/// Every hand-written WGSL file of the crate, by name, each after the shared prelude, for
+/// loading and for validation tests. The elementwise family's module is generated (see
+/// [`map_source`]).
 pub const SHADERS: [(&str, &str); 4] = [
-    ("matmul.wgsl", include_str!("../../../shaders/matmul.wgsl")),
-    ("reduce.wgsl", include_str!("../../../shaders/reduce.wgsl")),
-    ("loss.wgsl", include_str!("../../../shaders/loss.wgsl")),
-    ("optim.wgsl", include_str!("../../../shaders/optim.wgsl")),
+    (
+        "matmul.wgsl",
+        concat!(include_str!("../../../shaders/prelude.wgsl"), include_str!("../../../shaders/matmul.wgsl")),
+    ),
+    (
+        "reduce.wgsl",
+        concat!(include_str!("../../../shaders/prelude.wgsl"), include_str!("../../../shaders/reduce.wgsl")),
+    ),
+    ("loss.wgsl", concat!(include_str!("../../../shaders/prelude.wgsl"), include_str!("../../../shaders/loss.wgsl"))),
+    ("optim.wgsl", concat!(include_str!("../../../shaders/prelude.wgsl"), include_str!("../../../shaders/optim.wgsl"))),
 ];
+
+/// What every module starts with: `shaders/prelude.wgsl`.
+const PRELUDE: &str = include_str!("../../../shaders/prelude.wgsl");
 
 /// The elementwise family's template: a prelude, then `// @entry` and the entry point
 /// every op gets.
@@ -30,10 +40,11 @@ pub fn map_source() -> &'static str {
     static SOURCE: OnceLock<String> = OnceLock::new();
     SOURCE.get_or_init(|| {
         let (prelude, entry) = MAP_TEMPLATE.split_once("\n// @entry\n").expect("map.wgsl has an entry template");
-        let mut source = prelude
-            .replace(": T", &format!(": {ELEMENT}"))
-            .replace("<T>", &format!("<{ELEMENT}>"))
-            .replace("-> T", &format!("-> {ELEMENT}"));
+        let mut source = PRELUDE.to_owned()
+            + &prelude
+                .replace(": T", &format!(": {ELEMENT}"))
+                .replace("<T>", &format!("<{ELEMENT}>"))
+                .replace("-> T", &format!("-> {ELEMENT}"));
         for map in Map::ALL {
             let def = map.def();
             let b = if def.arity == 2 { "let b = b_at(i);" } else { "let b = 0.0;" };
