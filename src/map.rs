@@ -49,6 +49,26 @@ pub enum Map {
     TanhGrad,
     /// Derivative of relu: `b` where `a > 0`, else 0, for `a = x`, `b = dy`.
     ReluGrad,
+    /// `−a`.
+    Neg,
+    /// `|a|`.
+    Abs,
+    /// `sign a`: −1, 0 or 1 (NaN stays NaN). Not differentiable.
+    Sign,
+    /// `ln a`.
+    Log,
+    /// `a / b`.
+    Div,
+    /// `a` where `a > 0`, else `s · a` (PyTorch's `leaky_relu` with negative slope `s`).
+    LeakyRelu,
+    /// Derivative of leaky relu: `b` where `a > 0`, else `s · b`, for `a = x`, `b = dy`.
+    LeakyReluGrad,
+    /// `ln(1 + eᵃ)`, and `a` itself above 20 (PyTorch's `softplus` threshold).
+    Softplus,
+    /// GELU with PyTorch's tanh approximation: `a/2 · (1 + tanh(√(2/π)(a + 0.044715a³)))`.
+    GeluTanh,
+    /// Derivative of [`Map::GeluTanh`]: `b · d/da gelu(a)`, for `a = x`, `b = dy`.
+    GeluTanhGrad,
 }
 
 /// Records the gradients of an elementwise node's operands: `(graph, node y, operands,
@@ -72,7 +92,7 @@ pub(crate) struct MapDef {
 
 impl Map {
     /// Every op of the family (for tests and kernel generation).
-    pub const ALL: [Map; 16] = [
+    pub const ALL: [Map; 26] = [
         Map::Add,
         Map::Sub,
         Map::Mul,
@@ -89,6 +109,16 @@ impl Map {
         Map::SigmoidGrad,
         Map::TanhGrad,
         Map::ReluGrad,
+        Map::Neg,
+        Map::Abs,
+        Map::Sign,
+        Map::Log,
+        Map::Div,
+        Map::LeakyRelu,
+        Map::LeakyReluGrad,
+        Map::Softplus,
+        Map::GeluTanh,
+        Map::GeluTanhGrad,
     ];
 
     /// The op's one description.
@@ -167,11 +197,12 @@ impl Map {
             Map::ReluGrad => {
                 def("relu_grad", 2, |x, dy, _| if x > 0.0 { dy } else { 0.0 }, "select(0.0, b, a > 0.0)", None)
             }
+            _ => crate::map_more::def_more(self),
         }
     }
 }
 
-fn def(
+pub(crate) fn def(
     name: &'static str,
     arity: usize,
     cpu: fn(f32, f32, f32) -> f32,

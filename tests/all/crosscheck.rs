@@ -53,6 +53,17 @@ pub fn unary_ops(device: &Device) {
         cross(device, "tanh", &[s], TRANSCENDENTAL, |g, x| g.tanh(x[0]));
         cross(device, "relu", &[s], ELEMENTWISE, |g, x| g.relu(x[0]));
         cross(device, "exp", &[s], TRANSCENDENTAL, |g, x| g.exp(x[0]));
+        cross(device, "neg", &[s], ELEMENTWISE, |g, x| g.neg(x[0]));
+        cross(device, "abs", &[s], ELEMENTWISE, |g, x| g.abs(x[0]));
+        cross(device, "sign", &[s], ELEMENTWISE, |g, x| g.sign(x[0]));
+        cross(device, "log", &[s], TRANSCENDENTAL, |g, x| {
+            let a = g.abs(x[0]).unwrap();
+            g.log(a)
+        });
+        cross(device, "div", &[s, Shape::new(1, s.cols)], TRANSCENDENTAL, |g, x| g.div(x[0], x[1]));
+        cross(device, "leaky_relu", &[s], ELEMENTWISE, |g, x| g.leaky_relu(x[0], 0.01));
+        cross(device, "softplus", &[s], TRANSCENDENTAL, |g, x| g.softplus(x[0]));
+        cross(device, "gelu_tanh", &[s], TRANSCENDENTAL, |g, x| g.gelu_tanh(x[0]));
     }
 }
 

@@ -82,6 +82,29 @@ pub fn unary_ops() {
     check("tanh", &[M], |g, p| g.tanh(p[0]));
     check("relu", &[M], |g, p| g.relu(p[0]));
     check("exp", &[M], |g, p| g.exp(p[0]));
+    check("neg", &[M], |g, p| g.neg(p[0]));
+    check("abs", &[M], |g, p| g.abs(p[0]));
+    check("log of |x|", &[M], |g, p| {
+        let a = g.abs(p[0])?;
+        g.log(a)
+    });
+    // Divisors kept in [1.05, 2] (|p| + 1): near 0 the finite differences themselves fail.
+    let away = |g: &mut Graph, p: NodeId| -> backprop::Result<NodeId> {
+        let a = g.abs(p)?;
+        let one = g.constant(Shape::SCALAR, vec![1.0])?;
+        g.add(a, one)
+    };
+    check("div", &[M, M], |g, p| {
+        let b = away(g, p[1])?;
+        g.div(p[0], b)
+    });
+    check("div by a row", &[M, ROW], |g, p| {
+        let b = away(g, p[1])?;
+        g.div(p[0], b)
+    });
+    check("leaky_relu", &[M], |g, p| g.leaky_relu(p[0], 0.1));
+    check("softplus", &[M], |g, p| g.softplus(p[0]));
+    check("gelu_tanh", &[M], |g, p| g.gelu_tanh(p[0]));
     check("broadcast row", &[ROW], |g, p| g.broadcast(p[0], M));
     check("broadcast scalar", &[Shape::SCALAR], |g, p| g.broadcast(p[0], M));
 }

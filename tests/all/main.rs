@@ -67,6 +67,7 @@ fn cpu_tests() -> Vec<(&'static str, fn())> {
         misuse::datasets_keep_their_invariants,
         misuse::checkpoints_refuse_duplicate_names_and_non_finite_weights,
         misuse::update_ops_are_checked_like_every_other_op,
+        misuse::map_checks_operands_and_constant,
         resume::mismatched_training_states_are_errors,
         view::dot_text_of_a_small_graph_is_exact,
         view::drawings_are_valid_svg_and_png,

@@ -172,3 +172,19 @@ pub fn update_ops_are_checked_like_every_other_op() {
     assert!(g.first_non_finite(record, step, step, 0).is_err(), "one node read twice");
     assert!(g.first_non_finite(row, loss, step, 0).is_ok());
 }
+
+/// The generic recording of the elementwise family checks operands and its constant.
+pub fn map_checks_operands_and_constant() {
+    use backprop::Map;
+    let mut g = Graph::new();
+    let x = g.input("x", [2, 3]).unwrap();
+    let row = g.input("row", [1, 3]).unwrap();
+    let col = g.input("col", [2, 1]).unwrap();
+    assert!(g.map(Map::Div, 0.0, &[x, row]).is_ok(), "a row broadcasts");
+    assert!(matches!(g.map(Map::Div, 0.0, &[x, col]), Err(Error::Shape { .. })));
+    assert!(message(g.map(Map::Exp, 0.0, &[x, x])).1.contains("takes 1 operands"));
+    assert!(message(g.map(Map::Broadcast, 0.0, &[x])).1.contains("takes"));
+    assert!(message(g.leaky_relu(x, f32::NAN)).1.contains("finite constant"));
+    let other = Graph::new().input("y", [2, 3]).unwrap();
+    assert!(matches!(g.map(Map::Neg, 0.0, &[other]), Err(Error::ForeignNode { .. })));
+}

@@ -1,0 +1,91 @@
+//! The elementwise family, continued (see [`crate::map`]): the ops users reach for beyond
+//! the activations of an MLP, each with its derivative.
+
+use crate::map::{def, Map, MapDef};
+
+/// √(2/π) and the cubic coefficient of PyTorch's tanh-approximated GELU.
+const GELU_K: f32 = 0.797_884_6;
+const GELU_C: f32 = 0.044_715;
+
+/// The descriptions of the ops [`Map::def`] does not hold itself.
+pub(crate) fn def_more(map: Map) -> MapDef {
+    match map {
+        // d(−a) = −da.
+        Map::Neg => def("neg", 1, |a, _, _| -a, "-a", Some(|g, _, _, dy, _| Ok(vec![Some(g.scale(dy, -1.0)?)]))),
+        // |a|' = sign a (0 at 0, as PyTorch).
+        Map::Abs => def(
+            "abs",
+            1,
+            |a, _, _| a.abs(),
+            "abs(a)",
+            Some(|g, _, x, dy, _| {
+                let sign = g.sign(x[0])?;
+                Ok(vec![Some(g.mul(dy, sign)?)])
+            }),
+        ),
+        Map::Sign => def("sign", 1, sign, "select(sign(a), a, is_nan(a))", None),
+        // (ln a)' = 1/a.
+        Map::Log => def("log", 1, |a, _, _| a.ln(), "log(a)", Some(|g, _, x, dy, _| Ok(vec![Some(g.div(dy, x[0])?)]))),
+        // d(a/b) = da/b − (a/b)·db/b.
+        Map::Div => def(
+            "div",
+            2,
+            |a, b, _| a / b,
+            "a / b",
+            Some(|g, y, x, dy, _| {
+                let over_b = g.div(dy, x[1])?;
+                let db = g.mul(over_b, y)?;
+                Ok(vec![Some(over_b), Some(g.neg(db)?)])
+            }),
+        ),
+        Map::LeakyRelu => def(
+            "leaky_relu",
+            1,
+            |a, _, s| if a > 0.0 || a.is_nan() { a } else { s * a },
+            "select(s * a, a, a > 0.0 || is_nan(a))",
+            Some(|g, _, x, dy, s| Ok(vec![Some(g.map(Map::LeakyReluGrad, s, &[x[0], dy])?)])),
+        ),
+        Map::LeakyReluGrad => {
+            def("leaky_relu_grad", 2, |x, dy, s| if x > 0.0 { dy } else { s * dy }, "select(s * b, b, a > 0.0)", None)
+        }
+        // softplus' = sigmoid.
+        Map::Softplus => def(
+            "softplus",
+            1,
+            |a, _, _| if a > 20.0 { a } else { a.exp().ln_1p() },
+            "softplus_stable(a)",
+            Some(|g, _, x, dy, _| {
+                let slope = g.sigmoid(x[0])?;
+                Ok(vec![Some(g.mul(dy, slope)?)])
+            }),
+        ),
+        Map::GeluTanh => def(
+            "gelu_tanh",
+            1,
+            |a, _, _| 0.5 * a * (1.0 + (GELU_K * (a + GELU_C * a * a * a)).tanh()),
+            "0.5 * a * (1.0 + tanh_accurate(0.7978846 * (a + 0.044715 * a * a * a)))",
+            Some(|g, _, x, dy, _| Ok(vec![Some(g.map(Map::GeluTanhGrad, 0.0, &[x[0], dy])?)])),
+        ),
+        Map::GeluTanhGrad => def("gelu_tanh_grad", 2, gelu_tanh_grad, "gelu_tanh_grad(a, b)", None),
+        other => unreachable!("{other:?} is described in map.rs"),
+    }
+}
+
+/// −1, 0 or 1; NaN stays NaN.
+fn sign(a: f32, _: f32, _: f32) -> f32 {
+    if a > 0.0 {
+        1.0
+    } else if a < 0.0 {
+        -1.0
+    } else {
+        a * 0.0 // 0 for ±0, NaN for NaN
+    }
+}
+
+/// `dy · d/dx gelu_tanh(x)`, in PyTorch's arrangement of the terms.
+fn gelu_tanh_grad(x: f32, dy: f32, _: f32) -> f32 {
+    let t = (GELU_K * (x + GELU_C * x * x * x)).tanh();
+    let left = 0.5 * (1.0 + t);
+    let right = 0.5 * x * (1.0 - t * t) * GELU_K * (1.0 + 3.0 * GELU_C * x * x);
+    dy * (left + right)
+}

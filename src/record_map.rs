@@ -1,0 +1,109 @@
+//! Recording the elementwise family: a generic [`Graph::map`] for any [`Map`] op, and a
+//! method for each op users reach for.
+
+use crate::error::{Error, Result};
+use crate::graph::{Graph, NodeId};
+use crate::op::{Map, Op};
+use crate::shape::Shape;
+
+impl Graph {
+    /// Records elementwise op `map` with constant `s` (0 for ops that take none) on one
+    /// operand (the output has its shape) or two (a `[1, m]` row or `[1, 1]` scalar
+    /// broadcasts, as in [`Graph::add`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for the wrong number of operands, a constant that is
+    /// not finite, or [`Map::Broadcast`] (record it with [`Graph::broadcast`]);
+    /// [`Error::Shape`] for operands that do not broadcast; [`Error::ForeignNode`] for
+    /// an id of another graph.
+    pub fn map(&mut self, map: Map, s: f32, inputs: &[NodeId]) -> Result<NodeId> {
+        let def = map.def();
+        if inputs.len() != def.arity || map == Map::Broadcast || !s.is_finite() {
+            let msg = format!("takes {} operands and a finite constant, got {} and {s}", def.arity, inputs.len());
+            return Err(Error::InvalidArgument { op: def.name, msg });
+        }
+        let shape = match *inputs {
+            [x] => self.shape(x)?,
+            [a, b] => {
+                let (sa, sb) = (self.shape(a)?, self.shape(b)?);
+                Shape::broadcast(sa, sb).ok_or(Error::Shape { op: def.name, lhs: sa, rhs: sb })?
+            }
+            _ => unreachable!("arity is 1 or 2"),
+        };
+        self.push(Op::Map(map, s), inputs, shape)
+    }
+
+    /// `−x` elementwise.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ForeignNode`] for an id of another graph.
+    pub fn neg(&mut self, x: NodeId) -> Result<NodeId> {
+        self.map(Map::Neg, 0.0, &[x])
+    }
+
+    /// `|x|` elementwise; its gradient at 0 is 0, as in PyTorch.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ForeignNode`] for an id of another graph.
+    pub fn abs(&mut self, x: NodeId) -> Result<NodeId> {
+        self.map(Map::Abs, 0.0, &[x])
+    }
+
+    /// `sign x` elementwise (−1, 0 or 1). Not differentiable.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ForeignNode`] for an id of another graph.
+    pub fn sign(&mut self, x: NodeId) -> Result<NodeId> {
+        self.map(Map::Sign, 0.0, &[x])
+    }
+
+    /// `ln x` elementwise.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ForeignNode`] for an id of another graph.
+    pub fn log(&mut self, x: NodeId) -> Result<NodeId> {
+        self.map(Map::Log, 0.0, &[x])
+    }
+
+    /// `a / b` elementwise, broadcasting as [`Graph::add`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Graph::add`].
+    pub fn div(&mut self, a: NodeId, b: NodeId) -> Result<NodeId> {
+        self.map(Map::Div, 0.0, &[a, b])
+    }
+
+    /// PyTorch's `leaky_relu`: `x` where `x > 0`, else `negative_slope · x`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for a slope that is not finite; [`Error::ForeignNode`]
+    /// for an id of another graph.
+    pub fn leaky_relu(&mut self, x: NodeId, negative_slope: f32) -> Result<NodeId> {
+        self.map(Map::LeakyRelu, negative_slope, &[x])
+    }
+
+    /// PyTorch's `softplus` (β = 1, threshold 20): `ln(1 + eˣ)`, and `x` above 20.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ForeignNode`] for an id of another graph.
+    pub fn softplus(&mut self, x: NodeId) -> Result<NodeId> {
+        self.map(Map::Softplus, 0.0, &[x])
+    }
+
+    /// PyTorch's `gelu(x, approximate="tanh")`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ForeignNode`] for an id of another graph.
+    pub fn gelu_tanh(&mut self, x: NodeId) -> Result<NodeId> {
+        self.map(Map::GeluTanh, 0.0, &[x])
+    }
+}
