@@ -181,6 +181,11 @@ impl Graph {
         }
     }
 
+    /// Marks node `id` (of this graph) as requiring no gradient, whatever its inputs.
+    pub(crate) fn stop_gradients_at(&mut self, id: NodeId) {
+        self.nodes[id.index()].requires_grad = false;
+    }
+
     /// Records that gradient node `grad` holds `name`.
     pub(crate) fn name_gradient(&mut self, grad: NodeId, name: String) {
         self.backward.names.entry(grad.index()).or_default().push(name);

@@ -69,6 +69,8 @@ pub enum Map {
     GeluTanh,
     /// Derivative of [`Map::GeluTanh`]: `b · d/da gelu(a)`, for `a = x`, `b = dy`.
     GeluTanhGrad,
+    /// `a`, through which no gradient flows (the node does not require one).
+    StopGradient,
 }
 
 /// Records the gradients of an elementwise node's operands: `(graph, node y, operands,
@@ -92,7 +94,7 @@ pub(crate) struct MapDef {
 
 impl Map {
     /// Every op of the family (for tests and kernel generation).
-    pub const ALL: [Map; 26] = [
+    pub const ALL: [Map; 27] = [
         Map::Add,
         Map::Sub,
         Map::Mul,
@@ -119,6 +121,7 @@ impl Map {
         Map::Softplus,
         Map::GeluTanh,
         Map::GeluTanhGrad,
+        Map::StopGradient,
     ];
 
     /// The op's one description.

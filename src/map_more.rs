@@ -67,6 +67,8 @@ pub(crate) fn def_more(map: Map) -> MapDef {
             Some(|g, _, x, dy, _| Ok(vec![Some(g.map(Map::GeluTanhGrad, 0.0, &[x[0], dy])?)])),
         ),
         Map::GeluTanhGrad => def("gelu_tanh_grad", 2, gelu_tanh_grad, "gelu_tanh_grad(a, b)", None),
+        // Recorded as not requiring a gradient, so backward never asks for one.
+        Map::StopGradient => def("stop_gradient", 1, |a, _, _| a, "a", None),
         other => unreachable!("{other:?} is described in map.rs"),
     }
 }

@@ -98,6 +98,18 @@ impl Graph {
         self.map(Map::Softplus, 0.0, &[x])
     }
 
+    /// `x` as a value only: no gradient flows back through it (PyTorch's `detach`), e.g.
+    /// a target computed from the model's own output.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ForeignNode`] for an id of another graph.
+    pub fn stop_gradient(&mut self, x: NodeId) -> Result<NodeId> {
+        let id = self.map(Map::StopGradient, 0.0, &[x])?;
+        self.stop_gradients_at(id);
+        Ok(id)
+    }
+
     /// PyTorch's `gelu(x, approximate="tanh")`.
     ///
     /// # Errors

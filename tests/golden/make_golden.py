@@ -85,6 +85,7 @@ def ops():
     softplus_edges = torch.tensor([[-30.0, -15.0, -1.0, 0.0, 0.5, 15.0, 19.9, 20.5, 30.0]], dtype=torch.float64)
     case("softplus", F.softplus, [softplus_edges])
     case("gelu_tanh", lambda x: F.gelu(x, approximate="tanh"), [f32(5, 7, low=-4.0, high=4.0)])
+    case("stop_gradient", lambda x: x * x.detach(), [f32(5, 7)])
     case("sum", lambda x: x.sum().reshape(1, 1), [f32(33, 65)])
     case("sum_rows", lambda x: x.sum(dim=0, keepdim=True), [f32(33, 65)])
     case("mean", lambda x: x.mean().reshape(1, 1), [f32(33, 65)])
