@@ -104,6 +104,35 @@ fn sum_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
     }
 }
 
+// sum_cols / max_cols: out[r] = Σ_c x[r, c] / max_c x[r, c] (NaN kept), [rows, cols] ->
+// [rows, 1]. Dispatch: ceil(rows / 256) workgroups of 256 (spilling into y), one thread
+// per row walking its columns.
+@compute @workgroup_size(256)
+fn sum_cols(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let r = flat_index(gid, nwg);
+    if (r >= params.rows) {
+        return;
+    }
+    var acc = 0.0;
+    for (var c = 0u; c < params.cols; c++) {
+        acc += x[r * params.cols + c];
+    }
+    out[r] = acc * params.scale;
+}
+
+@compute @workgroup_size(256)
+fn max_cols(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let r = flat_index(gid, nwg);
+    if (r >= params.rows) {
+        return;
+    }
+    var best = x[r * params.cols];
+    for (var c = 1u; c < params.cols; c++) {
+        best = max_nan(best, x[r * params.cols + c]);
+    }
+    out[r] = best;
+}
+
 // sum_rows_parts: out[c] = scale * Σ_z out[cols · (1 + z) + c]. Dispatch as sum_rows with
 // one part.
 @compute @workgroup_size(256)

@@ -119,6 +119,8 @@ impl Graph {
             self.sum(grad)
         } else if target.rows == 1 && target.cols == shape.cols {
             self.sum_rows(grad)
+        } else if target.cols == 1 && target.rows == shape.rows {
+            self.sum_cols(grad)
         } else {
             Err(Error::Shape { op: "reduce_to_shape", lhs: shape, rhs: target })
         }

@@ -49,6 +49,7 @@ pub mod plan;
 pub mod plot;
 mod record;
 mod record_map;
+mod record_rows;
 pub mod resume;
 mod rules;
 mod shape;

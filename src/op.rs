@@ -53,6 +53,11 @@ pub enum Op {
     SumAll,
     /// Sum over the batch axis: `[n, m] → [1, m]`.
     SumRows,
+    /// Sum over the feature axis: `[n, m] → [n, 1]`.
+    SumCols,
+    /// The largest value of each row, `[n, m] → [n, 1]`; NaN for a row holding one. Not
+    /// differentiable (softmax uses it under a stop-gradient, where it cancels).
+    MaxCols,
     /// Mean of all elements, shape `[1, 1]`.
     Mean,
     /// Inputs `(prediction, target)`: `mean((p - t)²)`, shape `[1, 1]`. Fused: one
@@ -123,6 +128,8 @@ impl Op {
             Op::Map(map, _) => map.def().name,
             Op::SumAll => "sum_all",
             Op::SumRows => "sum_rows",
+            Op::SumCols => "sum_cols",
+            Op::MaxCols => "max_cols",
             Op::Mean => "mean",
             Op::MseLoss => "mse_loss",
             Op::SoftmaxCrossEntropy => "softmax_cross_entropy",

@@ -26,7 +26,7 @@ pub(crate) fn vjp(g: &mut Graph, y: NodeId, dy: NodeId) -> Result<Vec<Option<Nod
             vec![g.scale(dx, 2.0)?]
         }
         // ∂(Σx)/∂xᵢ = 1: every element gets dy.
-        Op::SumAll | Op::SumRows => vec![g.broadcast(dy, g.shape(x[0])?)?],
+        Op::SumAll | Op::SumRows | Op::SumCols => vec![g.broadcast(dy, g.shape(x[0])?)?],
         // ∂(mean x)/∂xᵢ = 1/N.
         Op::Mean => {
             let shape = g.shape(x[0])?;

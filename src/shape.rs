@@ -48,9 +48,12 @@ impl Shape {
     }
 
     /// Whether a value of this shape can be repeated to fill `target`: equal shapes, a row
-    /// `[1, m]` repeated down `[n, m]`, or a scalar `[1, 1]` repeated everywhere.
+    /// `[1, m]` repeated down `[n, m]`, a column `[n, 1]` repeated across it, or a scalar
+    /// `[1, 1]` repeated everywhere.
     pub fn broadcasts_to(&self, target: Shape) -> bool {
-        *self == target || *self == Shape::SCALAR || (self.rows == 1 && self.cols == target.cols)
+        let row = self.rows == 1 && self.cols == target.cols;
+        let column = self.cols == 1 && self.rows == target.rows;
+        *self == target || *self == Shape::SCALAR || row || column
     }
 
     /// The shape two operands broadcast to, if any (see [`Shape::broadcasts_to`]).

@@ -60,14 +60,17 @@ fn dim() -> impl Strategy<Value = usize> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 200, rng_seed: proptest::test_runner::RngSeed::Fixed(7), ..ProptestConfig::default() })]
 
-    /// Addition accepts exactly: equal shapes, a [1, m] row against [n, m], a scalar.
+    /// Addition accepts exactly: equal shapes, a [1, m] row or an [n, 1] column against
+    /// [n, m], a scalar.
     #[test]
     fn add_broadcast_rule(r1 in dim(), c1 in dim(), r2 in dim(), c2 in dim()) {
         let mut g = Graph::new();
         let a = g.input("a", [r1, c1]).unwrap();
         let b = g.input("b", [r2, c2]).unwrap();
         let (sa, sb) = (Shape::new(r1, c1), Shape::new(r2, c2));
-        let allowed = |x: Shape, y: Shape| x == y || x == Shape::SCALAR || (x.rows == 1 && x.cols == y.cols);
+        let allowed = |x: Shape, y: Shape| {
+            x == y || x == Shape::SCALAR || (x.rows == 1 && x.cols == y.cols) || (x.cols == 1 && x.rows == y.rows)
+        };
         let expected = if allowed(sb, sa) { Some(sa) } else if allowed(sa, sb) { Some(sb) } else { None };
         match g.add(a, b) {
             Ok(id) => prop_assert_eq!(Some(g.shape(id).unwrap()), expected),

@@ -62,6 +62,8 @@ impl CpuSession {
             }
             Op::SumAll => out[0] = k::sum_all(arg(0)),
             Op::SumRows => k::sum_rows(arg(0), shape(0), out),
+            Op::SumCols => k::sum_cols(arg(0), shape(0), out),
+            Op::MaxCols => k::max_cols(arg(0), shape(0), out),
             Op::Mean => out[0] = k::sum_all(arg(0)) / shape(0).len() as f32,
             Op::MseLoss => out[0] = k::mse(arg(0), arg(1)),
             Op::SoftmaxCrossEntropy => out[0] = k::softmax_cross_entropy(arg(0), arg(1), shape(0)),

@@ -104,6 +104,20 @@ pub fn sum_rows(x: &[f32], shape: Shape, out: &mut [f32]) {
     }
 }
 
+/// Row sums of a `[rows, cols]` matrix, into `out`.
+pub fn sum_cols(x: &[f32], shape: Shape, out: &mut [f32]) {
+    for (y, row) in out.iter_mut().zip(x.chunks(shape.cols)) {
+        *y = row.iter().map(|&v| v as f64).sum::<f64>() as f32;
+    }
+}
+
+/// Row maxima of a `[rows, cols]` matrix, NaN for a row holding one, into `out`.
+pub fn max_cols(x: &[f32], shape: Shape, out: &mut [f32]) {
+    for (y, row) in out.iter_mut().zip(x.chunks(shape.cols)) {
+        *y = row.iter().fold(f32::NEG_INFINITY, |m, &v| max_nan(m, v));
+    }
+}
+
 /// `mean((p - t)²)`.
 pub fn mse(p: &[f32], t: &[f32]) -> f32 {
     let total: f64 = p.iter().zip(t).map(|(&a, &b)| ((a - b) as f64).powi(2)).sum();

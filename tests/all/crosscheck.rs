@@ -64,6 +64,11 @@ pub fn unary_ops(device: &Device) {
         cross(device, "leaky_relu", &[s], ELEMENTWISE, |g, x| g.leaky_relu(x[0], 0.01));
         cross(device, "softplus", &[s], TRANSCENDENTAL, |g, x| g.softplus(x[0]));
         cross(device, "gelu_tanh", &[s], TRANSCENDENTAL, |g, x| g.gelu_tanh(x[0]));
+        cross(device, "sub a column", &[s, Shape::new(s.rows, 1)], ELEMENTWISE, |g, x| g.sub(x[0], x[1]));
+        cross(device, "sum_cols", &[s], REDUCTION, |g, x| g.sum_cols(x[0]));
+        cross(device, "max_cols", &[s], ELEMENTWISE, |g, x| g.max_cols(x[0]));
+        cross(device, "softmax", &[s], TRANSCENDENTAL, |g, x| g.softmax(x[0]));
+        cross(device, "log_softmax", &[s], REDUCTION, |g, x| g.log_softmax(x[0]));
     }
 }
 

@@ -105,6 +105,12 @@ pub fn unary_ops() {
     check("leaky_relu", &[M], |g, p| g.leaky_relu(p[0], 0.1));
     check("softplus", &[M], |g, p| g.softplus(p[0]));
     check("gelu_tanh", &[M], |g, p| g.gelu_tanh(p[0]));
+    let column = Shape::new(M.rows, 1);
+    check("add a column", &[M, column], |g, p| g.add(p[0], p[1]));
+    check("mul by a column", &[M, column], |g, p| g.mul(p[0], p[1]));
+    check("sum_cols", &[M], |g, p| g.sum_cols(p[0]));
+    check("softmax", &[M], |g, p| g.softmax(p[0]));
+    check("log_softmax", &[M], |g, p| g.log_softmax(p[0]));
     check("broadcast row", &[ROW], |g, p| g.broadcast(p[0], M));
     check("broadcast scalar", &[Shape::SCALAR], |g, p| g.broadcast(p[0], M));
 }

@@ -86,6 +86,12 @@ def ops():
     case("softplus", F.softplus, [softplus_edges])
     case("gelu_tanh", lambda x: F.gelu(x, approximate="tanh"), [f32(5, 7, low=-4.0, high=4.0)])
     case("stop_gradient", lambda x: x * x.detach(), [f32(5, 7)])
+    case("add_col", lambda a, b: a + b, [f32(5, 7), f32(5, 1)])
+    case("sum_cols", lambda x: x.sum(dim=1, keepdim=True), [f32(33, 65)])
+    wide = f32(4, 30, low=-5.0, high=5.0)
+    wide[0, 3], wide[1, 0] = 80.0, -80.0
+    case("softmax", lambda x: torch.softmax(x, dim=1), [wide])
+    case("log_softmax", lambda x: torch.log_softmax(x, dim=1), [wide])
     case("sum", lambda x: x.sum().reshape(1, 1), [f32(33, 65)])
     case("sum_rows", lambda x: x.sum(dim=0, keepdim=True), [f32(33, 65)])
     case("mean", lambda x: x.mean().reshape(1, 1), [f32(33, 65)])

@@ -77,6 +77,8 @@ pub enum Kernel {
     SumParts,
     SumRows,
     SumRowsParts,
+    SumCols,
+    MaxCols,
     Mse,
     SoftmaxXent,
     SoftmaxXentGrad,
@@ -104,6 +106,8 @@ impl Kernel {
             Kernel::SumParts,
             Kernel::SumRows,
             Kernel::SumRowsParts,
+            Kernel::SumCols,
+            Kernel::MaxCols,
             Kernel::Mse,
             Kernel::SoftmaxXent,
             Kernel::SoftmaxXentGrad,
@@ -128,7 +132,8 @@ impl Kernel {
         match self {
             Map(_) => usize::MAX,
             MatMul | MatMulSmall | MatMulSumSplits => 0,
-            SumAll | SumParts | SumRows | SumRowsParts | SumSquares | GradStats | GradStatsParts => 1,
+            SumAll | SumParts | SumRows | SumRowsParts | SumCols | MaxCols | SumSquares | GradStats
+            | GradStatsParts => 1,
             Mse | SoftmaxXent | SoftmaxXentGrad | CountCorrect => 2,
             Sgd | SgdMomentum | Adam | AdamCorrections | Increment | Accumulate | FirstNonFinite => 3,
         }
@@ -162,6 +167,8 @@ impl Kernel {
             SumParts => "sum_parts",
             SumRows => "sum_rows",
             SumRowsParts => "sum_rows_parts",
+            SumCols => "sum_cols",
+            MaxCols => "max_cols",
             Mse => "mse",
             SoftmaxXent => "softmax_xent",
             SoftmaxXentGrad => "softmax_xent_grad",

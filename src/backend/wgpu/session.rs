@@ -152,6 +152,8 @@ impl GpuSession {
         };
         Ok(match node.op {
             Op::Map(map, s) => ew(Kernel::Map(map), s),
+            Op::SumCols => reduce(Kernel::SumCols, 1.0, self.linear(node.shape.rows)),
+            Op::MaxCols => reduce(Kernel::MaxCols, 1.0, self.linear(node.shape.rows)),
             Op::SoftmaxCrossEntropy => reduce(Kernel::SoftmaxXent, 1.0, [1, 1, 1]),
             Op::CountCorrect => reduce(Kernel::CountCorrect, 1.0, [1, 1, 1]),
             Op::SoftmaxCrossEntropyGrad => {
