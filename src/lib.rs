@@ -38,6 +38,7 @@ pub mod diagnostics;
 mod error;
 mod graph;
 pub mod init;
+mod losses;
 mod map;
 mod map_more;
 pub mod models;

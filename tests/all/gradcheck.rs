@@ -120,6 +120,8 @@ pub fn reductions_and_loss() {
     check("sum_rows", &[M], |g, p| g.sum_rows(p[0]));
     check("mean", &[M], |g, p| g.mean(p[0]));
     check("mse_loss", &[M, M], |g, p| g.mse_loss(p[0], p[1]));
+    check("l1_loss", &[M, M], |g, p| g.l1_loss(p[0], p[1]));
+    check("bce_with_logits", &[M, M], |g, p| g.bce_with_logits(p[0], p[1]));
 }
 
 pub fn value_used_twice_accumulates() {

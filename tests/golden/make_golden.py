@@ -92,6 +92,11 @@ def ops():
     wide[0, 3], wide[1, 0] = 80.0, -80.0
     case("softmax", lambda x: torch.softmax(x, dim=1), [wide])
     case("log_softmax", lambda x: torch.log_softmax(x, dim=1), [wide])
+    case("l1_loss", lambda p, t: F.l1_loss(p, t).reshape(1, 1), [f32(5, 7), f32(5, 7)])
+    bce_logits = f32(5, 7, low=-4.0, high=4.0)
+    bce_logits[0, 0], bce_logits[1, 1] = 30.0, -30.0
+    bce = lambda z, t: F.binary_cross_entropy_with_logits(z, t).reshape(1, 1)
+    case("bce_with_logits", bce, [bce_logits, f32(5, 7, low=0.0, high=1.0)], differentiable=True)
     case("sum", lambda x: x.sum().reshape(1, 1), [f32(33, 65)])
     case("sum_rows", lambda x: x.sum(dim=0, keepdim=True), [f32(33, 65)])
     case("mean", lambda x: x.mean().reshape(1, 1), [f32(33, 65)])
