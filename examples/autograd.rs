@@ -17,10 +17,8 @@ use clap::Parser;
 
 #[derive(Parser)]
 struct Args {
-    /// Where to run: auto (a hardware GPU, else the CPU backend), gpu (any adapter,
-    /// software rasterizers included) or cpu.
-    #[arg(long, default_value = "auto", value_parser = flags::BACKENDS)]
-    backend: String,
+    #[command(flatten)]
+    backend: flags::Backend,
     /// Draw the computational graph, with the computed values, to this file (SVG or PNG).
     #[arg(long)]
     graph: Option<PathBuf>,
@@ -31,7 +29,7 @@ fn main() -> anyhow::Result<()> {
     if let Some(path) = &args.graph {
         backprop::plot::check_chart_path(path).map_err(|e| anyhow::anyhow!("--graph: {e}"))?;
     }
-    let device = flags::open_device(&args.backend)?;
+    let device = args.backend.open()?;
     let mut g = Graph::new();
     let x = g.parameter("x", [1, 1], vec![2.0])?;
     let x_squared = g.square(x)?;

@@ -11,14 +11,12 @@ use clap::Parser;
 
 #[derive(Parser)]
 struct Args {
-    /// Where to run: auto (a hardware GPU, else the CPU backend), gpu (any adapter,
-    /// software rasterizers included) or cpu.
-    #[arg(long, default_value = "auto", value_parser = flags::BACKENDS)]
-    backend: String,
+    #[command(flatten)]
+    backend: flags::Backend,
 }
 
 fn main() -> anyhow::Result<()> {
-    let device = flags::open_device(&Args::parse().backend)?;
+    let device = Args::parse().backend.open()?;
     let (loss, predictions) = xor(&device)?;
     say!("loss {loss:.4}, predictions {predictions:.3?} (targets {XOR_TARGETS:?})");
     Ok(())

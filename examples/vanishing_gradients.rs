@@ -18,15 +18,13 @@ use backprop::output::check_distinct;
 use backprop::plot::{check_chart_path, gradient_flow, log_curves, MAX_FLOW_PARAMETERS};
 use backprop::Device;
 use clap::Parser;
-use flags::{whole, BACKENDS};
+use flags::whole;
 
 #[derive(Parser)]
 #[command(allow_negative_numbers = true)]
 struct Args {
-    /// Where to run: auto (a hardware GPU, else the CPU backend), gpu (any adapter,
-    /// software rasterizers included) or cpu.
-    #[arg(long, default_value = "auto", value_parser = BACKENDS)]
-    backend: String,
+    #[command(flatten)]
+    backend: flags::Backend,
     /// Number of blocks (each has a weight and a bias: the gradient-flow chart draws
     /// two columns a block).
     #[arg(long, default_value_t = 10, value_parser = whole(1usize, MAX_FLOW_PARAMETERS / 2))]
@@ -56,7 +54,7 @@ fn main() -> anyhow::Result<()> {
     check_distinct(&[("--plot", &args.plot), ("--grad-flow", &args.grad_flow)])?;
     check_chart_path(&args.plot).context("--plot")?;
     check_chart_path(&args.grad_flow).context("--grad-flow")?;
-    let device = flags::open_device(&args.backend)?;
+    let device = args.backend.open()?;
     let blocks = [Block::Sigmoid, Block::Relu, Block::Residual];
     let stats: Vec<Vec<GradStat>> =
         blocks.iter().map(|&b| weight_stats(&device, b, &args)).collect::<Result<_, _>>()?;

@@ -21,7 +21,7 @@ use backprop::plot::{check_chart_path, decision_regions, grid, Regions};
 use backprop::view::View;
 use backprop::{Device, Session};
 use clap::Parser;
-use flags::{positive, whole, BACKENDS};
+use flags::{positive, whole};
 
 /// Points per side of the decision-region grid.
 const RESOLUTION: usize = 121;
@@ -29,10 +29,8 @@ const RESOLUTION: usize = 121;
 #[derive(Parser)]
 #[command(allow_negative_numbers = true)]
 struct Args {
-    /// Where to run: auto (a hardware GPU, else the CPU backend), gpu (any adapter,
-    /// software rasterizers included) or cpu.
-    #[arg(long, default_value = "auto", value_parser = BACKENDS)]
-    backend: String,
+    #[command(flatten)]
+    backend: flags::Backend,
     /// SGD learning rate.
     #[arg(long, default_value_t = 0.1, value_parser = positive(1e6))]
     lr: f32,
@@ -60,7 +58,7 @@ fn main() -> anyhow::Result<()> {
     for (flag, path) in &outputs {
         check_chart_path(path).with_context(|| flag.to_string())?;
     }
-    let device = flags::open_device(&args.backend)?;
+    let device = args.backend.open()?;
     let net = Xor::new(args.seed, args.lr)?;
     let mut train = device.compile(&net.graph, &[net.loss])?;
     train.write(net.x, &XOR_INPUTS)?;

@@ -105,6 +105,28 @@ fn parse_with_metadata(bytes: &[u8], path: &Path) -> Result<Parsed> {
     Ok((tensors, metadata))
 }
 
+/// What keeps `given` from replacing `expected` one for one, as PyTorch's strict loading
+/// checks it: missing, misshapen, unexpected, and (beyond PyTorch) non-finite tensors.
+pub(crate) fn mismatches(expected: &[Tensor], given: &[Tensor]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for want in expected {
+        match given.iter().find(|t| t.name == want.name) {
+            None => problems.push(format!("missing {} {:?}", want.name, want.shape)),
+            Some(t) if t.shape != want.shape || t.values.len() != want.values.len() => {
+                problems.push(format!("{} has shape {:?}, expected {:?}", t.name, t.shape, want.shape))
+            }
+            Some(t) if t.values.iter().any(|v| !v.is_finite()) => {
+                problems.push(format!("{} holds NaN or infinite values: it is not finite", t.name))
+            }
+            Some(_) => {}
+        }
+    }
+    for t in given.iter().filter(|t| !expected.iter().any(|e| e.name == t.name)) {
+        problems.push(format!("unexpected {}", t.name));
+    }
+    problems
+}
+
 impl Sequential {
     /// The parameters as checkpoint tensors, in PyTorch's layout.
     pub fn state_dict(&self) -> Vec<Tensor> {
@@ -125,23 +147,7 @@ impl Sequential {
     ///
     /// [`Error::Format`] naming `source` and every tensor that does not fit.
     pub fn load_state_dict(&mut self, tensors: &[Tensor], source: &Path) -> Result<()> {
-        let expected = self.state_dict();
-        let mut problems = Vec::new();
-        for want in &expected {
-            match tensors.iter().find(|t| t.name == want.name) {
-                None => problems.push(format!("missing {} {:?}", want.name, want.shape)),
-                Some(t) if t.shape != want.shape || t.values.len() != want.values.len() => {
-                    problems.push(format!("{} has shape {:?}, expected {:?}", t.name, t.shape, want.shape))
-                }
-                Some(t) if t.values.iter().any(|v| !v.is_finite()) => {
-                    problems.push(format!("{} holds NaN or infinite values", t.name))
-                }
-                Some(_) => {}
-            }
-        }
-        for t in tensors.iter().filter(|t| !expected.iter().any(|e| e.name == t.name)) {
-            problems.push(format!("unexpected {}", t.name));
-        }
+        let problems = mismatches(&self.state_dict(), tensors);
         if !problems.is_empty() {
             return Err(format(source, format!("cannot be loaded into the model: {}", problems.join("; "))));
         }

@@ -7,7 +7,7 @@ use std::time::Instant;
 use rand::Rng;
 
 use crate::backend::{Device, Session};
-use crate::checkpoint::Tensor;
+use crate::checkpoint::{mismatches, Tensor};
 use crate::data::{shuffled, Dataset, CLASSES};
 use crate::diagnostics::{GradStat, GradWatch, NonFiniteGuard};
 use crate::error::{Error, Result};
@@ -368,29 +368,11 @@ impl Classifier {
 /// The state nodes recorded from `first` on: the optimizer's, when called around
 /// [`Graph::optimize`].
 fn state_nodes(g: &Graph, first: usize) -> Vec<(String, NodeId, Vec<usize>)> {
-    let ids = (first..g.len()).map(|i| g.id_at(i));
-    let states = ids.filter(|&id| g.nodes()[id.index()].op == crate::op::Op::State);
+    let states = g.ids().skip(first).filter(|&id| g.nodes()[id.index()].op == crate::op::Op::State);
     states
-        .map(|id| (g.label(id), id, g.nodes()[id.index()].shape))
-        .map(|(n, id, s)| (n, id, vec![s.rows, s.cols]))
+        .map(|id| {
+            let shape = g.nodes()[id.index()].shape;
+            (g.label(id), id, vec![shape.rows, shape.cols])
+        })
         .collect()
-}
-
-/// What keeps `given` from replacing `expected` one for one (names, shapes, finiteness).
-fn mismatches(expected: &[Tensor], given: &[Tensor]) -> Vec<String> {
-    let mut problems = Vec::new();
-    for want in expected {
-        match given.iter().find(|t| t.name == want.name) {
-            None => problems.push(format!("missing {}", want.name)),
-            Some(t) if t.shape != want.shape || t.values.len() != want.values.len() => {
-                problems.push(format!("{} has shape {:?}, expected {:?}", t.name, t.shape, want.shape))
-            }
-            Some(t) if t.values.iter().any(|v| !v.is_finite()) => problems.push(format!("{} is not finite", t.name)),
-            Some(_) => {}
-        }
-    }
-    for t in given.iter().filter(|t| !expected.iter().any(|e| e.name == t.name)) {
-        problems.push(format!("unexpected {}", t.name));
-    }
-    problems
 }

@@ -135,22 +135,13 @@ fn assign_slots(
         // update node's slot is its target's, a leaf's, which stays pinned however often
         // the update node itself is read.
         for input in dedup(&node.inputs) {
-            let owner = storage_owner(graph, input);
+            let owner = graph.storage_root(input).expect("a node's inputs belong to its graph");
             if !pinned[owner.index()] && last_use[input.index()] == Some(step) {
                 free.extend(slot[input.index()]);
             }
         }
     }
     (slot, slot_len)
-}
-
-/// The node whose storage `id` uses: an update node shares its target's.
-fn storage_owner(graph: &Graph, id: NodeId) -> NodeId {
-    let node = &graph.nodes()[id.index()];
-    match node.op.updated_inputs().first() {
-        Some(&target) => storage_owner(graph, node.inputs[target]),
-        None => id,
-    }
 }
 
 fn dedup(inputs: &[NodeId]) -> Vec<NodeId> {

@@ -5,7 +5,8 @@
 //! a hang. Fixed seeds, so a failure reproduces.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use backprop::checkpoint;
@@ -77,7 +78,7 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
 /// The real test split's first 16 images and labels, as plain and gzip IDX files, and the
 /// real (whole) labels file.
 fn idx_seeds() -> &'static [(Vec<u8>, usize)] {
-    static SEEDS: std::sync::OnceLock<Vec<(Vec<u8>, usize)>> = std::sync::OnceLock::new();
+    static SEEDS: OnceLock<Vec<(Vec<u8>, usize)>> = OnceLock::new();
     SEEDS.get_or_init(read_idx_seeds)
 }
 
@@ -93,6 +94,43 @@ fn read_idx_seeds() -> Vec<(Vec<u8>, usize)> {
 
 fn small_model(seed: u64) -> Sequential {
     Sequential::mlp(&[20, 8, 10], Layer::Relu, Init::PyTorch, &mut init::rng(seed)).unwrap()
+}
+
+/// A directory of this test process, for the files the cases read.
+fn fuzz_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("backprop-fuzz-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A real checkpoint's path and bytes, written once.
+fn seed_checkpoint() -> &'static (PathBuf, Vec<u8>) {
+    static SEED: OnceLock<(PathBuf, Vec<u8>)> = OnceLock::new();
+    SEED.get_or_init(|| {
+        let path = fuzz_dir("ckpt").join("seed.safetensors");
+        checkpoint::save(&path, &small_model(1).state_dict()).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        (path, bytes)
+    })
+}
+
+fn adam_classifier() -> Classifier {
+    Classifier::new(&Device::Cpu, small_model(1), Optimizer::adam(1e-3), 4, 4).unwrap()
+}
+
+/// A model file with its training state beside it, written once, and the state's bytes.
+fn seed_state() -> &'static (PathBuf, Vec<u8>) {
+    static SEED: OnceLock<(PathBuf, Vec<u8>)> = OnceLock::new();
+    SEED.get_or_init(|| {
+        let path = fuzz_dir("state").join("model.safetensors");
+        let mut classifier = adam_classifier();
+        let tensors = classifier.optimizer_state().unwrap();
+        let optimizer = classifier.optimizer();
+        let state = TrainingState { epoch: 3, seed: 9, batch: 4, samples: 40, optimizer, clip_norm: None, tensors };
+        resume::save(&path, &small_model(1), &state).unwrap();
+        let bytes = std::fs::read(resume::state_path(&path)).unwrap();
+        (path, bytes)
+    })
 }
 
 fn finishes_quickly<T>(what: &str, f: impl FnOnce() -> T) -> T {
@@ -137,16 +175,13 @@ proptest! {
 
     #[test]
     fn checkpoint_loader_never_panics(edits in proptest::collection::vec(edit(), 1..6)) {
-        let dir = std::env::temp_dir().join(format!("backprop-fuzz-ckpt-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("seed.safetensors");
-        checkpoint::save(&path, &small_model(1).state_dict()).unwrap();
-        let bytes = apply(&std::fs::read(&path).unwrap(), &edits);
+        let (path, seed) = seed_checkpoint();
+        let bytes = apply(seed, &edits);
         finishes_quickly("checkpoint::parse", || {
-            if let Ok(tensors) = checkpoint::parse(&bytes, &path) {
+            if let Ok(tensors) = checkpoint::parse(&bytes, path) {
                 let mut model = small_model(2);
                 let before = model.clone();
-                if model.load_state_dict(&tensors, &path).is_err() {
+                if model.load_state_dict(&tensors, path).is_err() {
                     assert_eq!(model, before, "a failed load changes nothing");
                 }
             }
@@ -160,19 +195,12 @@ proptest! {
     /// The training state beside a model: its tensors and its metadata both mutated.
     #[test]
     fn training_state_loader_never_panics(edits in proptest::collection::vec(edit(), 1..6)) {
-        let dir = std::env::temp_dir().join(format!("backprop-fuzz-state-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("model.safetensors");
-        let mut classifier = Classifier::new(&Device::Cpu, small_model(1), Optimizer::adam(1e-3), 4, 4).unwrap();
-        let tensors = classifier.optimizer_state().unwrap();
-        let state = TrainingState { epoch: 3, seed: 9, batch: 4, samples: 40, optimizer: classifier.optimizer(), clip_norm: None, tensors };
-        resume::save(&path, &small_model(1), &state).unwrap();
-        let state_file = resume::state_path(&path);
-        let bytes = apply(&std::fs::read(&state_file).unwrap(), &edits);
-        std::fs::write(&state_file, &bytes).unwrap();
+        let (path, seed) = seed_state();
+        std::fs::write(resume::state_path(path), apply(seed, &edits)).unwrap();
         let mut model = small_model(5);
-        let loaded = finishes_quickly("resume::load", || resume::load(&path, &mut model));
+        let loaded = finishes_quickly("resume::load", || resume::load(path, &mut model));
         if let Ok(loaded) = loaded {
+            let mut classifier = adam_classifier();
             finishes_quickly("set_optimizer_state", || classifier.set_optimizer_state(&loaded.tensors)).ok();
         } else {
             assert_eq!(model, small_model(5), "a failed load changes nothing");

@@ -45,6 +45,23 @@ pub fn positive(max: f32) -> impl Fn(&str) -> Result<f32, String> + Clone + Send
 /// The `--backend` values.
 pub const BACKENDS: [&str; 3] = ["auto", "gpu", "cpu"];
 
+// The `--backend` flag every example takes, flattened into its arguments. (A plain
+// comment: clap would show a doc comment here as the example's own description.)
+#[derive(clap::Args)]
+pub struct Backend {
+    /// Where to run: auto (a hardware GPU, else the CPU backend), gpu (any adapter,
+    /// software rasterizers included) or cpu.
+    #[arg(long = "backend", value_name = "BACKEND", default_value = "auto", value_parser = BACKENDS)]
+    pub name: String,
+}
+
+impl Backend {
+    /// Opens the device and prints which one runs, and why, in one line.
+    pub fn open(&self) -> anyhow::Result<backprop::Device> {
+        open_device(&self.name)
+    }
+}
+
 /// Opens the device `--backend` names and prints which one runs, and why, in one line.
 pub fn open_device(name: &str) -> anyhow::Result<backprop::Device> {
     let choice = backprop::Device::from_name(name)?;

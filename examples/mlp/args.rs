@@ -8,7 +8,7 @@ use backprop::plot::check_chart_path;
 use backprop::resume::{state_path, TrainingState};
 use clap::Parser;
 
-use crate::flags::{positive, whole, BACKENDS};
+use crate::flags::{positive, whole};
 
 /// The defaults of the flags that a resumed run takes from its checkpoint instead.
 const DEFAULT_BATCH: usize = 64;
@@ -18,10 +18,8 @@ const DEFAULT_SEED: u64 = 0;
 #[derive(Parser)]
 #[command(allow_negative_numbers = true)]
 pub struct Args {
-    /// Where to run: auto (a hardware GPU, else the CPU backend), gpu (any adapter,
-    /// software rasterizers included) or cpu.
-    #[arg(long, default_value = "auto", value_parser = BACKENDS)]
-    pub backend: String,
+    #[command(flatten)]
+    pub backend: crate::flags::Backend,
     /// A directory in MNIST's format (train-/t10k- images and labels, .gz or not).
     #[arg(long)]
     pub data: Option<PathBuf>,

@@ -88,7 +88,7 @@ fn main() -> anyhow::Result<()> {
     if args.resume.is_some() && args.save.is_none() {
         warn!("note: without --save, the continued training is not saved");
     }
-    let device = flags::open_device(&args.backend)?;
+    let device = args.backend.open()?;
     let (mut train, test, source) = datasets(args.data.as_deref())?;
     if let Some(limit) = args.limit {
         train = train.split_at(limit).0;

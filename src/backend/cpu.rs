@@ -19,6 +19,9 @@ pub struct CpuSession {
     slots: Vec<Vec<f32>>,
     /// Room for a transposed operand of a product, reused from step to step.
     scratch: Vec<f32>,
+    /// `(1 − β₁, 1 − β₂)` of each Adam node, by node index: computed once here, not
+    /// every step (`AdamConfig::complements` formats and parses the betas).
+    complements: Vec<(f32, f32)>,
     has_run: bool,
 }
 
@@ -39,7 +42,15 @@ impl CpuSession {
                 slots[slot].copy_from_slice(init);
             }
         }
-        Ok(CpuSession { graph: graph.clone(), plan, slots, scratch: Vec::new(), has_run: false })
+        let complements = graph
+            .nodes()
+            .iter()
+            .map(|n| match n.op {
+                Op::Adam(config) | Op::AdamCorrections(config) => config.complements(),
+                _ => (0.0, 0.0),
+            })
+            .collect();
+        Ok(CpuSession { graph: graph.clone(), plan, slots, scratch: Vec::new(), complements, has_run: false })
     }
 
     fn slot(&self, id: NodeId) -> usize {
@@ -98,9 +109,9 @@ impl CpuSession {
                 }
             }
             (Op::SgdMomentum { lr, momentum }, [p, g, v]) => k::sgd_momentum(p, g, v, lr, momentum),
-            (Op::Adam(config), [p, g, m, v, t]) => k::adam(p, g, m, v, t, &config),
+            (Op::Adam(config), [p, g, m, v, t]) => k::adam(p, g, m, v, t, &config, self.complements[id.index()]),
             (Op::Increment, [counter]) => k::increment(counter),
-            (Op::AdamCorrections(config), [state]) => k::adam_corrections(state, &config),
+            (Op::AdamCorrections(_), [state]) => k::adam_corrections(state, self.complements[id.index()]),
             (op, _) => unreachable!("{} is not an update of these inputs", op.name()),
         }
         for (&slot, value) in at[..n].iter().zip(values) {

@@ -195,8 +195,9 @@ pub fn sgd_momentum(p: &mut [f32], g: &[f32], v: &mut [f32], lr: f32, momentum: 
 /// `1 − βᵗ` and `βᵗ` are kept, each moved by the exact complement `1 − β` (never by β
 /// rounded to f32, whose error would compound): while `1 − βᵗ` is small it is accurate
 /// itself, and once it passes 0.5, `1 − βᵗ` computed from the small `βᵗ` is.
-pub fn adam_corrections(state: &mut [f32], c: &AdamConfig) {
-    let (one_minus_b1, one_minus_b2) = c.complements();
+/// `complements` is `(1 − β₁, 1 − β₂)` from [`AdamConfig::complements`].
+pub fn adam_corrections(state: &mut [f32], complements: (f32, f32)) {
+    let (one_minus_b1, one_minus_b2) = complements;
     for (i, complement) in [one_minus_b1, one_minus_b2].into_iter().enumerate() {
         state[i] += complement * (1.0 - state[i]);
         state[i + 2] -= complement * state[i + 2];
@@ -214,9 +215,19 @@ pub fn bias_correction(state: &[f32], which: usize) -> f32 {
 }
 
 /// One Adam step with the bias-correction state of [`adam_corrections`], in PyTorch's
-/// order of operations: `p -= (lr / (1 − β₁ᵗ)) · m / (sqrt(v) / sqrt(1 − β₂ᵗ) + eps)`.
-pub fn adam(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], corrections: &[f32], c: &AdamConfig) {
-    let (one_minus_b1, one_minus_b2) = c.complements();
+/// order of operations: `p -= (lr / (1 − β₁ᵗ)) · m / (sqrt(v) / sqrt(1 − β₂ᵗ) + eps)`;
+/// `complements` as for [`adam_corrections`].
+#[allow(clippy::too_many_arguments)] // four tensors, the state, the config, its complements
+pub fn adam(
+    p: &mut [f32],
+    g: &[f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    corrections: &[f32],
+    c: &AdamConfig,
+    complements: (f32, f32),
+) {
+    let (one_minus_b1, one_minus_b2) = complements;
     let step_size = c.lr / bias_correction(corrections, 0);
     let bias2_sqrt = bias_correction(corrections, 1).sqrt();
     for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m).zip(v) {

@@ -283,14 +283,22 @@ fn draw_flow<DB: DrawingBackend>(
         .map_err(|e| err(&e))?
         .label("mean |gradient|")
         .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], BLUE.filled()));
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)
+}
+
+/// The series legend at `position`, boxed on translucent white.
+fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> std::result::Result<(), String> {
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
+        .position(position)
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
         .label_font(("sans-serif", 14))
         .draw()
-        .map_err(|e| err(&e))
+        .map_err(|e| e.to_string())
 }
 
 /// Several named curves over layers 1..n on a log-scale y axis, e.g. gradient norms per
@@ -358,12 +366,5 @@ fn draw_log_curves<DB: DrawingBackend>(
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2)));
         chart.draw_series(points.iter().map(|&p| Circle::new(p, 4, color.filled()))).map_err(|e| err(&e))?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 14))
-        .draw()
-        .map_err(|e| err(&e))
+    legend(&mut chart, SeriesLabelPosition::LowerRight)
 }

@@ -126,7 +126,7 @@ impl GpuContext {
         if let Some(pipeline) = cache.get(&kernel) {
             return Ok(pipeline.clone());
         }
-        let pipeline = self.checked(kernel.entry_point(), || self.build_pipeline(kernel))?;
+        let pipeline = self.checked(&kernel.entry_point(), || self.build_pipeline(kernel))?;
         cache.insert(kernel, pipeline.clone());
         Ok(pipeline)
     }
@@ -137,10 +137,10 @@ impl GpuContext {
             source: wgpu::ShaderSource::Wgsl(kernel.source().into()),
         });
         self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some(kernel.entry_point()),
+            label: Some(&kernel.entry_point()),
             layout: None,
             module: &module,
-            entry_point: Some(kernel.entry_point()),
+            entry_point: Some(&kernel.entry_point()),
             compilation_options: Default::default(),
             cache: None,
         })

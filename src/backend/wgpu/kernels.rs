@@ -2,6 +2,7 @@
 //! kernels generated from their template, and the uniform `Params` structs that mirror
 //! the shaders' (each `#[repr(C)]`, padded to 16 bytes).
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use bytemuck::{Pod, Zeroable};
@@ -31,6 +32,12 @@ const PRELUDE: &str = include_str!("../../../shaders/prelude.wgsl");
 /// every op gets.
 const MAP_TEMPLATE: &str = include_str!("../../../shaders/map.wgsl");
 
+/// The entry point of an elementwise op in [`map_source`]: its name, prefixed so that
+/// it never clashes with a WGSL built-in (`exp`, `log`, `sqrt`, ...).
+fn map_entry(map: Map) -> String {
+    format!("map_{}", map.def().name)
+}
+
 /// The element type the templates are instantiated with.
 const ELEMENT: &str = "f32";
 
@@ -48,20 +55,10 @@ pub fn map_source() -> &'static str {
         for map in Map::ALL {
             let def = map.def();
             let b = if def.arity == 2 { "let b = b_at(i);" } else { "let b = 0.0;" };
-            let name = format!("map_{}", def.name);
-            source += &entry.replace("NAME", &name).replace("ENTRY_B", b).replace("EXPR", def.wgsl);
+            source += &entry.replace("NAME", &map_entry(map)).replace("ENTRY_B", b).replace("EXPR", def.wgsl);
         }
         source
     })
-}
-
-/// The entry point of an elementwise op in [`map_source`].
-fn map_entry(map: Map) -> &'static str {
-    static NAMES: OnceLock<Vec<&'static str>> = OnceLock::new();
-    let names = NAMES.get_or_init(|| {
-        Map::ALL.iter().map(|m| &*Box::leak(format!("map_{}", m.def().name).into_boxed_str())).collect()
-    });
-    names[Map::ALL.iter().position(|&m| m == map).expect("every Map is in Map::ALL")]
 }
 
 /// One compute entry point.
@@ -156,10 +153,10 @@ impl Kernel {
     }
 
     /// The entry point's name in its file.
-    pub fn entry_point(self) -> &'static str {
+    pub fn entry_point(self) -> Cow<'static, str> {
         use Kernel::*;
-        match self {
-            Map(map) => map_entry(map),
+        let name = match self {
+            Map(map) => return Cow::Owned(map_entry(map)),
             MatMul => "matmul",
             MatMulSmall => "matmul_small",
             MatMulSumSplits => "matmul_sum_splits",
@@ -183,7 +180,8 @@ impl Kernel {
             GradStats => "grad_stats",
             GradStatsParts => "grad_stats_parts",
             FirstNonFinite => "first_non_finite",
-        }
+        };
+        Cow::Borrowed(name)
     }
 }
 

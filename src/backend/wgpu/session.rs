@@ -262,7 +262,7 @@ impl GpuSession {
                 .collect();
             entries.push(wgpu::BindGroupEntry { binding: 3, resource: uniform.as_entire_binding() });
             let bind_group = self.ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
-                label: Some(launch.kernel.entry_point()),
+                label: Some(&launch.kernel.entry_point()),
                 layout: &pipeline.get_bind_group_layout(0),
                 entries: &entries,
             });
