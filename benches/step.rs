@@ -1,14 +1,15 @@
 //! Where a training step's time goes: the MLP step (784-128-64-10, Adam) replayed with
-//! and without new batch data, at several batch sizes, on the GPU and the CPU backend.
+//! and without new batch data, at several batch sizes, on the GPU and the CPU backend,
+//! each fused (the default) and unfused (one launch per node) side by side.
 //!
 //! cargo bench --bench step
 
 use std::time::Instant;
 
 use backprop::nn::{Init, Layer, Sequential};
-use backprop::{init, Device, Graph, NodeId, Optimizer, Result, Session};
+use backprop::{init, CompileOptions, Device, Graph, NodeId, Optimizer, Result, Session};
 
-fn mlp_step(device: &Device, batch: usize) -> Result<(Box<dyn Session>, NodeId, NodeId, NodeId)> {
+fn mlp_step(device: &Device, batch: usize, fuse: bool) -> Result<(Box<dyn Session>, NodeId, NodeId, NodeId)> {
     let model = Sequential::mlp(&[784, 128, 64, 10], Layer::Relu, Init::PyTorch, &mut init::rng(0))?;
     let mut g = Graph::new();
     let x = g.input("x", [batch, 784])?;
@@ -17,7 +18,8 @@ fn mlp_step(device: &Device, batch: usize) -> Result<(Box<dyn Session>, NodeId, 
     let loss = g.softmax_cross_entropy(out, y)?;
     let grads = g.backward(loss)?;
     g.optimize(&grads, Optimizer::adam(1e-3))?;
-    Ok((device.compile(&g, &[loss])?, x, y, loss))
+    let options = CompileOptions { fuse, ..Default::default() };
+    Ok((device.compile_with(&g, &[loss], options)?, x, y, loss))
 }
 
 /// Microseconds per step over `steps` steps, after a warm-up, waiting for the last one.
@@ -48,10 +50,10 @@ fn main() -> Result<()> {
     if let Ok(gpu) = Device::gpu() {
         devices.push(gpu);
     }
-    println!("{:<44} {:>6} {:>16} {:>16}", "device", "batch", "µs/step (run)", "µs/step (+write)");
+    println!("{:<44} {:>6} {:>8} {:>16} {:>16}", "device", "batch", "fused", "µs/step (run)", "µs/step (+write)");
     for device in &devices {
-        for batch in [64, 1024] {
-            let (mut session, x, y, loss) = mlp_step(device, batch)?;
+        for (batch, fuse) in [(64, false), (64, true), (1024, false), (1024, true)] {
+            let (mut session, x, y, loss) = mlp_step(device, batch, fuse)?;
             let xs = vec![0.5f32; batch * 784];
             let ys: Vec<f32> = (0..batch * 10).map(|i| if i % 10 == 3 { 1.0 } else { 0.0 }).collect();
             session.write(y, &ys)?;
@@ -62,7 +64,8 @@ fn main() -> Result<()> {
                 s.write(y, &ys).expect("write");
             })?;
             session.read(loss)?;
-            println!("{:<44} {batch:>6} {run_only:>16.1} {with_write:>16.1}", device.name());
+            let fused = if fuse { "yes" } else { "no" };
+            println!("{:<44} {batch:>6} {fused:>8} {run_only:>16.1} {with_write:>16.1}", device.name());
             println!("    launches per step: {}", session.launches_per_step());
             print_profile(session.as_mut());
         }

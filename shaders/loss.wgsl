@@ -126,6 +126,49 @@ fn softmax_xent_grad(@builtin(local_invocation_index) lid: u32) {
     }
 }
 
+// softmax_xent_with_grad: softmax_xent into binding 5 and softmax_xent_grad into out, in one
+// pass over the rows (the fused launch of src/fuse.rs); _acc also adds the loss to the
+// running total at binding 6. The same arithmetic, in the same order, as the two entries.
+@group(0) @binding(5) var<storage, read_write> loss_out: array<f32>;
+@group(0) @binding(6) var<storage, read_write> loss_total: array<f32>;
+
+fn xent_with_grad(lid: u32) -> f32 {
+    let counted = counted_rows(lid);
+    let scale = dy[0] / counted;
+    var loss = 0.0;
+    for (var r = lid; r < params.rows; r += 256u) {
+        let base = r * params.cols;
+        let lse = row_stats(base).lse;
+        var mass = 0.0;
+        for (var j = 0u; j < params.cols; j++) {
+            loss -= targets[base + j] * (prediction[base + j] - lse);
+            mass += targets[base + j];
+        }
+        for (var j = 0u; j < params.cols; j++) {
+            let p = exp(prediction[base + j] - lse);
+            out[base + j] = (p * mass - targets[base + j]) * scale;
+        }
+    }
+    return tree_sum(lid, loss) / counted;
+}
+
+@compute @workgroup_size(256)
+fn softmax_xent_with_grad(@builtin(local_invocation_index) lid: u32) {
+    let loss = xent_with_grad(lid);
+    if (lid == 0u) {
+        loss_out[0] = loss;
+    }
+}
+
+@compute @workgroup_size(256)
+fn softmax_xent_with_grad_acc(@builtin(local_invocation_index) lid: u32) {
+    let loss = xent_with_grad(lid);
+    if (lid == 0u) {
+        loss_out[0] = loss;
+        loss_total[0] += loss;
+    }
+}
+
 fn target_argmax(base: u32) -> u32 {
     var best = targets[base];
     var argmax = 0u;

@@ -11,6 +11,12 @@
 // k in [z·k_chunk, (z+1)·k_chunk) and writes its partial product to C[z·m·n ..]; C then
 // holds `splits` partial products and matmul_sum_splits adds them, in z order, into the
 // first m·n values. With splits = 1 (k_chunk ≥ k) C is written directly.
+// Epilogue: every final value C[i] is written as epilogue(i, value), a function the module
+// ends with: the identity for a plain product, and for a fused launch (`src/fuse.rs`) the
+// elementwise ops that follow the product, generated from their expressions, each step j
+// reading its operand (binding 4 + j, shape ep[j].xy, broadcast) and its constant
+// (bits ep[j].z). Partial products of a split K are stored raw; matmul_sum_splits applies
+// the epilogue to their sum.
 
 struct Params {
     m: u32,
@@ -21,6 +27,7 @@ struct Params {
     k_chunk: u32,
     splits: u32,
     _pad: u32,
+    ep: array<vec4<u32>, 4>,
 }
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
@@ -63,17 +70,26 @@ fn store_row(split: u32, row: u32, col: u32, v: vec4<f32>) {
     }
     let base = split * params.m * params.n + row * params.n;
     if (col < params.n) {
-        c[base + col] = v.x;
+        c[base + col] = finish(base + col, v.x);
     }
     if (col + 16u < params.n) {
-        c[base + col + 16u] = v.y;
+        c[base + col + 16u] = finish(base + col + 16u, v.y);
     }
     if (col + 32u < params.n) {
-        c[base + col + 32u] = v.z;
+        c[base + col + 32u] = finish(base + col + 32u, v.z);
     }
     if (col + 48u < params.n) {
-        c[base + col + 48u] = v.w;
+        c[base + col + 48u] = finish(base + col + 48u, v.w);
     }
+}
+
+// A value of the tiled kernel as stored: final (through the epilogue) unless it is one of
+// several partial products.
+fn finish(i: u32, v: f32) -> f32 {
+    if (params.splits > 1u) {
+        return v;
+    }
+    return epilogue(i, v);
 }
 
 @compute @workgroup_size(16, 16)
@@ -133,7 +149,7 @@ fn matmul_sum_splits(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num
     for (var z = 1u; z < params.splits; z++) {
         acc += c[z * len + i];
     }
-    c[i] = acc;
+    c[i] = epilogue(i, acc);
 }
 
 // Small products (fewer than 64×64 outputs): one thread per output element walks K.
@@ -152,5 +168,5 @@ fn matmul_small(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     for (var kk = 0u; kk < params.k; kk++) {
         acc = fma(load_a(r, kk), load_b(kk, col), acc);
     }
-    c[i] = acc;
+    c[i] = epilogue(i, acc);
 }

@@ -44,7 +44,7 @@ struct Params {
 fn sgd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i < params.len) {
-        param[i] -= params.lr * grad[i];
+        param[i] = sgd_element(param[i], grad[i]);
     }
 }
 
@@ -52,16 +52,15 @@ fn sgd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) n
 fn sgd_momentum(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i < params.len) {
-        let v = params.momentum * moment1[i] + grad[i];
-        moment1[i] = v;
-        param[i] -= params.lr * v;
+        let r = momentum_element(param[i], grad[i], moment1[i]);
+        param[i] = r.x;
+        moment1[i] = r.y;
     }
 }
 
-// 1 − βᵗ from the state [1 − β₁ᵗ, 1 − β₂ᵗ, β₁ᵗ, β₂ᵗ] at binding 1: the accurate form for its size.
+// 1 − βᵗ from the state [1 − β₁ᵗ, 1 − β₂ᵗ, β₁ᵗ, β₂ᵗ] at binding 1.
 fn bias_correction(which: u32) -> f32 {
-    let complement = step[which];
-    return select(1.0 - step[which + 2u], complement, complement < 0.5);
+    return bias_correction_of(step[which], step[which + 2u]);
 }
 
 @compute @workgroup_size(256)
@@ -70,12 +69,10 @@ fn adam(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     if (i < params.len) {
         let step_size = params.lr / bias_correction(0u);
         let bias2_sqrt = sqrt(bias_correction(1u));
-        let g = grad[i];
-        let m = params.beta1 * moment1[i] + params.one_minus_beta1 * g;
-        let v = params.beta2 * moment2[i] + params.one_minus_beta2 * g * g;
-        moment1[i] = m;
-        moment2[i] = v;
-        param[i] -= step_size * m / (sqrt(v) / bias2_sqrt + params.eps);
+        let r = adam_element(param[i], grad[i], moment1[i], moment2[i], step_size, bias2_sqrt);
+        param[i] = r.x;
+        moment1[i] = r.y;
+        moment2[i] = r.z;
     }
 }
 

@@ -47,7 +47,7 @@ pub enum Map {
     SigmoidGrad,
     /// Derivative of tanh from its output: `b · (1 − a²)` for `a = y`, `b = dy`.
     TanhGrad,
-    /// Derivative of relu: `b` where `a > 0`, else 0, for `a = x`, `b = dy`.
+    /// Derivative of relu: `b` where `a > 0`, else 0, for `a` = the input or the output, `b = dy`.
     ReluGrad,
     /// `−a`.
     Neg,
@@ -178,13 +178,15 @@ impl Map {
                 "tanh_accurate(a)",
                 Some(|g, y, _, dy, _| Ok(vec![Some(g.tanh_grad(y, dy)?)])),
             ),
-            // relu' = 1 where x > 0, else 0.
+            // relu' = 1 where x > 0, else 0; y > 0 exactly where x > 0, so the rule reads
+            // the output, as PyTorch's does, and the input need not be kept for backward
+            // (which lets a fused forward launch skip writing it).
             Map::Relu => def(
                 "relu",
                 1,
                 relu,
                 "select(0.0, a, a > 0.0 || is_nan(a))",
-                Some(|g, _, x, dy, _| Ok(vec![Some(g.relu_grad(x[0], dy)?)])),
+                Some(|g, y, _, dy, _| Ok(vec![Some(g.relu_grad(y, dy)?)])),
             ),
             // (eᵃ)' = eᵃ: dy times the output.
             Map::Exp => {

@@ -4,14 +4,36 @@
 //! memory is the peak of what is live, not the sum of every node.
 
 use crate::error::Result;
+use crate::fuse::{self, Group};
 use crate::graph::{Graph, NodeId};
+
+/// How a graph is compiled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CompileOptions {
+    /// Run the in-place updates (optimizer steps) every run; without, only what the kept
+    /// nodes need (inference).
+    pub updates: bool,
+    /// Fuse launches (see [`crate::fuse`]); off, every node is its own launch, which the
+    /// tests use to check the fused kernels against.
+    pub fuse: bool,
+}
+
+impl Default for CompileOptions {
+    fn default() -> Self {
+        CompileOptions { updates: true, fuse: true }
+    }
+}
 
 /// The execution plan shared by both backends.
 #[derive(Clone, Debug)]
 pub struct Plan {
     /// Non-leaf nodes to run, in topological order.
     pub order: Vec<NodeId>,
-    /// Storage slot of each node (indexed by node id); `None` for nodes that never run.
+    /// The launches that run them, in order (see [`crate::fuse`]): every node of `order`
+    /// in exactly one group.
+    pub groups: Vec<Group>,
+    /// Storage slot of each node (indexed by node id); `None` for nodes that never run and
+    /// for the intermediates a fused launch never stores.
     pub slot: Vec<Option<usize>>,
     /// Element count of each slot.
     pub slot_len: Vec<usize>,
@@ -20,19 +42,19 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Plans `graph` so that every node in `keep` can be read after a run. With
-    /// `updates`, the in-place updates (optimizer steps) run too; without, only what
-    /// `keep` needs (inference).
+    /// Plans `graph` so that every node in `keep` can be read after a run, as `options`
+    /// say.
     ///
     /// # Errors
     ///
     /// [`crate::Error::ForeignNode`] for a kept id of another graph.
-    pub fn new(graph: &Graph, keep: &[NodeId], updates: bool) -> Result<Plan> {
-        Plan::with_storage(graph, keep, updates, |id| graph.nodes()[id.index()].shape.len())
+    pub fn new(graph: &Graph, keep: &[NodeId], options: CompileOptions) -> Result<Plan> {
+        Plan::with_storage(graph, keep, options, |_, id| graph.nodes()[id.index()].shape.len())
     }
 
-    /// [`Plan::new`] where node `id` needs `storage(id)` elements of storage, at least its
-    /// own length: a backend may want room for partial results (split-K matmuls do).
+    /// [`Plan::new`] where output `id` of a launch `group` needs `storage(group, id)`
+    /// elements of storage, at least its own length: a backend may want room for partial
+    /// results (split-K matmuls do).
     ///
     /// # Errors
     ///
@@ -40,18 +62,19 @@ impl Plan {
     pub fn with_storage(
         graph: &Graph,
         keep: &[NodeId],
-        updates: bool,
-        storage: impl Fn(NodeId) -> usize,
+        options: CompileOptions,
+        storage: impl Fn(&Group, NodeId) -> usize,
     ) -> Result<Plan> {
         for &id in keep {
             graph.node(id)?;
         }
-        let live = live_nodes(graph, keep, updates);
+        let live = live_nodes(graph, keep, options.updates);
         let order: Vec<NodeId> =
             ids(graph).filter(|id| live[id.index()] && !graph.nodes()[id.index()].op.is_leaf()).collect();
+        let groups = fuse::groups(graph, &order, keep, options.fuse);
         let pinned = pinned_nodes(graph, keep, &live);
-        let (slot, slot_len) = assign_slots(graph, &order, &live, &pinned, &storage);
-        Ok(Plan { order, slot, slot_len, kept: keep.to_vec() })
+        let (slot, slot_len) = assign_slots(graph, &groups, &live, &pinned, &storage);
+        Ok(Plan { order, groups, slot, slot_len, kept: keep.to_vec() })
     }
 
     /// The slot of a node that runs or is a live leaf.
@@ -98,13 +121,13 @@ fn pinned_nodes(graph: &Graph, keep: &[NodeId], live: &[bool]) -> Vec<bool> {
 /// target's, temporaries a freed slot of the same length when one exists.
 fn assign_slots(
     graph: &Graph,
-    order: &[NodeId],
+    groups: &[Group],
     live: &[bool],
     pinned: &[bool],
-    storage: &dyn Fn(NodeId) -> usize,
+    storage: &dyn Fn(&Group, NodeId) -> usize,
 ) -> (Vec<Option<usize>>, Vec<usize>) {
     let nodes = graph.nodes();
-    let last_use = last_uses(graph, order);
+    let last_use = last_uses(graph, groups);
     let mut slot = vec![None; nodes.len()];
     let mut slot_len = Vec::new();
     let mut free: Vec<usize> = Vec::new();
@@ -117,24 +140,28 @@ fn assign_slots(
             slot[i] = Some(fresh(node.shape.len(), &mut slot_len));
         }
     }
-    for (step, &id) in order.iter().enumerate() {
-        let node = &nodes[id.index()];
-        slot[id.index()] = if let Some(&target) = node.op.updated_inputs().first() {
-            slot[node.inputs[target].index()]
-        } else if pinned[id.index()] {
-            Some(fresh(storage(id), &mut slot_len))
-        } else {
-            let reuse = free.iter().position(|&s| slot_len[s] == storage(id));
-            Some(match reuse {
-                Some(pos) => free.swap_remove(pos),
-                None => fresh(storage(id), &mut slot_len),
-            })
-        };
-        // Inputs read for the last time here can be overwritten by later nodes; the
-        // output was given its slot first, so it never shares one with its own inputs. An
+    for (step, group) in groups.iter().enumerate() {
+        for id in group.outputs() {
+            let node = &nodes[id.index()];
+            let len = storage(group, id);
+            slot[id.index()] = if let Some(&target) = node.op.updated_inputs().first() {
+                slot[node.inputs[target].index()]
+            } else if pinned[id.index()] {
+                Some(fresh(len, &mut slot_len))
+            } else {
+                let reuse = free.iter().position(|&s| slot_len[s] == len);
+                Some(match reuse {
+                    Some(pos) => free.swap_remove(pos),
+                    None => fresh(len, &mut slot_len),
+                })
+            };
+        }
+        // Inputs read for the last time by this launch can be overwritten by later ones;
+        // the outputs were given their slots first, so none shares one with an input. An
         // update node's slot is its target's, a leaf's, which stays pinned however often
-        // the update node itself is read.
-        for input in dedup(&node.inputs) {
+        // the update node itself is read. A fused intermediate has no slot to free.
+        let inputs: Vec<NodeId> = group.nodes().iter().flat_map(|id| nodes[id.index()].inputs.clone()).collect();
+        for input in dedup(&inputs) {
             let owner = graph.storage_root(input).expect("a node's inputs belong to its graph");
             if !pinned[owner.index()] && last_use[input.index()] == Some(step) {
                 free.extend(slot[input.index()]);
@@ -151,12 +178,14 @@ fn dedup(inputs: &[NodeId]) -> Vec<NodeId> {
     unique
 }
 
-/// Position in `order` of each node's last reader.
-fn last_uses(graph: &Graph, order: &[NodeId]) -> Vec<Option<usize>> {
+/// Which launch reads each node last.
+fn last_uses(graph: &Graph, groups: &[Group]) -> Vec<Option<usize>> {
     let mut last = vec![None; graph.len()];
-    for (step, id) in order.iter().enumerate() {
-        for input in &graph.nodes()[id.index()].inputs {
-            last[input.index()] = Some(step);
+    for (step, group) in groups.iter().enumerate() {
+        for id in group.nodes() {
+            for input in &graph.nodes()[id.index()].inputs {
+                last[input.index()] = Some(step);
+            }
         }
     }
     last

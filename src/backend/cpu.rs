@@ -7,9 +7,10 @@
 use super::cpu_ops as k;
 use super::Session;
 use crate::error::{Error, Result};
+use crate::fuse::{Group, Update};
 use crate::graph::{Graph, NodeId};
 use crate::op::Op;
-use crate::plan::Plan;
+use crate::plan::{CompileOptions, Plan};
 use crate::shape::Shape;
 
 /// A graph compiled for the CPU: one vector per plan slot.
@@ -19,6 +20,8 @@ pub struct CpuSession {
     slots: Vec<Vec<f32>>,
     /// Room for a transposed operand of a product, reused from step to step.
     scratch: Vec<f32>,
+    /// Room for a column sum an optimizer launch computes inline (a bias gradient).
+    column_sum: Vec<f32>,
     /// `(1 − β₁, 1 − β₂)` of each Adam node, by node index: computed once here, not
     /// every step (`AdamConfig::complements` formats and parses the betas).
     complements: Vec<(f32, f32)>,
@@ -33,8 +36,8 @@ impl CpuSession {
     ///
     /// [`Error::ForeignNode`] for a kept id of another graph, [`Error::TooLarge`] when the
     /// values would not fit in memory.
-    pub fn new(graph: &Graph, keep: &[NodeId], updates: bool) -> Result<Self> {
-        let plan = Plan::new(graph, keep, updates)?;
+    pub fn new(graph: &Graph, keep: &[NodeId], options: CompileOptions) -> Result<Self> {
+        let plan = Plan::new(graph, keep, options)?;
         check_memory(&plan)?;
         let mut slots: Vec<Vec<f32>> = plan.slot_len.iter().map(|&len| vec![0.0; len]).collect();
         for (i, node) in graph.nodes().iter().enumerate() {
@@ -50,7 +53,16 @@ impl CpuSession {
                 _ => (0.0, 0.0),
             })
             .collect();
-        Ok(CpuSession { graph: graph.clone(), plan, slots, scratch: Vec::new(), complements, has_run: false })
+        let column_sum = vec![0.0; column_sum_len(graph, &plan)];
+        Ok(CpuSession {
+            graph: graph.clone(),
+            plan,
+            slots,
+            scratch: Vec::new(),
+            column_sum,
+            complements,
+            has_run: false,
+        })
     }
 
     fn slot(&self, id: NodeId) -> usize {
@@ -88,17 +100,25 @@ impl CpuSession {
 
     /// Applies an in-place update. Its inputs have distinct slots (recording checks that
     /// no two share storage), so each is taken out, updated, and put back; nothing is
-    /// allocated.
-    fn update(&mut self, id: NodeId) {
+    /// allocated. A gradient computed inline (`column_sum`) is read from its scratch.
+    fn update(&mut self, id: NodeId, column_sum: Option<NodeId>) {
         let node = &self.graph.nodes()[id.index()];
         let (op, n) = (node.op, node.inputs.len());
-        let mut at = [0usize; 5];
+        let mut at = [None; 5];
         for (slot, &input) in at.iter_mut().zip(&node.inputs) {
-            *slot = self.slot(input);
+            *slot = if Some(input) == column_sum { None } else { Some(self.slot(input)) };
+        }
+        if let Some(sum) = column_sum {
+            let x = self.graph.nodes()[sum.index()].inputs[0];
+            let len = self.graph.nodes()[sum.index()].shape.len();
+            k::sum_rows(&self.slots[self.slot(x)], self.graph.nodes()[x.index()].shape, &mut self.column_sum[..len]);
         }
         let mut values: [Vec<f32>; 5] = Default::default();
-        for (value, &slot) in values.iter_mut().zip(&at[..n]) {
-            *value = std::mem::take(&mut self.slots[slot]);
+        for (value, slot) in values.iter_mut().zip(&at[..n]) {
+            *value = match slot {
+                Some(slot) => std::mem::take(&mut self.slots[*slot]),
+                None => std::mem::take(&mut self.column_sum),
+            };
         }
         match (op, &mut values[..n]) {
             (Op::SgdUpdate { lr }, [p, g]) => p.iter_mut().zip(g.iter()).for_each(|(p, g)| *p -= lr * g),
@@ -114,8 +134,57 @@ impl CpuSession {
             (Op::AdamCorrections(_), [state]) => k::adam_corrections(state, self.complements[id.index()]),
             (op, _) => unreachable!("{} is not an update of these inputs", op.name()),
         }
-        for (&slot, value) in at[..n].iter().zip(values) {
-            self.slots[slot] = value;
+        for (slot, value) in at[..n].iter().zip(values) {
+            match slot {
+                Some(slot) => self.slots[*slot] = value,
+                None => self.column_sum = value,
+            }
+        }
+    }
+
+    /// Runs one node into its slot.
+    fn run_node(&mut self, id: NodeId) {
+        if !self.graph.nodes()[id.index()].op.updated_inputs().is_empty() {
+            return self.update(id, None);
+        }
+        let slot = self.slot(id);
+        let (mut out, mut scratch) = (std::mem::take(&mut self.slots[slot]), std::mem::take(&mut self.scratch));
+        self.eval(id, &mut out[..self.graph.nodes()[id.index()].shape.len()], &mut scratch);
+        (self.slots[slot], self.scratch) = (out, scratch);
+    }
+
+    /// A product and its elementwise epilogue, all in the last node's slot.
+    fn run_matmul(&mut self, matmul: NodeId, epilogue: &[NodeId]) {
+        let last = *epilogue.last().unwrap_or(&matmul);
+        let slot = self.slot(last);
+        let (mut out, mut scratch) = (std::mem::take(&mut self.slots[slot]), std::mem::take(&mut self.scratch));
+        let nodes = self.graph.nodes();
+        let shape = nodes[last.index()].shape;
+        let value = &mut out[..shape.len()];
+        self.eval(matmul, value, &mut scratch);
+        let mut previous = matmul;
+        for &id in epilogue {
+            let Op::Map(map, s) = nodes[id.index()].op else { unreachable!("an epilogue is elementwise") };
+            let inputs = &nodes[id.index()].inputs;
+            let value_first = inputs[0] == previous;
+            let other = match inputs.iter().find(|&&i| i != previous) {
+                Some(&o) => (self.slots[self.slot(o)].as_slice(), nodes[o.index()].shape),
+                None => (&[0.0][..], crate::shape::Shape::SCALAR),
+            };
+            k::map_in_place(map.def().cpu, s, value, shape, other, value_first);
+            previous = id;
+        }
+        (self.slots[slot], self.scratch) = (out, scratch);
+    }
+
+    fn run_group(&mut self, group: &Group) {
+        match group {
+            Group::Single(id) => self.run_node(*id),
+            Group::MatMul { matmul, epilogue } => self.run_matmul(*matmul, epilogue),
+            Group::SoftmaxXent { .. } => group.nodes().into_iter().for_each(|id| self.run_node(id)),
+            Group::Updates(members) => {
+                members.iter().for_each(|&Update { node, column_sum }| self.update(node, column_sum))
+            }
         }
     }
 }
@@ -126,7 +195,7 @@ impl Session for CpuSession {
     }
 
     fn launches_per_step(&self) -> usize {
-        self.plan.order.len()
+        self.plan.groups.len()
     }
 
     fn write(&mut self, id: NodeId, data: &[f32]) -> Result<()> {
@@ -139,17 +208,11 @@ impl Session for CpuSession {
     }
 
     fn run(&mut self) -> Result<()> {
-        for i in 0..self.plan.order.len() {
-            let id = self.plan.order[i];
-            if self.graph.nodes()[id.index()].op.updated_inputs().is_empty() {
-                let slot = self.slot(id);
-                let (mut out, mut scratch) = (std::mem::take(&mut self.slots[slot]), std::mem::take(&mut self.scratch));
-                self.eval(id, &mut out[..self.graph.nodes()[id.index()].shape.len()], &mut scratch);
-                (self.slots[slot], self.scratch) = (out, scratch);
-            } else {
-                self.update(id);
-            }
+        let groups = std::mem::take(&mut self.plan.groups);
+        for group in &groups {
+            self.run_group(group);
         }
+        self.plan.groups = groups;
         self.has_run = true;
         Ok(())
     }
@@ -159,6 +222,15 @@ impl Session for CpuSession {
         let len = self.graph.nodes()[id.index()].shape.len();
         Ok(self.slots[self.slot(id)][..len].to_vec())
     }
+}
+
+/// The longest column sum an optimizer launch computes inline.
+fn column_sum_len(graph: &Graph, plan: &Plan) -> usize {
+    let sums = plan.groups.iter().flat_map(|g| match g {
+        Group::Updates(members) => members.iter().filter_map(|u| u.column_sum).collect(),
+        _ => vec![],
+    });
+    sums.map(|id| graph.nodes()[id.index()].shape.len()).max().unwrap_or(0)
 }
 
 /// `Err` before anything is allocated when the session's slots could not be: the whole

@@ -37,6 +37,27 @@ pub fn map(
     }
 }
 
+/// An elementwise op applied in place to `value` (the running value of a fused chain, of
+/// the output's shape): `f(value, other)` when `value_first`, else `f(other, value)`;
+/// `other` is broadcast like any operand, and 0 for a one-operand op.
+pub fn map_in_place(
+    f: fn(f32, f32, f32) -> f32,
+    s: f32,
+    value: &mut [f32],
+    shape: Shape,
+    other: (&[f32], Shape),
+    value_first: bool,
+) {
+    let (b, sb) = other;
+    for r in 0..shape.rows {
+        for c in 0..shape.cols {
+            let y = &mut value[r * shape.cols + c];
+            let o = b[broadcast_index(sb, r, c)];
+            *y = if value_first { f(*y, o, s) } else { f(o, *y, s) };
+        }
+    }
+}
+
 /// The larger of two values, NaN if either is NaN (PyTorch's `max`; `f32::max` skips NaN).
 pub fn max_nan(a: f32, b: f32) -> f32 {
     if a.is_nan() || b.is_nan() {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::graph::{Graph, NodeId};
-use crate::plan::Plan;
+use crate::plan::{CompileOptions, Plan};
 
 /// Whether a session compiled from `graph` with `plan` can read `id` now: the id is of
 /// this graph, a leaf or a kept node, and (if computed) the session has run. One rule for
@@ -201,7 +201,7 @@ impl Device {
     /// values would not fit (CPU) or a value exceeds the adapter's buffer limit (GPU);
     /// [`Error::Gpu`] when the device rejects a kernel or buffer.
     pub fn compile(&self, graph: &Graph, keep: &[NodeId]) -> Result<Box<dyn Session>> {
-        self.compile_with(graph, keep, true)
+        self.compile_with(graph, keep, CompileOptions::default())
     }
 
     /// Compiles `graph` for inference: each run computes only what `keep` needs and
@@ -211,13 +211,19 @@ impl Device {
     ///
     /// As [`Device::compile`].
     pub fn compile_inference(&self, graph: &Graph, keep: &[NodeId]) -> Result<Box<dyn Session>> {
-        self.compile_with(graph, keep, false)
+        self.compile_with(graph, keep, CompileOptions { updates: false, ..Default::default() })
     }
 
-    fn compile_with(&self, graph: &Graph, keep: &[NodeId], updates: bool) -> Result<Box<dyn Session>> {
+    /// Compiles `graph` as `options` say: with or without the updates, fused or not (an
+    /// unfused session runs one launch per node; the fused one computes the same values).
+    ///
+    /// # Errors
+    ///
+    /// As [`Device::compile`].
+    pub fn compile_with(&self, graph: &Graph, keep: &[NodeId], options: CompileOptions) -> Result<Box<dyn Session>> {
         Ok(match self {
-            Device::Cpu => Box::new(cpu::CpuSession::new(graph, keep, updates)?),
-            Device::Gpu(ctx) => Box::new(self::wgpu::GpuSession::new(ctx.clone(), graph, keep, updates)?),
+            Device::Cpu => Box::new(cpu::CpuSession::new(graph, keep, options)?),
+            Device::Gpu(ctx) => Box::new(self::wgpu::GpuSession::new(ctx.clone(), graph, keep, options)?),
         })
     }
 }

@@ -11,6 +11,7 @@ mod crosscheck;
 mod data;
 mod diagnostics;
 mod files;
+mod fusion;
 mod golden;
 mod gradcheck;
 mod misuse;
@@ -98,6 +99,8 @@ fn cpu_tests() -> Vec<(&'static str, fn())> {
         optimizers::invalid_hyper_parameters_are_errors,
         shaders::every_shader_validates,
         shaders::every_kernel_names_an_entry_point_of_its_file,
+        shaders::every_fused_module_validates,
+        fusion::the_pass_groups_what_a_training_step_repeats,
     ]
 }
 
@@ -122,6 +125,9 @@ fn gpu_tests() -> Vec<(&'static str, DeviceTest)> {
 
 fn both_tests() -> Vec<(&'static str, DeviceTest)> {
     tests![DeviceTest;
+        fusion::fused_training_steps_equal_unfused,
+        fusion::the_mlp_step_takes_at_most_twelve_launches,
+        fusion::fusion_never_changes_what_other_nodes_see,
         diagnostics::clipping_leaves_small_gradients_alone_and_clips_by_value,
         diagnostics::non_finite_values_are_reported_with_step_and_source,
         training::xor_converges,

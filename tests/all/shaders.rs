@@ -1,6 +1,6 @@
 //! Every WGSL file parses and validates with naga, without a GPU.
 
-use backprop::backend::wgpu::kernels::{map_source, Kernel, SHADERS};
+use backprop::backend::wgpu::kernels::{fused_examples, map_source, Kernel, SHADERS};
 
 fn validate(name: &str, source: &str) -> naga::Module {
     let module =
@@ -16,6 +16,20 @@ pub fn every_shader_validates() {
         validate(name, source);
     }
     validate("the generated elementwise module", map_source());
+}
+
+pub fn every_fused_module_validates() {
+    let modules = fused_examples();
+    assert!(modules.len() > 50, "one module per elementwise op and side, and the optimizers");
+    for (name, source) in modules {
+        let module = validate(&name, source);
+        let entries: Vec<&str> = module.entry_points.iter().map(|e| e.name.as_str()).collect();
+        let expected: &[&str] =
+            if name.starts_with("matmul") { &["matmul", "matmul_sum_splits", "matmul_small"] } else { &["updates"] };
+        for entry in expected {
+            assert!(entries.contains(entry), "{name}: no entry point {entry} in {entries:?}");
+        }
+    }
 }
 
 pub fn every_kernel_names_an_entry_point_of_its_file() {

@@ -15,18 +15,33 @@ use crate::map::Map;
 pub const SHADERS: [(&str, &str); 4] = [
     (
         "matmul.wgsl",
-        concat!(include_str!("../../../shaders/prelude.wgsl"), include_str!("../../../shaders/matmul.wgsl")),
+        concat!(
+            include_str!("../../../shaders/prelude.wgsl"),
+            include_str!("../../../shaders/matmul.wgsl"),
+            // A plain product's epilogue; fused launches generate theirs (`generate.rs`).
+            "\nfn epilogue(i: u32, v: f32) -> f32 {\n    return v;\n}\n"
+        ),
     ),
     (
         "reduce.wgsl",
         concat!(include_str!("../../../shaders/prelude.wgsl"), include_str!("../../../shaders/reduce.wgsl")),
     ),
     ("loss.wgsl", concat!(include_str!("../../../shaders/prelude.wgsl"), include_str!("../../../shaders/loss.wgsl"))),
-    ("optim.wgsl", concat!(include_str!("../../../shaders/prelude.wgsl"), include_str!("../../../shaders/optim.wgsl"))),
+    (
+        "optim.wgsl",
+        concat!(
+            include_str!("../../../shaders/prelude.wgsl"),
+            include_str!("../../../shaders/optim_math.wgsl"),
+            include_str!("../../../shaders/optim.wgsl")
+        ),
+    ),
 ];
 
 /// What every module starts with: `shaders/prelude.wgsl`.
-const PRELUDE: &str = include_str!("../../../shaders/prelude.wgsl");
+pub(super) const PRELUDE: &str = include_str!("../../../shaders/prelude.wgsl");
+
+/// The helpers elementwise expressions may call, for element type `T`.
+const MAP_HELPERS: &str = include_str!("../../../shaders/map_helpers.wgsl");
 
 /// The elementwise family's template: a prelude, then `// @entry` and the entry point
 /// every op gets.
@@ -39,7 +54,20 @@ fn map_entry(map: Map) -> String {
 }
 
 /// The element type the templates are instantiated with.
-const ELEMENT: &str = "f32";
+pub(super) const ELEMENT: &str = "f32";
+
+/// `template` with its element type `T` made concrete (in `: T`, `<T>` and `-> T`).
+pub(super) fn with_element(template: &str) -> String {
+    template
+        .replace(": T", &format!(": {ELEMENT}"))
+        .replace("<T>", &format!("<{ELEMENT}>"))
+        .replace("-> T", &format!("-> {ELEMENT}"))
+}
+
+/// The helpers of `map_helpers.wgsl` for [`ELEMENT`].
+pub(super) fn map_helpers() -> String {
+    with_element(MAP_HELPERS)
+}
 
 /// The WGSL module of the whole elementwise family: the template's prelude once, then one
 /// entry point per [`Map`] op, named `map_<name>`, with its expression spliced in.
@@ -47,11 +75,7 @@ pub fn map_source() -> &'static str {
     static SOURCE: OnceLock<String> = OnceLock::new();
     SOURCE.get_or_init(|| {
         let (prelude, entry) = MAP_TEMPLATE.split_once("\n// @entry\n").expect("map.wgsl has an entry template");
-        let mut source = PRELUDE.to_owned()
-            + &prelude
-                .replace(": T", &format!(": {ELEMENT}"))
-                .replace("<T>", &format!("<{ELEMENT}>"))
-                .replace("-> T", &format!("-> {ELEMENT}"));
+        let mut source = PRELUDE.to_owned() + &with_element(prelude) + &map_helpers();
         for map in Map::ALL {
             let def = map.def();
             let b = if def.arity == 2 { "let b = b_at(i);" } else { "let b = 0.0;" };
@@ -61,12 +85,40 @@ pub fn map_source() -> &'static str {
     })
 }
 
+/// Modules of fused launches (`generate.rs`) for validation tests: each elementwise op as
+/// a product's epilogue, on either side of a two-operand op, a chain of the most steps,
+/// and each optimizer's launch over parameters with and without inline column sums.
+pub fn fused_examples() -> Vec<(String, &'static str)> {
+    use super::generate::{epilogue_module, updates_module, EpilogueStep, UpdateKind};
+    let mut modules = Vec::new();
+    for map in Map::ALL {
+        for value_first in [true, false] {
+            let module = epilogue_module(&[EpilogueStep { map, value_first }]);
+            modules.push((format!("matmul with epilogue {}", map.def().name), super::generate::source(module)));
+        }
+    }
+    let chain = [Map::Add, Map::Relu, Map::Mul, Map::Tanh].map(|map| EpilogueStep { map, value_first: true });
+    modules.push(("matmul with a 4-step epilogue".into(), super::generate::source(epilogue_module(&chain))));
+    for kind in [UpdateKind::Sgd, UpdateKind::Momentum, UpdateKind::Adam] {
+        let module = updates_module(kind, &[false, true, false]);
+        modules.push((format!("{kind:?} updates"), super::generate::source(module)));
+    }
+    modules
+}
+
 /// One compute entry point.
 #[allow(missing_docs)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kernel {
     /// An op of the elementwise family, from [`map_source`].
     Map(Map),
+    /// An entry point of a module generated for a fused launch (`generate.rs`).
+    Generated {
+        /// The module's number among those generated.
+        module: u32,
+        /// Its entry point.
+        entry: &'static str,
+    },
     MatMul,
     MatMulSmall,
     MatMulSumSplits,
@@ -79,6 +131,8 @@ pub enum Kernel {
     Mse,
     SoftmaxXent,
     SoftmaxXentGrad,
+    SoftmaxXentWithGrad,
+    SoftmaxXentWithGradAcc,
     CountCorrect,
     Sgd,
     SgdMomentum,
@@ -108,6 +162,8 @@ impl Kernel {
             Kernel::Mse,
             Kernel::SoftmaxXent,
             Kernel::SoftmaxXentGrad,
+            Kernel::SoftmaxXentWithGrad,
+            Kernel::SoftmaxXentWithGradAcc,
             Kernel::CountCorrect,
             Kernel::Sgd,
             Kernel::SgdMomentum,
@@ -127,11 +183,11 @@ impl Kernel {
     fn file_index(self) -> usize {
         use Kernel::*;
         match self {
-            Map(_) => usize::MAX,
+            Map(_) | Generated { .. } => usize::MAX,
             MatMul | MatMulSmall | MatMulSumSplits => 0,
             SumAll | SumParts | SumRows | SumRowsParts | SumCols | MaxCols | SumSquares | GradStats
             | GradStatsParts => 1,
-            Mse | SoftmaxXent | SoftmaxXentGrad | CountCorrect => 2,
+            Mse | SoftmaxXent | SoftmaxXentGrad | SoftmaxXentWithGrad | SoftmaxXentWithGradAcc | CountCorrect => 2,
             Sgd | SgdMomentum | Adam | AdamCorrections | Increment | Accumulate | FirstNonFinite => 3,
         }
     }
@@ -140,6 +196,7 @@ impl Kernel {
     pub fn file(self) -> &'static str {
         match self {
             Kernel::Map(_) => "map.wgsl (generated)",
+            Kernel::Generated { .. } => "fused launch (generated)",
             _ => SHADERS[self.file_index()].0,
         }
     }
@@ -148,6 +205,7 @@ impl Kernel {
     pub fn source(self) -> &'static str {
         match self {
             Kernel::Map(_) => map_source(),
+            Kernel::Generated { module, .. } => super::generate::source(module),
             _ => SHADERS[self.file_index()].1,
         }
     }
@@ -157,6 +215,7 @@ impl Kernel {
         use Kernel::*;
         let name = match self {
             Map(map) => return Cow::Owned(map_entry(map)),
+            Generated { entry, .. } => entry,
             MatMul => "matmul",
             MatMulSmall => "matmul_small",
             MatMulSumSplits => "matmul_sum_splits",
@@ -169,6 +228,8 @@ impl Kernel {
             Mse => "mse",
             SoftmaxXent => "softmax_xent",
             SoftmaxXentGrad => "softmax_xent_grad",
+            SoftmaxXentWithGrad => "softmax_xent_with_grad",
+            SoftmaxXentWithGradAcc => "softmax_xent_with_grad_acc",
             CountCorrect => "count_correct",
             Sgd => "sgd",
             SgdMomentum => "sgd_momentum",
@@ -211,6 +272,8 @@ pub(crate) struct MatmulParams {
     pub k_chunk: u32,
     pub splits: u32,
     pub _pad: u32,
+    /// Per epilogue step: the operand's rows and columns, the constant's bits, 0.
+    pub ep: [[u32; 4]; 4],
 }
 
 /// `Params` of `reduce.wgsl` and `loss.wgsl`.

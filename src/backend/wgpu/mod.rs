@@ -2,6 +2,8 @@
 //! compiled session that records one command buffer per step.
 
 mod context;
+mod fused;
+mod generate;
 pub mod kernels;
 mod matmul;
 mod profile;

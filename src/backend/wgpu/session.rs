@@ -12,10 +12,11 @@ use super::matmul::MatmulShape;
 use super::readback::Readback;
 use crate::backend::Session;
 use crate::error::{Error, Result};
+use crate::fuse::Group;
 use crate::graph::{Graph, Node, NodeId};
 use crate::op::AdamConfig;
 use crate::op::Op;
-use crate::plan::Plan;
+use crate::plan::{CompileOptions, Plan};
 use crate::shape::Shape;
 
 /// One recorded kernel launch.
@@ -60,16 +61,18 @@ impl GpuSession {
     /// # Errors
     ///
     /// As [`crate::Device::compile`].
-    pub fn new(ctx: Arc<GpuContext>, graph: &Graph, keep: &[NodeId], updates: bool) -> Result<Self> {
-        // Split matmuls and reductions keep their partial results in their own storage.
-        let storage = |id: NodeId| {
+    pub fn new(ctx: Arc<GpuContext>, graph: &Graph, keep: &[NodeId], options: CompileOptions) -> Result<Self> {
+        // Split matmuls (fused or not) and reductions keep their partial results in their
+        // own storage.
+        let storage = |group: &Group, id: NodeId| {
             let len = graph.nodes()[id.index()].shape.len();
-            match graph.nodes()[id.index()].op {
-                Op::MatMul { .. } => len * MatmulShape::of(graph, id).splits().0 as usize,
+            match (group, graph.nodes()[id.index()].op) {
+                (Group::MatMul { matmul, .. }, _) => len * MatmulShape::of(graph, *matmul).splits().0 as usize,
+                (_, Op::MatMul { .. }) => len * MatmulShape::of(graph, id).splits().0 as usize,
                 _ => super::reduce::storage(graph, id),
             }
         };
-        let plan = Plan::with_storage(graph, keep, updates, storage)?;
+        let plan = Plan::with_storage(graph, keep, options, storage)?;
         let buffers = ctx.checked("allocating buffers", || allocate(&ctx, &plan))??;
         let mut session = GpuSession {
             ctx,
@@ -81,13 +84,12 @@ impl GpuSession {
             has_run: false,
         };
         session.upload_leaves();
-        for i in 0..session.plan.order.len() {
-            let id = session.plan.order[i];
-            for launch in session.launches(id)? {
+        for group in session.plan.groups.clone() {
+            let what = session.describe(&group);
+            for launch in session.group_launches(&group)? {
                 let kernel = launch.kernel.entry_point();
                 let mut dispatch = session.build(launch)?;
-                let node = session.node(id);
-                dispatch.label = format!("{kernel} {} {}", session.graph.label(id), node.shape);
+                dispatch.label = format!("{kernel} {what}");
                 session.dispatches.push(dispatch);
             }
         }
@@ -102,7 +104,7 @@ impl GpuSession {
         }
     }
 
-    fn node(&self, id: NodeId) -> &Node {
+    pub(super) fn node(&self, id: NodeId) -> &Node {
         &self.graph.nodes()[id.index()]
     }
 
@@ -112,12 +114,12 @@ impl GpuSession {
     }
 
     /// The kernel launches that compute one node, in order.
-    fn launches(&self, id: NodeId) -> Result<Vec<Launch>> {
+    pub(super) fn launches(&self, id: NodeId) -> Result<Vec<Launch>> {
         if let Some(launches) = self.reduction(id) {
             return Ok(launches);
         }
         match self.node(id).op {
-            Op::MatMul { trans_a, trans_b } => Ok(self.matmul(id, trans_a, trans_b)),
+            Op::MatMul { .. } => Ok(self.matmul(id, &[])),
             _ => Ok(vec![self.launch(id)?]),
         }
     }
@@ -201,31 +203,42 @@ impl GpuSession {
     }
 
     /// The tiled product, split along K when the output has too few tiles to fill the
-    /// device, followed by the pass that adds the partial products.
-    fn matmul(&self, id: NodeId, trans_a: bool, trans_b: bool) -> Vec<Launch> {
+    /// device, followed by the pass that adds the partial products; with an `epilogue`
+    /// (elementwise nodes that follow, see [`crate::fuse`]), the final values pass through
+    /// them and are stored in the last one's slot.
+    pub(super) fn matmul(&self, id: NodeId, epilogue: &[NodeId]) -> Vec<Launch> {
         let node = self.node(id);
+        let Op::MatMul { trans_a, trans_b } = node.op else { unreachable!("a matmul node") };
         let shape = MatmulShape::of(&self.graph, id);
         let (m, n, k) = (shape.m as u32, shape.n as u32, shape.k as u32);
-        let bindings = vec![(0, node.inputs[0]), (1, node.inputs[1]), (2, id)];
+        let out = *epilogue.last().unwrap_or(&id);
+        let mut bindings = vec![(0, node.inputs[0]), (1, node.inputs[1]), (2, out)];
+        let super::fused::EpilogueLaunch { ep, bindings: operands, module } = self.epilogue(id, epilogue);
+        bindings.extend(operands);
+        let kernel = |plain: Kernel, entry: &'static str| match module {
+            Some(module) => Kernel::Generated { module, entry },
+            None => plain,
+        };
         let (trans_a, trans_b) = (trans_a as u32, trans_b as u32);
         // Below one 64×64 tile of output the tiled kernel would idle most of its threads.
         if shape.is_small() {
-            let params = MatmulParams { m, n, k, trans_a, trans_b, k_chunk: k, splits: 1, _pad: 0 };
+            let params = MatmulParams { m, n, k, trans_a, trans_b, k_chunk: k, splits: 1, _pad: 0, ep };
             let workgroups = self.linear_with(shape.m * shape.n, 64);
-            return vec![Launch {
-                kernel: Kernel::MatMulSmall,
-                params: bytes_of(&params).to_vec(),
-                bindings,
-                workgroups,
-            }];
+            let kernel = kernel(Kernel::MatMulSmall, "matmul_small");
+            return vec![Launch { kernel, params: bytes_of(&params).to_vec(), bindings, workgroups }];
         }
         let (splits, k_chunk) = shape.splits();
-        let params = bytes_of(&MatmulParams { m, n, k, trans_a, trans_b, k_chunk, splits, _pad: 0 }).to_vec();
+        let params = bytes_of(&MatmulParams { m, n, k, trans_a, trans_b, k_chunk, splits, _pad: 0, ep }).to_vec();
         let workgroups = [n.div_ceil(64), m.div_ceil(64), splits];
-        let mut launches = vec![Launch { kernel: Kernel::MatMul, params: params.clone(), bindings, workgroups }];
+        let tiled = kernel(Kernel::MatMul, "matmul");
+        let mut launches =
+            vec![Launch { kernel: tiled, params: params.clone(), bindings: bindings.clone(), workgroups }];
         if splits > 1 {
             let workgroups = self.linear(shape.m * shape.n);
-            launches.push(Launch { kernel: Kernel::MatMulSumSplits, params, bindings: vec![(2, id)], workgroups });
+            let mut bindings = bindings;
+            bindings.retain(|&(b, _)| b >= 2);
+            let kernel = kernel(Kernel::MatMulSumSplits, "matmul_sum_splits");
+            launches.push(Launch { kernel, params, bindings, workgroups });
         }
         launches
     }
@@ -236,7 +249,7 @@ impl GpuSession {
     }
 
     /// Workgroups of `size` threads covering `len` threads, spilling into y.
-    fn linear_with(&self, len: usize, size: usize) -> [u32; 3] {
+    pub(super) fn linear_with(&self, len: usize, size: usize) -> [u32; 3] {
         let groups = len.div_ceil(size).max(1) as u32;
         let max_x = self.ctx.limits().max_compute_workgroups_per_dimension;
         if groups <= max_x {
@@ -296,7 +309,7 @@ impl GpuSession {
     }
 }
 
-fn adam_params(config: AdamConfig) -> OptimParams {
+pub(super) fn adam_params(config: AdamConfig) -> OptimParams {
     let AdamConfig { lr, beta1, beta2, eps } = config;
     let (one_minus_beta1, one_minus_beta2) = config.complements();
     OptimParams { lr, beta1, beta2, eps, one_minus_beta1, one_minus_beta2, ..Default::default() }

@@ -1,0 +1,135 @@
+//! The launches of fused groups ([`crate::fuse`]) on the GPU: a product with its
+//! generated epilogue, softmax cross-entropy with its gradient, and one optimizer launch
+//! for many parameters, split only where the adapter's binding limit requires.
+
+use bytemuck::bytes_of;
+
+use super::generate::{self, EpilogueStep, UpdateKind, MAX_EPILOGUE};
+use super::kernels::{Kernel, OptimParams, ReduceParams};
+use super::session::{adam_params, GpuSession, Launch};
+use crate::error::Result;
+use crate::fuse::{Group, Update};
+use crate::graph::NodeId;
+use crate::op::Op;
+
+/// What an epilogue adds to a product's launch: per step the operand's shape and the
+/// constant's bits (the uniform's `ep`), the operands' bindings, and the generated module
+/// (`None` without steps: the plain kernels).
+pub(super) struct EpilogueLaunch {
+    pub ep: [[u32; 4]; MAX_EPILOGUE],
+    pub bindings: Vec<(u32, NodeId)>,
+    pub module: Option<u32>,
+}
+
+impl GpuSession {
+    /// The kernel launches of one group, in order.
+    pub(super) fn group_launches(&self, group: &Group) -> Result<Vec<Launch>> {
+        Ok(match group {
+            Group::Single(id) => self.launches(*id)?,
+            Group::MatMul { matmul, epilogue } => self.matmul(*matmul, epilogue),
+            Group::SoftmaxXent { loss, grad, accumulate } => vec![self.softmax_xent(*loss, *grad, *accumulate)],
+            Group::Updates(members) => self.updates(members),
+        })
+    }
+
+    /// What a group computes, for kernel labels: `node [rows, cols]`, joined by ` + `;
+    /// for updates, how many parameters.
+    pub(super) fn describe(&self, group: &Group) -> String {
+        if let Group::Updates(members) = group {
+            return format!("of {} parameters", members.len());
+        }
+        let names: Vec<String> =
+            group.nodes().iter().map(|&id| format!("{} {}", self.graph().label(id), self.node(id).shape)).collect();
+        names.join(" + ")
+    }
+
+    /// What the `epilogue` of product `matmul` adds to its launch.
+    pub(super) fn epilogue(&self, matmul: NodeId, epilogue: &[NodeId]) -> EpilogueLaunch {
+        let mut ep = [[0u32; 4]; MAX_EPILOGUE];
+        let mut bindings = Vec::new();
+        let mut steps = Vec::new();
+        let mut previous = matmul;
+        for (j, &id) in epilogue.iter().enumerate() {
+            let node = self.node(id);
+            let Op::Map(map, s) = node.op else { unreachable!("an epilogue is elementwise") };
+            let other = node.inputs.iter().copied().find(|&i| i != previous);
+            let shape = other.map_or(crate::Shape::SCALAR, |o| self.node(o).shape);
+            ep[j] = [shape.rows as u32, shape.cols as u32, s.to_bits(), 0];
+            if let Some(other) = other {
+                bindings.push((4 + j as u32, other));
+            }
+            steps.push(EpilogueStep { map, value_first: node.inputs[0] == previous });
+            previous = id;
+        }
+        let module = (!steps.is_empty()).then(|| generate::epilogue_module(&steps));
+        EpilogueLaunch { ep, bindings, module }
+    }
+
+    /// Softmax cross-entropy and its gradient in one pass (the loss at binding 5), and the
+    /// running total at 6 when there is one.
+    fn softmax_xent(&self, loss: NodeId, grad: NodeId, accumulate: Option<NodeId>) -> Launch {
+        let inputs = &self.node(grad).inputs;
+        let shape = self.node(inputs[0]).shape;
+        let params = ReduceParams { rows: shape.rows as u32, cols: shape.cols as u32, scale: 1.0, parts: 1 };
+        let mut bindings = vec![(0, inputs[0]), (1, inputs[1]), (2, grad), (4, inputs[2]), (5, loss)];
+        let kernel = match accumulate {
+            Some(total) => {
+                bindings.push((6, total));
+                Kernel::SoftmaxXentWithGradAcc
+            }
+            None => Kernel::SoftmaxXentWithGrad,
+        };
+        Launch { kernel, params: bytes_of(&params).to_vec(), bindings, workgroups: [1, 1, 1] }
+    }
+
+    /// One launch per run of members that fits the adapter's storage-binding limit (all of
+    /// an MLP's on any adapter that allows 25).
+    fn updates(&self, members: &[Update]) -> Vec<Launch> {
+        let (kind, params) = match self.node(members[0].node).op {
+            Op::SgdUpdate { lr } => (UpdateKind::Sgd, OptimParams { lr, ..Default::default() }),
+            Op::SgdMomentum { lr, momentum } => {
+                (UpdateKind::Momentum, OptimParams { lr, momentum, ..Default::default() })
+            }
+            Op::Adam(config) => (UpdateKind::Adam, adam_params(config)),
+            op => unreachable!("{} is not an optimizer update", op.name()),
+        };
+        let limit = self.ctx.limits().max_storage_buffers_per_shader_stage as usize;
+        let per_launch = (limit.saturating_sub(1) / kind.bindings_per_member()).max(1);
+        members.chunks(per_launch).map(|chunk| self.update_launch(kind, params, chunk)).collect()
+    }
+
+    fn update_launch(&self, kind: UpdateKind, params: OptimParams, members: &[Update]) -> Launch {
+        let column_sums: Vec<bool> = members.iter().map(|u| u.column_sum.is_some()).collect();
+        let module = generate::updates_module(kind, &column_sums);
+        let mut bindings = Vec::new();
+        let mut ranges: Vec<u32> = Vec::new();
+        let mut start = 0u32;
+        for (j, member) in members.iter().enumerate() {
+            let node = self.node(member.node);
+            let base = 4 + 4 * j as u32;
+            let grad = match member.column_sum {
+                Some(sum) => self.node(sum).inputs[0],
+                None => node.inputs[1],
+            };
+            bindings.extend([(base, member.node), (base + 1, grad)]);
+            match node.op {
+                Op::SgdMomentum { .. } => bindings.push((base + 2, node.inputs[2])),
+                Op::Adam(_) => bindings.extend([(base + 2, node.inputs[2]), (base + 3, node.inputs[3])]),
+                _ => {}
+            }
+            let len = node.shape.len() as u32;
+            let summed = self.node(grad).shape;
+            ranges.extend([start, len, summed.rows as u32, summed.cols as u32]);
+            // Each parameter starts a workgroup of its own, so no workgroup straddles two
+            // and every branch of the kernel is uniform across a workgroup.
+            start += len.next_multiple_of(256);
+        }
+        if kind == UpdateKind::Adam {
+            bindings.push((0, self.node(members[0].node).inputs[4]));
+        }
+        let mut uniform = bytes_of(&OptimParams { len: start, ..params }).to_vec();
+        uniform.extend_from_slice(bytemuck::cast_slice(&ranges));
+        let workgroups = self.linear(start as usize);
+        Launch { kernel: Kernel::Generated { module, entry: "updates" }, params: uniform, bindings, workgroups }
+    }
+}
