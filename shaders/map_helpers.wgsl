@@ -40,3 +40,21 @@ fn gelu_tanh_grad(x: T, dy: T) -> T {
 fn clip_factor(factor: T) -> T {
     return select(min(1.0, factor), factor, is_nan(factor));
 }
+
+// aˢ as C's pow (and PyTorch's): WGSL's pow is undefined for a negative base, so the
+// magnitude comes from |a| and the sign from s: odd integers keep a's sign, other
+// integers drop it, and a fraction of a negative number is NaN.
+fn pow_const(a: T, s: T) -> T {
+    if (s == 0.0) {
+        return 1.0;
+    }
+    let magnitude = pow(abs(a), s);
+    if (a >= 0.0 || is_nan(a)) {
+        return select(magnitude, a, is_nan(a));
+    }
+    if (floor(s) != s) {
+        return bitcast<T>(0x7fc00000u);
+    }
+    let odd = abs(s) % 2.0 == 1.0;
+    return select(magnitude, -magnitude, odd);
+}

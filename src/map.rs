@@ -36,7 +36,7 @@ pub enum Map {
     Relu,
     /// `eᵃ`.
     Exp,
-    /// `sqrt a`. Not differentiable (used on gradient norms).
+    /// `sqrt a`.
     Sqrt,
     /// `clamp(a, −s, s)`; NaN stays NaN. Not differentiable (clipping by value).
     ClipValue,
@@ -71,6 +71,9 @@ pub enum Map {
     GeluTanhGrad,
     /// `a`, through which no gradient flows (the node does not require one).
     StopGradient,
+    /// `aˢ` for a constant `s`, as PyTorch's `pow`: NaN for a negative `a` and a
+    /// fractional `s`, the sign of `a` kept for odd integer `s`.
+    Pow,
 }
 
 /// Records the gradients of an elementwise node's operands: `(graph, node y, operands,
@@ -94,7 +97,7 @@ pub(crate) struct MapDef {
 
 impl Map {
     /// Every op of the family (for tests and kernel generation).
-    pub const ALL: [Map; 27] = [
+    pub const ALL: [Map; 28] = [
         Map::Add,
         Map::Sub,
         Map::Mul,
@@ -122,6 +125,7 @@ impl Map {
         Map::GeluTanh,
         Map::GeluTanhGrad,
         Map::StopGradient,
+        Map::Pow,
     ];
 
     /// The op's one description.
@@ -192,7 +196,17 @@ impl Map {
             Map::Exp => {
                 def("exp", 1, |a, _, _| a.exp(), "exp(a)", Some(|g, y, _, dy, _| Ok(vec![Some(g.mul(dy, y)?)])))
             }
-            Map::Sqrt => def("sqrt", 1, |a, _, _| a.sqrt(), "sqrt(a)", None),
+            // (√a)' = 1/(2√a): dy / (2y), as PyTorch computes it.
+            Map::Sqrt => def(
+                "sqrt",
+                1,
+                |a, _, _| a.sqrt(),
+                "sqrt(a)",
+                Some(|g, y, _, dy, _| {
+                    let twice = g.scale(y, 2.0)?;
+                    Ok(vec![Some(g.div(dy, twice)?)])
+                }),
+            ),
             Map::ClipValue => {
                 def("clip_value", 1, |a, _, s| a.clamp(-s, s), "select(clamp(a, -s, s), a, is_nan(a))", None)
             }

@@ -69,6 +69,21 @@ pub(crate) fn def_more(map: Map) -> MapDef {
         Map::GeluTanhGrad => def("gelu_tanh_grad", 2, gelu_tanh_grad, "gelu_tanh_grad(a, b)", None),
         // Recorded as not requiring a gradient, so backward never asks for one.
         Map::StopGradient => def("stop_gradient", 1, |a, _, _| a, "a", None),
+        // (aˢ)' = s·aˢ⁻¹, and 0 for s = 0 (PyTorch's pow_backward).
+        Map::Pow => def(
+            "pow",
+            1,
+            |a, _, s| a.powf(s),
+            "pow_const(a, s)",
+            Some(|g, _, x, dy, s| {
+                if s == 0.0 {
+                    return Ok(vec![Some(g.scale(dy, 0.0)?)]);
+                }
+                let lower = g.pow(x[0], s - 1.0)?;
+                let slope = g.scale(lower, s)?;
+                Ok(vec![Some(g.mul(dy, slope)?)])
+            }),
+        ),
         other => unreachable!("{other:?} is described in map.rs"),
     }
 }

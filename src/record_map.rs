@@ -34,6 +34,17 @@ impl Graph {
         self.push(Op::Map(map, s), inputs, shape)
     }
 
+    /// `xˢ` elementwise for a constant exponent, as PyTorch's `pow`: NaN for a negative
+    /// `x` and a fractional exponent, `x⁰ = 1` (NaN included).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for an exponent that is not finite;
+    /// [`Error::ForeignNode`] for an id of another graph.
+    pub fn pow(&mut self, x: NodeId, exponent: f32) -> Result<NodeId> {
+        self.map(Map::Pow, exponent, &[x])
+    }
+
     /// `−x` elementwise.
     ///
     /// # Errors

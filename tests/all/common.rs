@@ -25,11 +25,11 @@ pub const REDUCTION: Tolerance = Tolerance { atol: 1e-5, rtol: 1e-4 };
 /// Whole training steps: the above, compounded over a few steps.
 pub const TRAINING: Tolerance = Tolerance { atol: 2e-5, rtol: 2e-4 };
 
-/// Panics with the first element outside `tol`, naming `what`.
+/// Panics with the first element outside `tol`, naming `what`; NaN must meet NaN.
 pub fn assert_close(what: &str, actual: &[f32], expected: &[f32], tol: Tolerance) {
     assert_eq!(actual.len(), expected.len(), "{what}: lengths differ");
     for (i, (&a, &e)) in actual.iter().zip(expected).enumerate() {
-        let ok = (a - e).abs() <= tol.atol + tol.rtol * e.abs();
+        let ok = if e.is_nan() { a.is_nan() } else { (a - e).abs() <= tol.atol + tol.rtol * e.abs() };
         assert!(ok, "{what}[{i}]: got {a}, expected {e} (tolerance {tol:?})");
     }
 }

@@ -104,6 +104,17 @@ pub fn unary_ops() {
     });
     check("leaky_relu", &[M], |g, p| g.leaky_relu(p[0], 0.1));
     check("softplus", &[M], |g, p| g.softplus(p[0]));
+    check("pow 3", &[M], |g, p| g.pow(p[0], 3.0));
+    check("pow -1.5 of a positive", &[M], |g, p| {
+        let b = away(g, p[0])?;
+        let positive = g.abs(b)?;
+        g.pow(positive, -1.5)
+    });
+    check("sqrt of a positive", &[M], |g, p| {
+        let b = away(g, p[0])?;
+        let positive = g.abs(b)?;
+        g.sqrt(positive)
+    });
     check("gelu_tanh", &[M], |g, p| g.gelu_tanh(p[0]));
     let column = Shape::new(M.rows, 1);
     check("add a column", &[M, column], |g, p| g.add(p[0], p[1]));

@@ -86,6 +86,13 @@ def ops():
     case("softplus", F.softplus, [softplus_edges])
     case("gelu_tanh", lambda x: F.gelu(x, approximate="tanh"), [f32(5, 7, low=-4.0, high=4.0)])
     case("stop_gradient", lambda x: x * x.detach(), [f32(5, 7)])
+    case("pow_cube", lambda x: x**3, [f32(5, 7)])
+    case("pow_half", lambda x: x**0.5, [f32(5, 7, low=0.01, high=4.0)])
+    case("pow_minus_two", lambda x: x**-2.0, [away_from_zero(5, 7)])
+    pow_edges = torch.tensor([[-8.0, -2.0, -1e-3, 0.0, 1e-7, 2.0, 9.0, float("nan"), float("inf")]], dtype=torch.float64)
+    case("pow_edges_half", lambda x: x**0.5, [pow_edges], differentiable=False)
+    case("pow_edges_cube", lambda x: x**3, [pow_edges], differentiable=False)
+    case("pow_edges_zero", lambda x: x**0, [pow_edges], differentiable=False)
     case("add_col", lambda a, b: a + b, [f32(5, 7), f32(5, 1)])
     case("sum_cols", lambda x: x.sum(dim=1, keepdim=True), [f32(33, 65)])
     wide = f32(4, 30, low=-5.0, high=5.0)
@@ -108,7 +115,7 @@ def ops():
     for row, label in [(0, 3), (1, 7), (2, 5), (4, 9)]:
         targets[row, label] = 1.0  # rows 3 and 5 are padding
     case("softmax_xent", cross_entropy_with_padding, [logits, targets])
-    case("sqrt", torch.sqrt, [f32(5, 7, low=0.01, high=4.0)], differentiable=False)
+    case("sqrt", torch.sqrt, [f32(5, 7, low=0.01, high=4.0)])
     nan, inf = float("nan"), float("inf")
     special = torch.tensor([[nan, -inf, inf, -2.0, -0.5, 0.0, 0.5, 2.0]], dtype=torch.float64)
     case("relu_special", torch.relu, [special], differentiable=False)
