@@ -1,16 +1,14 @@
-// Losses, reduced to a scalar in one workgroup.
+// Classification losses, reduced to a scalar in one workgroup (mse is a sum of
+// reduce.wgsl).
 //
-// Bindings: 0 = prediction (read), 1 = targets (read, same shape), 2 = out (read_write,
-// one value), 3 = params (rows, cols, scale = 1 / element count).
-// mse: out[0] = scale * sum((p - t)²), in `parts` workgroups over contiguous ranges as
-//      reduce.wgsl's sum_all (one part writes the result; several write partials at
-//      out[1 + w], which reduce.wgsl's sum_parts adds in order).
+// Bindings: 0 = prediction (read), 1 = targets (read, same shape), 2 = out (read_write),
+// 3 = params (rows, cols).
 
 struct Params {
     rows: u32,
     cols: u32,
     scale: f32,
-    // Workgroups mse is split into (the other entry points run in one).
+    // Unused here: the struct is reduce.wgsl's.
     parts: u32,
 }
 
@@ -18,26 +16,6 @@ struct Params {
 @group(0) @binding(1) var<storage, read> targets: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
-
-@compute @workgroup_size(256)
-fn mse(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-    let n = params.rows * params.cols;
-    let size = (n + params.parts - 1u) / params.parts;
-    let end = min(wid.x * size + size, n);
-    var acc = 0.0;
-    for (var i = min(wid.x * size, n) + lid; i < end; i += 256u) {
-        let d = prediction[i] - targets[i];
-        acc += d * d;
-    }
-    let total = tree_sum(lid, acc);
-    if (lid == 0u) {
-        if (params.parts == 1u) {
-            out[0] = total * params.scale;
-        } else {
-            out[1u + wid.x] = total;
-        }
-    }
-}
 
 // Softmax cross-entropy over [rows, cols] logits (binding 0) and targets (binding 1).
 // A row whose targets are all zero is padding: it adds nothing and is not counted.

@@ -1,7 +1,11 @@
 // Reductions, deterministic (no atomics: the summation order is fixed by the code).
 //
-// Bindings: 0 = x (read, [rows, cols] row-major), 2 = out (read_write), 3 = params.
-// Whole-tensor reductions (sum_all, sum_squares, grad_stats) run in `parts` workgroups,
+// Bindings: 0 = x (read, [rows, cols] row-major), 1 = y (read, x's shape; mse only),
+// 2 = out (read_write), 3 = params.
+// This file is a template: the part from the line `// @entry` on is the entry point of
+// each whole-tensor sum (`src/total.rs`: sum_all, sum_squares, mse), with NAME replaced
+// by its name and TERM by its term in x[i] and y[i]; the rest is written out once.
+// Whole-tensor reductions (the sums and grad_stats) run in `parts` workgroups,
 // each over one contiguous range of at most 256 × 1024 elements (so no thread loops more
 // than 1024 times): each thread accumulates a strided share in registers, a tree in
 // workgroup memory combines the 256, and the workgroup writes one partial. With one part
@@ -9,7 +13,7 @@
 // in the node's own storage (out[1 + w], or out[3 + 3w ..] for grad_stats) and a second
 // launch (sum_parts, grad_stats_parts: 1 workgroup) adds them in order. The order of
 // every addition is fixed by the code, so results are the same run to run.
-// sum_all:  out[0] = scale * sum(x).
+// sum_all, sum_squares, mse: out[0] = scale * Σ TERM.
 // sum_rows: out[c] = scale * sum_r x[r, c] (the batch-axis sum, [rows, cols] -> [1, cols]).
 //           Dispatch: [ceil(cols / 256) (spilling into y), 1, parts]; one thread per
 //           column walks down its part's rows (at most 4096), so neighbouring threads read
@@ -25,6 +29,7 @@ struct Params {
 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> y: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
@@ -41,33 +46,6 @@ fn store_part(part: u32, total: f32) {
         out[0] = total * params.scale;
     } else {
         out[1u + part] = total;
-    }
-}
-
-@compute @workgroup_size(256)
-fn sum_all(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-    let range = part_range(wid.x);
-    var acc = 0.0;
-    for (var i = range.x + lid; i < range.y; i += 256u) {
-        acc += x[i];
-    }
-    let total = tree_sum(lid, acc);
-    if (lid == 0u) {
-        store_part(wid.x, total);
-    }
-}
-
-// sum_squares: out[0] = Σ x², in parts as sum_all.
-@compute @workgroup_size(256)
-fn sum_squares(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-    let range = part_range(wid.x);
-    var acc = 0.0;
-    for (var i = range.x + lid; i < range.y; i += 256u) {
-        acc = fma(x[i], x[i], acc);
-    }
-    let total = tree_sum(lid, acc);
-    if (lid == 0u) {
-        store_part(wid.x, total);
     }
 }
 
@@ -218,5 +196,19 @@ fn grad_stats_parts(@builtin(local_invocation_index) lid: u32) {
     let stats = tree_stats(lid, sum_abs, max_abs, sum_sq);
     if (lid == 0u) {
         store_stats(0u, finish_stats(stats));
+    }
+}
+
+// @entry
+@compute @workgroup_size(256)
+fn NAME(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    let range = part_range(wid.x);
+    var acc = 0.0;
+    for (var i = range.x + lid; i < range.y; i += 256u) {
+        acc += TERM;
+    }
+    let total = tree_sum(lid, acc);
+    if (lid == 0u) {
+        store_part(wid.x, total);
     }
 }

@@ -55,6 +55,7 @@ mod record_rows;
 pub mod resume;
 mod rules;
 mod shape;
+mod total;
 pub mod view;
 
 pub use autodiff::Gradients;

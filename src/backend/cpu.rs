@@ -12,6 +12,7 @@ use crate::graph::{Graph, NodeId};
 use crate::op::Op;
 use crate::plan::{CompileOptions, Plan};
 use crate::shape::Shape;
+use crate::total::Total;
 
 /// A graph compiled for the CPU: one vector per plan slot.
 pub struct CpuSession {
@@ -75,6 +76,12 @@ impl CpuSession {
         let node = &self.graph.nodes()[id.index()];
         let arg = |i: usize| self.slots[self.slot(node.inputs[i])].as_slice();
         let shape = |i: usize| self.graph.nodes()[node.inputs[i].index()].shape;
+        if let Some((total, mean)) = Total::of(node.op) {
+            let y = if node.inputs.len() > 1 { arg(1) } else { &[] };
+            let sum = k::total(total.def().cpu, arg(0), y);
+            out[0] = if mean { (sum / shape(0).len() as f64) as f32 } else { sum as f32 };
+            return;
+        }
         match node.op {
             Op::MatMul { trans_a, trans_b } => {
                 k::matmul(arg(0), shape(0), arg(1), shape(1), trans_a, trans_b, out, scratch)
@@ -83,16 +90,12 @@ impl CpuSession {
                 let (b, sb) = if node.inputs.len() > 1 { (arg(1), shape(1)) } else { (&[0.0][..], Shape::SCALAR) };
                 k::map(map.def().cpu, s, arg(0), shape(0), b, sb, node.shape, out)
             }
-            Op::SumAll => out[0] = k::sum_all(arg(0)),
             Op::SumRows => k::sum_rows(arg(0), shape(0), out),
             Op::SumCols => k::sum_cols(arg(0), shape(0), out),
             Op::MaxCols => k::max_cols(arg(0), shape(0), out),
-            Op::Mean => out[0] = k::sum_all(arg(0)) / shape(0).len() as f32,
-            Op::MseLoss => out[0] = k::mse(arg(0), arg(1)),
             Op::SoftmaxCrossEntropy => out[0] = k::softmax_cross_entropy(arg(0), arg(1), shape(0)),
             Op::SoftmaxCrossEntropyGrad => k::softmax_cross_entropy_grad(arg(0), arg(1), arg(2)[0], shape(0), out),
             Op::CountCorrect => out[0] = k::count_correct(arg(0), arg(1), shape(0)),
-            Op::SumSquares => out[0] = k::sum_squares(arg(0)),
             Op::GradStats => out.copy_from_slice(&k::grad_stats(arg(0))),
             op => unreachable!("{} is a leaf or an update, not evaluated", op.name()),
         }

@@ -113,9 +113,13 @@ pub fn matmul(
     }
 }
 
-/// Sum of all elements, accumulated in f64.
-pub fn sum_all(x: &[f32]) -> f32 {
-    x.iter().map(|&v| v as f64).sum::<f64>() as f32
+/// `Σ term(x, y)` over all elements in f64 (`y` empty for one operand), as an f32: the
+/// whole-tensor sums of [`crate::total`].
+pub fn total(term: fn(f64, f64) -> f64, x: &[f32], y: &[f32]) -> f64 {
+    match y {
+        [] => x.iter().map(|&a| term(a as f64, 0.0)).sum(),
+        _ => x.iter().zip(y).map(|(&a, &b)| term(a as f64, b as f64)).sum(),
+    }
 }
 
 /// Column sums of a `[rows, cols]` matrix, into `out`.
@@ -137,12 +141,6 @@ pub fn max_cols(x: &[f32], shape: Shape, out: &mut [f32]) {
     for (y, row) in out.iter_mut().zip(x.chunks(shape.cols)) {
         *y = row.iter().fold(f32::NEG_INFINITY, |m, &v| max_nan(m, v));
     }
-}
-
-/// `mean((p - t)²)`.
-pub fn mse(p: &[f32], t: &[f32]) -> f32 {
-    let total: f64 = p.iter().zip(t).map(|(&a, &b)| ((a - b) as f64).powi(2)).sum();
-    (total / p.len() as f64) as f32
 }
 
 /// Per row of `[rows, k]` logits: `(log Σ exp z, index of the largest z)`.
@@ -258,14 +256,9 @@ pub fn adam(
     }
 }
 
-/// `Σ x²`, accumulated in f64.
-pub fn sum_squares(x: &[f32]) -> f32 {
-    x.iter().map(|&v| (v as f64).powi(2)).sum::<f64>() as f32
-}
-
 /// `[mean |x|, max |x|, ‖x‖₂]`.
 pub fn grad_stats(x: &[f32]) -> [f32; 3] {
     let sum_abs: f64 = x.iter().map(|&v| v.abs() as f64).sum();
     let max_abs = x.iter().fold(0.0f32, |m, &v| max_nan(m, v.abs()));
-    [(sum_abs / x.len() as f64) as f32, max_abs, sum_squares(x).sqrt()]
+    [(sum_abs / x.len() as f64) as f32, max_abs, (total(|v, _| v * v, x, &[]) as f32).sqrt()]
 }

@@ -1,6 +1,6 @@
 //! Every WGSL file parses and validates with naga, without a GPU.
 
-use backprop::backend::wgpu::kernels::{fused_examples, map_source, Kernel, SHADERS};
+use backprop::backend::wgpu::kernels::{fused_examples, map_source, reduce_source, Kernel, SHADERS};
 
 fn validate(name: &str, source: &str) -> naga::Module {
     let module =
@@ -16,6 +16,7 @@ pub fn every_shader_validates() {
         validate(name, source);
     }
     validate("the generated elementwise module", map_source());
+    validate("the generated reductions module", reduce_source());
 }
 
 pub fn every_fused_module_validates() {

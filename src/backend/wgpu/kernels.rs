@@ -8,11 +8,12 @@ use std::sync::OnceLock;
 use bytemuck::{Pod, Zeroable};
 
 use crate::map::Map;
+use crate::total::Total;
 
 /// Every hand-written WGSL file of the crate, by name, each after the shared prelude, for
-/// loading and for validation tests. The elementwise family's module is generated (see
-/// [`map_source`]).
-pub const SHADERS: [(&str, &str); 4] = [
+/// loading and for validation tests. The elementwise family's module and the reductions'
+/// are generated from templates (see [`map_source`] and [`reduce_source`]).
+pub const SHADERS: [(&str, &str); 3] = [
     (
         "matmul.wgsl",
         concat!(
@@ -21,10 +22,6 @@ pub const SHADERS: [(&str, &str); 4] = [
             // A plain product's epilogue; fused launches generate theirs (`generate.rs`).
             "\nfn epilogue(i: u32, v: f32) -> f32 {\n    return v;\n}\n"
         ),
-    ),
-    (
-        "reduce.wgsl",
-        concat!(include_str!("../../../shaders/prelude.wgsl"), include_str!("../../../shaders/reduce.wgsl")),
     ),
     ("loss.wgsl", concat!(include_str!("../../../shaders/prelude.wgsl"), include_str!("../../../shaders/loss.wgsl"))),
     (
@@ -39,6 +36,10 @@ pub const SHADERS: [(&str, &str); 4] = [
 
 /// What every module starts with: `shaders/prelude.wgsl`.
 pub(super) const PRELUDE: &str = include_str!("../../../shaders/prelude.wgsl");
+
+/// The reductions' template: written-out entries, then `// @entry` and the entry every
+/// whole-tensor sum gets.
+const REDUCE_TEMPLATE: &str = include_str!("../../../shaders/reduce.wgsl");
 
 /// The helpers elementwise expressions may call, for element type `T`.
 const MAP_HELPERS: &str = include_str!("../../../shaders/map_helpers.wgsl");
@@ -106,6 +107,21 @@ pub fn fused_examples() -> Vec<(String, &'static str)> {
     modules
 }
 
+/// The WGSL module of the reductions: `reduce.wgsl`'s written-out part once, then one
+/// entry point per [`Total`], named as it, with its term spliced in.
+pub fn reduce_source() -> &'static str {
+    static SOURCE: OnceLock<String> = OnceLock::new();
+    SOURCE.get_or_init(|| {
+        let (fixed, entry) = REDUCE_TEMPLATE.split_once("\n// @entry\n").expect("reduce.wgsl has an entry template");
+        let mut source = PRELUDE.to_owned() + fixed;
+        for total in Total::ALL {
+            let def = total.def();
+            source += &entry.replace("NAME", def.name).replace("TERM", def.wgsl);
+        }
+        source
+    })
+}
+
 /// One compute entry point.
 #[allow(missing_docs)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -122,13 +138,13 @@ pub enum Kernel {
     MatMul,
     MatMulSmall,
     MatMulSumSplits,
-    SumAll,
+    /// A whole-tensor sum, from [`reduce_source`].
+    Total(Total),
     SumParts,
     SumRows,
     SumRowsParts,
     SumCols,
     MaxCols,
-    Mse,
     SoftmaxXent,
     SoftmaxXentGrad,
     SoftmaxXentWithGrad,
@@ -140,7 +156,6 @@ pub enum Kernel {
     AdamCorrections,
     Increment,
     Accumulate,
-    SumSquares,
     GradStats,
     GradStatsParts,
     FirstNonFinite,
@@ -153,13 +168,11 @@ impl Kernel {
             Kernel::MatMul,
             Kernel::MatMulSmall,
             Kernel::MatMulSumSplits,
-            Kernel::SumAll,
             Kernel::SumParts,
             Kernel::SumRows,
             Kernel::SumRowsParts,
             Kernel::SumCols,
             Kernel::MaxCols,
-            Kernel::Mse,
             Kernel::SoftmaxXent,
             Kernel::SoftmaxXentGrad,
             Kernel::SoftmaxXentWithGrad,
@@ -171,25 +184,38 @@ impl Kernel {
             Kernel::AdamCorrections,
             Kernel::Increment,
             Kernel::Accumulate,
-            Kernel::SumSquares,
             Kernel::GradStats,
             Kernel::GradStatsParts,
             Kernel::FirstNonFinite,
         ];
-        Map::ALL.into_iter().map(Kernel::Map).chain(fixed).collect()
+        let totals = Total::ALL.into_iter().map(Kernel::Total);
+        Map::ALL.into_iter().map(Kernel::Map).chain(totals).chain(fixed).collect()
     }
 
     /// Index into [`SHADERS`] of the file that holds this kernel.
     fn file_index(self) -> usize {
         use Kernel::*;
         match self {
-            Map(_) | Generated { .. } => usize::MAX,
+            Map(_)
+            | Generated { .. }
+            | Total(_)
+            | SumParts
+            | SumRows
+            | SumRowsParts
+            | SumCols
+            | MaxCols
+            | GradStats
+            | GradStatsParts => usize::MAX,
             MatMul | MatMulSmall | MatMulSumSplits => 0,
-            SumAll | SumParts | SumRows | SumRowsParts | SumCols | MaxCols | SumSquares | GradStats
-            | GradStatsParts => 1,
-            Mse | SoftmaxXent | SoftmaxXentGrad | SoftmaxXentWithGrad | SoftmaxXentWithGradAcc | CountCorrect => 2,
-            Sgd | SgdMomentum | Adam | AdamCorrections | Increment | Accumulate | FirstNonFinite => 3,
+            SoftmaxXent | SoftmaxXentGrad | SoftmaxXentWithGrad | SoftmaxXentWithGradAcc | CountCorrect => 1,
+            Sgd | SgdMomentum | Adam | AdamCorrections | Increment | Accumulate | FirstNonFinite => 2,
         }
+    }
+
+    /// Whether the kernel is in the reductions' module, [`reduce_source`].
+    fn is_reduction(self) -> bool {
+        use Kernel::*;
+        matches!(self, Total(_) | SumParts | SumRows | SumRowsParts | SumCols | MaxCols | GradStats | GradStatsParts)
     }
 
     /// The WGSL file name (for the elementwise family, its template's).
@@ -197,6 +223,7 @@ impl Kernel {
         match self {
             Kernel::Map(_) => "map.wgsl (generated)",
             Kernel::Generated { .. } => "fused launch (generated)",
+            _ if self.is_reduction() => "reduce.wgsl (generated)",
             _ => SHADERS[self.file_index()].0,
         }
     }
@@ -206,6 +233,7 @@ impl Kernel {
         match self {
             Kernel::Map(_) => map_source(),
             Kernel::Generated { module, .. } => super::generate::source(module),
+            _ if self.is_reduction() => reduce_source(),
             _ => SHADERS[self.file_index()].1,
         }
     }
@@ -219,13 +247,12 @@ impl Kernel {
             MatMul => "matmul",
             MatMulSmall => "matmul_small",
             MatMulSumSplits => "matmul_sum_splits",
-            SumAll => "sum_all",
+            Total(total) => total.def().name,
             SumParts => "sum_parts",
             SumRows => "sum_rows",
             SumRowsParts => "sum_rows_parts",
             SumCols => "sum_cols",
             MaxCols => "max_cols",
-            Mse => "mse",
             SoftmaxXent => "softmax_xent",
             SoftmaxXentGrad => "softmax_xent_grad",
             SoftmaxXentWithGrad => "softmax_xent_with_grad",
@@ -237,7 +264,6 @@ impl Kernel {
             AdamCorrections => "adam_corrections",
             Increment => "increment",
             Accumulate => "accumulate",
-            SumSquares => "sum_squares",
             GradStats => "grad_stats",
             GradStatsParts => "grad_stats_parts",
             FirstNonFinite => "first_non_finite",

@@ -9,6 +9,7 @@ use super::kernels::{Kernel, ReduceParams};
 use super::session::{GpuSession, Launch};
 use crate::graph::{Graph, NodeId};
 use crate::op::Op;
+use crate::total::Total;
 
 /// Elements one workgroup reduces at most: 256 threads × 1024 each.
 const PART: usize = 256 * 1024;
@@ -43,10 +44,10 @@ impl GpuSession {
         let input = self.graph().nodes()[node.inputs[0].index()].shape;
         let inv_len = 1.0 / input.len() as f32;
         let (kernel, finish, scale) = match node.op {
-            Op::SumAll => (Kernel::SumAll, Kernel::SumParts, 1.0),
-            Op::Mean => (Kernel::SumAll, Kernel::SumParts, inv_len),
-            Op::SumSquares => (Kernel::SumSquares, Kernel::SumParts, 1.0),
-            Op::MseLoss => (Kernel::Mse, Kernel::SumParts, inv_len),
+            op if Total::of(op).is_some() => {
+                let (total, mean) = Total::of(op).expect("a sum");
+                (Kernel::Total(total), Kernel::SumParts, if mean { inv_len } else { 1.0 })
+            }
             Op::GradStats => (Kernel::GradStats, Kernel::GradStatsParts, 1.0),
             Op::SumRows => (Kernel::SumRows, Kernel::SumRowsParts, 1.0),
             _ => return None,
