@@ -2,7 +2,9 @@
 //
 // Bindings: 0 = grad (read), 1 = bias corrections (read; adam only), 2 = param (read_write,
 // updated in place), 3 = params, 4 = velocity or first moment m (read_write),
-// 5 = second moment v (read_write; adam only).
+// 5 = second moment v (read_write; adam only), 6 = the learning rate lr (read, one value,
+// so that it changes between steps without a new pipeline).
+// The arithmetic is optim_math.wgsl's (weight decay, Nesterov and AdamW included):
 // sgd:          param -= lr · grad
 // sgd_momentum: v = momentum · v + grad; param -= lr · v  (PyTorch, no dampening)
 // adam:         PyTorch's Adam at step t, with c = [1−β₁ᵗ, 1−β₂ᵗ, β₁ᵗ, β₂ᵗ] at binding 1:
@@ -19,7 +21,7 @@
 
 struct Params {
     len: u32,
-    lr: f32,
+    weight_decay: f32,
     momentum: f32,
     beta1: f32,
     beta2: f32,
@@ -28,7 +30,8 @@ struct Params {
     // 1 − β computed on the host in f64, as PyTorch does.
     one_minus_beta1: f32,
     one_minus_beta2: f32,
-    _pad0: u32,
+    // Bit 0: Nesterov momentum; bit 1: decoupled weight decay (AdamW).
+    flags: u32,
     _pad1: u32,
     _pad2: u32,
 }
@@ -39,12 +42,13 @@ struct Params {
 @group(0) @binding(3) var<uniform> params: Params;
 @group(0) @binding(4) var<storage, read_write> moment1: array<f32>;
 @group(0) @binding(5) var<storage, read_write> moment2: array<f32>;
+@group(0) @binding(6) var<storage, read> rate: array<f32>;
 
 @compute @workgroup_size(256)
 fn sgd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i < params.len) {
-        param[i] = sgd_element(param[i], grad[i]);
+        param[i] = sgd_element(param[i], grad[i], rate[0]);
     }
 }
 
@@ -52,7 +56,7 @@ fn sgd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) n
 fn sgd_momentum(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i < params.len) {
-        let r = momentum_element(param[i], grad[i], moment1[i]);
+        let r = momentum_element(param[i], grad[i], moment1[i], rate[0]);
         param[i] = r.x;
         moment1[i] = r.y;
     }
@@ -67,9 +71,8 @@ fn bias_correction(which: u32) -> f32 {
 fn adam(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i < params.len) {
-        let step_size = params.lr / bias_correction(0u);
         let bias2_sqrt = sqrt(bias_correction(1u));
-        let r = adam_element(param[i], grad[i], moment1[i], moment2[i], step_size, bias2_sqrt);
+        let r = adam_element(param[i], grad[i], moment1[i], moment2[i], rate[0], bias_correction(0u), bias2_sqrt);
         param[i] = r.x;
         moment1[i] = r.y;
         moment2[i] = r.z;

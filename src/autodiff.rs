@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
 use crate::graph::{Graph, NodeId};
-use crate::op::Op;
 use crate::rules;
 use crate::shape::Shape;
 
@@ -160,12 +159,6 @@ impl Graph {
                 msg: format!("learning rate {lr} must be finite and >= 0"),
             });
         }
-        let mut updates = Vec::new();
-        for param in self.parameters() {
-            if let Some(grad) = grads.get(param) {
-                updates.push(self.push_update(Op::SgdUpdate { lr }, &[param, grad])?);
-            }
-        }
-        Ok(updates)
+        Ok(self.optimize(grads, crate::optim::Optimizer::sgd(lr))?.updates)
     }
 }

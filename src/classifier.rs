@@ -32,6 +32,8 @@ struct Step {
     grad_norm: Option<NodeId>,
     /// `(name, node, [rows, cols])` of the optimizer's state (training only).
     optimizer_state: Vec<(String, NodeId, Vec<usize>)>,
+    /// The learning-rate node the updates read (training only).
+    learning_rate: Option<NodeId>,
 }
 
 /// Optional parts of the training step, all run on the device inside the step.
@@ -151,6 +153,7 @@ impl Classifier {
         let recorded = model.record(&mut g, x)?;
         let loss = g.softmax_cross_entropy(recorded.output, y)?;
         let (mut watch, mut guard, mut grad_norm, mut optimizer_state) = (None, None, None, vec![]);
+        let mut learning_rate = None;
         let (session, tally) = match training {
             Some((optimizer, options)) => {
                 let raw = g.backward(loss)?;
@@ -174,9 +177,9 @@ impl Classifier {
                     }
                     None => raw,
                 };
-                let first_new = g.len();
-                g.optimize(&grads, optimizer)?;
-                optimizer_state = state_nodes(&g, first_new);
+                let nodes = g.optimize(&grads, optimizer)?;
+                optimizer_state = state_nodes(&g, &nodes.state);
+                learning_rate = Some(nodes.learning_rate);
                 let total = g.state("loss_total", [1, 1])?;
                 g.accumulate(total, loss)?;
                 (device.compile(&g, &keep)?, total)
@@ -188,7 +191,22 @@ impl Classifier {
         };
         let (x_host, y_host) = (vec![0.0; batch * inputs], vec![0.0; batch * CLASSES]);
         let params = recorded.params;
-        Ok(Step { session, batch, x, y, loss, tally, params, x_host, y_host, watch, guard, grad_norm, optimizer_state })
+        Ok(Step {
+            session,
+            batch,
+            x,
+            y,
+            loss,
+            tally,
+            params,
+            x_host,
+            y_host,
+            watch,
+            guard,
+            grad_norm,
+            optimizer_state,
+            learning_rate,
+        })
     }
 
     /// Per-parameter gradient statistics of the last training step (needs
@@ -226,6 +244,22 @@ impl Classifier {
     /// The optimizer the training step applies.
     pub fn optimizer(&self) -> Optimizer {
         self.optimizer
+    }
+
+    /// Sets the learning rate of the following training steps, without recompiling
+    /// (for a schedule, see [`crate::Schedule`]). Four bytes are written to the
+    /// device; [`Classifier::optimizer`] keeps the initial rate.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for a rate that is negative or not finite.
+    pub fn set_learning_rate(&mut self, lr: f32) -> Result<()> {
+        if !(lr.is_finite() && lr >= 0.0) {
+            let msg = format!("learning rate {lr} must be finite and >= 0");
+            return Err(Error::InvalidArgument { op: "set_learning_rate", msg });
+        }
+        let node = self.train.learning_rate.expect("a training step records a learning rate");
+        self.train.session.write(node, &[lr])
     }
 
     /// The training batch size.
@@ -367,10 +401,10 @@ impl Classifier {
 
 /// The state nodes recorded from `first` on: the optimizer's, when called around
 /// [`Graph::optimize`].
-fn state_nodes(g: &Graph, first: usize) -> Vec<(String, NodeId, Vec<usize>)> {
-    let states = g.ids().skip(first).filter(|&id| g.nodes()[id.index()].op == crate::op::Op::State);
+fn state_nodes(g: &Graph, states: &[NodeId]) -> Vec<(String, NodeId, Vec<usize>)> {
     states
-        .map(|id| {
+        .iter()
+        .map(|&id| {
             let shape = g.nodes()[id.index()].shape;
             (g.label(id), id, vec![shape.rows, shape.cols])
         })

@@ -188,16 +188,19 @@ impl<'g> Pass<'g> {
     }
 
     fn updates(&mut self) {
-        let mut kinds: Vec<(Op, Option<NodeId>, Vec<NodeId>)> = Vec::new();
+        // Members share the op (and its configuration) and the values every member reads:
+        // the learning rate, and Adam's corrections.
+        let mut kinds: Vec<(Op, Vec<NodeId>, Vec<NodeId>)> = Vec::new();
         for &id in self.order {
             let op = self.op(id);
-            if !matches!(op, Op::SgdUpdate { .. } | Op::SgdMomentum { .. } | Op::Adam(_)) {
-                continue;
-            }
-            let corrections = matches!(op, Op::Adam(_)).then(|| self.inputs(id)[4]);
-            match kinds.iter_mut().find(|(o, c, _)| *o == op && *c == corrections) {
+            let shared = match op {
+                Op::Sgd(_) => vec![self.inputs(id)[2]],
+                Op::Adam(_) => self.inputs(id)[4..6].to_vec(),
+                _ => continue,
+            };
+            match kinds.iter_mut().find(|(o, s, _)| *o == op && *s == shared) {
                 Some((_, _, members)) => members.push(id),
-                None => kinds.push((op, corrections, vec![id])),
+                None => kinds.push((op, shared, vec![id])),
             }
         }
         for (_, _, members) in kinds {

@@ -4,10 +4,26 @@
 
 pub use crate::map::Map;
 
-/// Adam's hyper-parameters (PyTorch's defaults from `Optimizer::adam`).
+/// SGD's hyper-parameters, as PyTorch's `torch.optim.SGD` (no dampening).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SgdConfig {
+    /// The initial learning rate; the step reads the current one from a `[1, 1]` state
+    /// node (see [`crate::OptimizerNodes::learning_rate`]), so it can change between steps.
+    pub lr: f32,
+    /// Momentum factor; 0 for plain SGD.
+    pub momentum: f32,
+    /// Nesterov momentum: the step is `g + momentum · v` instead of `v`.
+    pub nesterov: bool,
+    /// L2 penalty added to the gradient: `g + weight_decay · p`.
+    pub weight_decay: f32,
+}
+
+/// Adam's hyper-parameters (PyTorch's defaults from `Optimizer::adam` and
+/// `Optimizer::adamw`).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AdamConfig {
-    /// Learning rate.
+    /// The initial learning rate; the step reads the current one from a `[1, 1]` state
+    /// node (see [`crate::OptimizerNodes::learning_rate`]).
     pub lr: f32,
     /// First-moment decay (PyTorch: 0.9).
     pub beta1: f32,
@@ -15,6 +31,12 @@ pub struct AdamConfig {
     pub beta2: f32,
     /// Added to `sqrt(v̂)` for stability (PyTorch: 1e-8).
     pub eps: f32,
+    /// Weight decay: added to the gradient as `weight_decay · p` (Adam), or, when
+    /// `decoupled`, applied to the parameter as `p · (1 − lr · weight_decay)` before the
+    /// step (AdamW).
+    pub weight_decay: f32,
+    /// AdamW's decoupled weight decay.
+    pub decoupled: bool,
 }
 
 impl AdamConfig {
@@ -74,22 +96,14 @@ pub enum Op {
     /// Inputs `(logits, targets)`: how many non-padding rows have their largest logit
     /// where the target is largest, `[1, 1]`. Not differentiable.
     CountCorrect,
-    /// Inputs `(param, grad)`: `param -= lr · grad`, in place (the node aliases `param`).
-    SgdUpdate {
-        /// Learning rate.
-        lr: f32,
-    },
-    /// Inputs `(param, grad, velocity)`: PyTorch's SGD with momentum,
-    /// `v = momentum·v + grad; param -= lr·v`, both in place.
-    SgdMomentum {
-        /// Learning rate.
-        lr: f32,
-        /// Momentum factor.
-        momentum: f32,
-    },
-    /// Inputs `(param, grad, m, v, corrections)`: Adam with bias correction as PyTorch
-    /// computes it, `param`, `m` and `v` updated in place; `corrections` is the state
-    /// after its [`Op::AdamCorrections`].
+    /// Inputs `(param, grad, lr)`, and `velocity` last when the momentum is not 0:
+    /// PyTorch's SGD, `g += weight_decay·p`; with momentum `v = momentum·v + g` and the
+    /// step `v` (Nesterov: `g + momentum·v`); `param -= lr · step`, in place (the node
+    /// aliases `param`). `lr` is a `[1, 1]` node.
+    Sgd(SgdConfig),
+    /// Inputs `(param, grad, m, v, corrections, lr)`: Adam (or AdamW) with bias
+    /// correction as PyTorch computes it, `param`, `m` and `v` updated in place;
+    /// `corrections` is the state after its [`Op::AdamCorrections`], `lr` a `[1, 1]` node.
     Adam(AdamConfig),
     /// Input `corrections [1, 4]` = `[1 − β₁ᵗ, 1 − β₂ᵗ, β₁ᵗ, β₂ᵗ]`, advanced one step in
     /// place, each by the exact `1 − β` (see `cpu_ops::adam_corrections`): no nearly equal
@@ -135,8 +149,8 @@ impl Op {
             Op::SoftmaxCrossEntropy => "softmax_cross_entropy",
             Op::SoftmaxCrossEntropyGrad => "softmax_cross_entropy_grad",
             Op::CountCorrect => "count_correct",
-            Op::SgdUpdate { .. } => "sgd_update",
-            Op::SgdMomentum { .. } => "sgd_momentum",
+            Op::Sgd(c) if c.momentum == 0.0 => "sgd_update",
+            Op::Sgd(_) => "sgd_momentum",
             Op::Adam(_) => "adam",
             Op::AdamCorrections(_) => "adam_corrections",
             Op::SumSquares => "sum_squares",
@@ -157,12 +171,8 @@ impl Op {
     /// planner always keeps them.
     pub fn updated_inputs(&self) -> &'static [usize] {
         match self {
-            Op::SgdUpdate { .. }
-            | Op::Increment
-            | Op::Accumulate
-            | Op::FirstNonFinite { .. }
-            | Op::AdamCorrections(_) => &[0],
-            Op::SgdMomentum { .. } => &[0, 2],
+            Op::Sgd(c) if c.momentum != 0.0 => &[0, 3],
+            Op::Sgd(_) | Op::Increment | Op::Accumulate | Op::FirstNonFinite { .. } | Op::AdamCorrections(_) => &[0],
             Op::Adam(_) => &[0, 2, 3],
             _ => &[],
         }

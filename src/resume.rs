@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use crate::checkpoint::{self, Tensor};
 use crate::error::{Error, Result};
 use crate::nn::Sequential;
-use crate::op::AdamConfig;
+use crate::op::{AdamConfig, SgdConfig};
 use crate::optim::Optimizer;
 
 /// Where training stood after `epoch` epochs, and the optimizer's state then.
@@ -71,13 +71,16 @@ fn metadata(state: &TrainingState, model: &Sequential) -> HashMap<String, String
         ("clip_norm".to_owned(), state.clip_norm.map_or("none".to_owned(), |c| c.to_string())),
     ]);
     // f32 Display is the shortest text that parses back to the same bits.
-    let hyper: Vec<(&str, f32)> = match state.optimizer {
-        Optimizer::Sgd { lr, momentum } => vec![("lr", lr), ("momentum", momentum)],
-        Optimizer::Adam(AdamConfig { lr, beta1, beta2, eps }) => {
-            vec![("lr", lr), ("beta1", beta1), ("beta2", beta2), ("eps", eps)]
+    let (kind, hyper): (&str, Vec<(&str, f32)>) = match state.optimizer {
+        Optimizer::Sgd(SgdConfig { lr, momentum, nesterov, weight_decay }) => {
+            let kind = if nesterov { "sgd_nesterov" } else { "sgd" };
+            (kind, vec![("lr", lr), ("momentum", momentum), ("weight_decay", weight_decay)])
+        }
+        Optimizer::Adam(AdamConfig { lr, beta1, beta2, eps, weight_decay, decoupled }) => {
+            let kind = if decoupled { "adamw" } else { "adam" };
+            (kind, vec![("lr", lr), ("beta1", beta1), ("beta2", beta2), ("eps", eps), ("weight_decay", weight_decay)])
         }
     };
-    let kind = if matches!(state.optimizer, Optimizer::Adam(_)) { "adam" } else { "sgd" };
     meta.insert("optimizer".into(), kind.into());
     meta.extend(hyper.into_iter().map(|(k, v)| (k.to_owned(), v.to_string())));
     meta
@@ -130,14 +133,23 @@ pub fn load(model_path: &Path, model: &mut Sequential) -> Result<TrainingState> 
             Err(bad(format!("'{key}' is not finite")))
         }
     };
+    // States written before weight decay existed have none: 0.
+    let weight_decay = if meta.contains_key("weight_decay") { real("weight_decay")? } else { 0.0 };
     let optimizer = match field("optimizer")?.as_str() {
-        "adam" => Optimizer::Adam(AdamConfig {
+        kind @ ("adam" | "adamw") => Optimizer::Adam(AdamConfig {
             lr: real("lr")?,
             beta1: real("beta1")?,
             beta2: real("beta2")?,
             eps: real("eps")?,
+            weight_decay,
+            decoupled: kind == "adamw",
         }),
-        "sgd" => Optimizer::Sgd { lr: real("lr")?, momentum: real("momentum")? },
+        kind @ ("sgd" | "sgd_nesterov") => Optimizer::Sgd(SgdConfig {
+            lr: real("lr")?,
+            momentum: real("momentum")?,
+            nesterov: kind == "sgd_nesterov",
+            weight_decay,
+        }),
         other => return Err(bad(format!("unknown optimizer '{other}'"))),
     };
     optimizer.validate().map_err(|e| bad(e.to_string()))?;

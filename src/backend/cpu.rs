@@ -107,7 +107,7 @@ impl CpuSession {
     fn update(&mut self, id: NodeId, column_sum: Option<NodeId>) {
         let node = &self.graph.nodes()[id.index()];
         let (op, n) = (node.op, node.inputs.len());
-        let mut at = [None; 5];
+        let mut at = [None; 6];
         for (slot, &input) in at.iter_mut().zip(&node.inputs) {
             *slot = if Some(input) == column_sum { None } else { Some(self.slot(input)) };
         }
@@ -116,7 +116,7 @@ impl CpuSession {
             let len = self.graph.nodes()[sum.index()].shape.len();
             k::sum_rows(&self.slots[self.slot(x)], self.graph.nodes()[x.index()].shape, &mut self.column_sum[..len]);
         }
-        let mut values: [Vec<f32>; 5] = Default::default();
+        let mut values: [Vec<f32>; 6] = Default::default();
         for (value, slot) in values.iter_mut().zip(&at[..n]) {
             *value = match slot {
                 Some(slot) => std::mem::take(&mut self.slots[*slot]),
@@ -124,15 +124,17 @@ impl CpuSession {
             };
         }
         match (op, &mut values[..n]) {
-            (Op::SgdUpdate { lr }, [p, g]) => p.iter_mut().zip(g.iter()).for_each(|(p, g)| *p -= lr * g),
+            (Op::Sgd(config), [p, g, lr]) => k::sgd(p, g, lr[0], &config, None),
+            (Op::Sgd(config), [p, g, lr, v]) => k::sgd(p, g, lr[0], &config, Some(v)),
             (Op::Accumulate, [p, g]) => p.iter_mut().zip(g.iter()).for_each(|(p, g)| *p += g),
             (Op::FirstNonFinite { tag }, [record, value, step]) => {
                 if record[..2] == [0.0, 0.0] && value.iter().any(|v| !v.is_finite()) {
                     record.copy_from_slice(&[step[0], step[1], tag as f32]);
                 }
             }
-            (Op::SgdMomentum { lr, momentum }, [p, g, v]) => k::sgd_momentum(p, g, v, lr, momentum),
-            (Op::Adam(config), [p, g, m, v, t]) => k::adam(p, g, m, v, t, &config, self.complements[id.index()]),
+            (Op::Adam(config), [p, g, m, v, t, lr]) => {
+                k::adam(p, g, m, v, t, lr[0], &config, self.complements[id.index()])
+            }
             (Op::Increment, [counter]) => k::increment(counter),
             (Op::AdamCorrections(_), [state]) => k::adam_corrections(state, self.complements[id.index()]),
             (op, _) => unreachable!("{} is not an update of these inputs", op.name()),

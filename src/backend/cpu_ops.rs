@@ -2,7 +2,7 @@
 //! output slice it is given (the session's storage, allocated once). They define what
 //! every GPU kernel must compute. Sums accumulate in f64.
 
-use crate::op::AdamConfig;
+use crate::op::{AdamConfig, SgdConfig};
 use crate::shape::Shape;
 
 /// Element `(r, c)` of a value of shape `from` broadcast to a wider shape.
@@ -202,11 +202,30 @@ pub fn increment(counter: &mut [f32]) {
     }
 }
 
-/// PyTorch's SGD with momentum (no dampening): `v = momentum·v + g; p -= lr·v`.
-pub fn sgd_momentum(p: &mut [f32], g: &[f32], v: &mut [f32], lr: f32, momentum: f32) {
-    for ((p, &g), v) in p.iter_mut().zip(g).zip(v) {
-        *v = momentum * *v + g;
-        *p -= lr * *v;
+/// `g + weight_decay · p`, PyTorch's L2 term, added only when the decay is not 0 (so an
+/// infinite parameter does not turn the gradient into NaN through 0 · ∞).
+fn decayed(g: f32, p: f32, weight_decay: f32) -> f32 {
+    if weight_decay != 0.0 {
+        g + weight_decay * p
+    } else {
+        g
+    }
+}
+
+/// PyTorch's SGD step with learning rate `lr`: `d = g (+ weight_decay·p)`; without
+/// `velocity`, `p -= lr·d`; with it (momentum, no dampening) `v = momentum·v + d` and
+/// `p -= lr·v`, or `p -= lr·(d + momentum·v)` for Nesterov.
+pub fn sgd(p: &mut [f32], g: &[f32], lr: f32, c: &SgdConfig, velocity: Option<&mut [f32]>) {
+    match velocity {
+        None => p.iter_mut().zip(g).for_each(|(p, &g)| *p -= lr * decayed(g, *p, c.weight_decay)),
+        Some(velocity) => {
+            for ((p, &g), v) in p.iter_mut().zip(g).zip(velocity) {
+                let d = decayed(g, *p, c.weight_decay);
+                *v = c.momentum * *v + d;
+                let step = if c.nesterov { d + c.momentum * *v } else { *v };
+                *p -= lr * step;
+            }
+        }
     }
 }
 
@@ -233,23 +252,31 @@ pub fn bias_correction(state: &[f32], which: usize) -> f32 {
     }
 }
 
-/// One Adam step with the bias-correction state of [`adam_corrections`], in PyTorch's
-/// order of operations: `p -= (lr / (1 − β₁ᵗ)) · m / (sqrt(v) / sqrt(1 − β₂ᵗ) + eps)`;
-/// `complements` as for [`adam_corrections`].
-#[allow(clippy::too_many_arguments)] // four tensors, the state, the config, its complements
+/// One Adam step with learning rate `lr` and the bias-correction state of
+/// [`adam_corrections`], in PyTorch's order of operations:
+/// `p -= (lr / (1 − β₁ᵗ)) · m / (sqrt(v) / sqrt(1 − β₂ᵗ) + eps)`, after adding
+/// `weight_decay · p` to the gradient (Adam) or multiplying `p` by `1 − lr·weight_decay`
+/// (AdamW, `decoupled`); `complements` as for [`adam_corrections`].
+#[allow(clippy::too_many_arguments)] // four tensors, the state, the rate, the config, its complements
 pub fn adam(
     p: &mut [f32],
     g: &[f32],
     m: &mut [f32],
     v: &mut [f32],
     corrections: &[f32],
+    lr: f32,
     c: &AdamConfig,
     complements: (f32, f32),
 ) {
     let (one_minus_b1, one_minus_b2) = complements;
-    let step_size = c.lr / bias_correction(corrections, 0);
+    let step_size = lr / bias_correction(corrections, 0);
     let bias2_sqrt = bias_correction(corrections, 1).sqrt();
+    let (l2, decoupled) = if c.decoupled { (0.0, c.weight_decay) } else { (c.weight_decay, 0.0) };
     for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m).zip(v) {
+        let g = decayed(g, *p, l2);
+        if decoupled != 0.0 {
+            *p *= 1.0 - lr * decoupled;
+        }
         *m = c.beta1 * *m + one_minus_b1 * g;
         *v = c.beta2 * *v + one_minus_b2 * g * g;
         *p -= step_size * *m / (v.sqrt() / bias2_sqrt + c.eps);

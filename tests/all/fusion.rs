@@ -81,8 +81,14 @@ pub fn fused_training_steps_equal_unfused(device: &Device) {
     // K = 300 with a [37, 40] output splits along K on the GPU: the epilogue then runs in
     // the pass that adds the partial products.
     let sizes = [300, 40, 24, 7];
-    let optimizers = [Optimizer::adam(1e-2), Optimizer::Sgd { lr: 0.1, momentum: 0.9 }, Optimizer::sgd(0.1)];
-    for (activation, optimizer) in [Layer::Relu, Layer::Sigmoid, Layer::Tanh].into_iter().zip(optimizers) {
+    let cases = [
+        (Layer::Relu, Optimizer::adam(1e-2)),
+        (Layer::Sigmoid, Optimizer::sgd_momentum(0.1, 0.9)),
+        (Layer::Tanh, Optimizer::sgd(0.1)),
+        (Layer::Relu, Optimizer::adamw(1e-2).with_weight_decay(0.1)),
+        (Layer::Tanh, Optimizer::sgd_momentum(0.1, 0.9).with_nesterov().with_weight_decay(0.01)),
+    ];
+    for (activation, optimizer) in cases {
         let (g, [x, y, loss, total]) = mlp_step(&sizes, 37, activation.clone(), optimizer).unwrap();
         let data: Vec<_> = (0..3).map(|s| batch_data(s, 37, sizes[0], 7)).collect();
         let feed = [(x, data.iter().map(|d| d.0.clone()).collect()), (y, data.iter().map(|d| d.1.clone()).collect())];

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use backprop::checkpoint::{self, Tensor};
 use backprop::nn::{Init, Layer, Sequential};
-use backprop::{init, Device, Graph, NodeId, Optimizer, Shape};
+use backprop::{init, Device, Graph, NodeId, Optimizer, Schedule, Shape};
 
 use crate::common::{Tolerance, REDUCTION, TRANSCENDENTAL};
 
@@ -160,29 +160,85 @@ pub fn every_op_matches_pytorch(device: &Device) {
     }
 }
 
-/// Five Adam steps of an MLP 4-5-3 on one batch: every loss and the final parameters.
-pub fn five_adam_steps_match_pytorch(device: &Device) {
-    let golden = golden("adam.safetensors");
+/// Five steps of an MLP 4-5-3 on one batch with `optimizer`, the learning rate set before
+/// each step from `schedule`: every loss and the final parameters against PyTorch's, from
+/// the entries of `golden` under `prefix` (`init.*`, `loss`, `final.*`).
+fn five_steps(
+    device: &Device,
+    golden: &HashMap<String, Tensor>,
+    prefix: &str,
+    optimizer: Optimizer,
+    schedule: Schedule,
+) {
     let mut model = Sequential::mlp(&[4, 5, 3], Layer::Relu, Init::PyTorch, &mut init::rng(0)).unwrap();
+    let init_prefix = format!("{prefix}init.");
     let start: Vec<Tensor> = golden
         .values()
-        .filter_map(|t| t.name.strip_prefix("init.").map(|n| Tensor { name: n.to_owned(), ..t.clone() }))
+        .filter_map(|t| t.name.strip_prefix(&init_prefix).map(|n| Tensor { name: n.to_owned(), ..t.clone() }))
         .collect();
-    model.load_state_dict(&start, Path::new("adam.safetensors")).unwrap();
+    model.load_state_dict(&start, Path::new("golden")).unwrap();
     let mut g = Graph::new();
     let x = g.input("x", [8, 4]).unwrap();
     let y = g.input("y", [8, 3]).unwrap();
     let recorded = model.record(&mut g, x).unwrap();
     let loss = g.softmax_cross_entropy(recorded.output, y).unwrap();
     let grads = g.backward(loss).unwrap();
-    g.optimize(&grads, Optimizer::adam(0.01)).unwrap();
+    let lr = g.optimize(&grads, optimizer).unwrap().learning_rate;
     let mut session = device.compile(&g, &[loss]).unwrap();
     session.write(x, &golden["x"].values).unwrap();
     session.write(y, &golden["y"].values).unwrap();
-    let losses: Vec<f32> = (0..5).map(|_| session.run_and_read(&[loss]).unwrap()[0][0]).collect();
-    check("losses", &losses, &golden["loss"].values, Tolerance { atol: 1e-6, rtol: 1e-5 });
+    let losses: Vec<f32> = (0..5)
+        .map(|t| {
+            session.write(lr, &[schedule.lr(optimizer.lr(), t)]).unwrap();
+            session.run_and_read(&[loss]).unwrap()[0][0]
+        })
+        .collect();
+    let tol = Tolerance { atol: 1e-6, rtol: 1e-5 };
+    check(&format!("{prefix}losses"), &losses, &golden[&format!("{prefix}loss")].values, tol);
     for (name, id) in &recorded.params {
         let final_values = session.read(*id).unwrap();
-        check(name, &final_values, &golden[&format!("final.{name}")].values, Tolerance { atol: 1e-6, rtol: 1e-5 });
+        check(&format!("{prefix}{name}"), &final_values, &golden[&format!("{prefix}final.{name}")].values, tol);
+    }
+}
+
+/// Five Adam steps of an MLP 4-5-3 on one batch: every loss and the final parameters.
+pub fn five_adam_steps_match_pytorch(device: &Device) {
+    five_steps(device, &golden("adam.safetensors"), "", Optimizer::adam(0.01), Schedule::Constant);
+}
+
+/// Weight decay (L2 and decoupled), Nesterov momentum, and a learning rate changed
+/// between steps by a cosine schedule, each five steps against PyTorch.
+pub fn weight_decay_nesterov_and_schedules_match_pytorch(device: &Device) {
+    let golden = golden("optimizers.safetensors");
+    let cases = [
+        ("adam_l2.", Optimizer::adam(0.01).with_weight_decay(0.1), Schedule::Constant),
+        ("adamw.", Optimizer::adamw(0.01).with_weight_decay(0.1), Schedule::Constant),
+        ("sgd_wd.", Optimizer::sgd(0.1).with_weight_decay(0.05), Schedule::Constant),
+        (
+            "sgd_nesterov.",
+            Optimizer::sgd_momentum(0.1, 0.9).with_nesterov().with_weight_decay(0.05),
+            Schedule::Constant,
+        ),
+        ("adamw_cosine.", Optimizer::adamw(0.01), Schedule::Cosine { steps: 5, min_lr: 0.001 }),
+    ];
+    for (prefix, optimizer, schedule) in cases {
+        five_steps(device, &golden, prefix, optimizer, schedule);
+    }
+}
+
+/// The schedules' rates against PyTorch's `StepLR` and a `LinearLR` warm-up followed by
+/// `CosineAnnealingLR` (`SequentialLR`), over 12 steps from 0.1.
+pub fn schedules_match_pytorch_schedulers() {
+    let golden = golden("optimizers.safetensors");
+    let warmup =
+        Schedule::Warmup { steps: 3, start_factor: 0.1, then: Box::new(Schedule::Cosine { steps: 7, min_lr: 0.001 }) };
+    for (name, schedule) in [("step", Schedule::Step { every: 3, gamma: 0.5 }), ("warmup_cosine", warmup)] {
+        let rates: Vec<f32> = (0..12).map(|t| schedule.lr(0.1, t)).collect();
+        check(
+            &format!("schedule {name}"),
+            &rates,
+            &golden[&format!("schedule.{name}")].values,
+            Tolerance { atol: 1e-7, rtol: 1e-6 },
+        );
     }
 }

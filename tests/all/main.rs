@@ -101,6 +101,7 @@ fn cpu_tests() -> Vec<(&'static str, fn())> {
         shaders::every_kernel_names_an_entry_point_of_its_file,
         shaders::every_fused_module_validates,
         fusion::the_pass_groups_what_a_training_step_repeats,
+        golden::schedules_match_pytorch_schedulers,
     ]
 }
 
@@ -126,6 +127,8 @@ fn gpu_tests() -> Vec<(&'static str, DeviceTest)> {
 fn both_tests() -> Vec<(&'static str, DeviceTest)> {
     tests![DeviceTest;
         fusion::fused_training_steps_equal_unfused,
+        golden::weight_decay_nesterov_and_schedules_match_pytorch,
+        optimizers::the_learning_rate_changes_between_steps,
         fusion::the_mlp_step_takes_at_most_twelve_launches,
         fusion::fusion_never_changes_what_other_nodes_see,
         diagnostics::clipping_leaves_small_gradients_alone_and_clips_by_value,

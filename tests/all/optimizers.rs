@@ -63,12 +63,12 @@ pub fn sgd_momentum_matches_pytorch_formula() {
             expected[i] -= lr * buf[i];
         }
     }
-    let actual = run_steps(&Device::Cpu, Optimizer::Sgd { lr, momentum: mu }, 3);
+    let actual = run_steps(&Device::Cpu, Optimizer::sgd_momentum(lr, mu), 3);
     assert_close("momentum after 3 steps", &actual, &expected, TIGHT);
 }
 
 pub fn optimizer_updates_gpu_matches_cpu(device: &Device) {
-    for optimizer in [Optimizer::adam(0.01), Optimizer::Sgd { lr: 0.1, momentum: 0.9 }, Optimizer::sgd(0.1)] {
+    for optimizer in [Optimizer::adam(0.01), Optimizer::sgd_momentum(0.1, 0.9), Optimizer::sgd(0.1)] {
         let expected = run_steps(&Device::Cpu, optimizer, 5);
         let actual = run_steps(device, optimizer, 5);
         assert_close(&format!("{optimizer:?}"), &actual, &expected, TIGHT);
@@ -81,7 +81,34 @@ pub fn invalid_hyper_parameters_are_errors() {
     let loss = g.sum(p).unwrap();
     let grads = g.backward(loss).unwrap();
     assert!(g.optimize(&grads, Optimizer::adam(f32::NAN)).is_err());
-    assert!(g.optimize(&grads, Optimizer::Sgd { lr: 0.1, momentum: 1.5 }).is_err());
+    assert!(g.optimize(&grads, Optimizer::sgd_momentum(0.1, 1.5)).is_err());
+    let message = |o: Optimizer| g.clone().optimize(&grads, o).unwrap_err().to_string();
+    assert!(message(Optimizer::sgd(0.1).with_nesterov()).contains("Nesterov momentum needs a momentum"));
+    assert!(message(Optimizer::adamw(0.1).with_weight_decay(-1.0)).contains("weight_decay -1 must be finite"));
+    assert!(message(Optimizer::sgd(0.1).with_weight_decay(f32::INFINITY)).contains("weight_decay inf"));
+}
+
+/// The learning rate is a value on the device: a classifier's rate changes between steps
+/// without recompiling (rate 0 leaves the parameters as they are), and bad rates are
+/// refused.
+pub fn the_learning_rate_changes_between_steps(device: &Device) {
+    let data = synthetic(64);
+    let model = Sequential::mlp(&[12, 16, 10], Layer::Relu, Init::PyTorch, &mut init::rng(1)).unwrap();
+    let mut classifier = Classifier::new(device, model, Optimizer::adam(0.01), 32, 64).unwrap();
+    let weights = |c: &mut Classifier| -> Vec<Vec<f32>> {
+        c.model().unwrap().state_dict().into_iter().map(|t| t.values).collect()
+    };
+    let before = weights(&mut classifier);
+    classifier.set_learning_rate(0.0).unwrap();
+    classifier.train_epoch(&data, &mut init::rng(2), |_| {}).unwrap();
+    assert_eq!(weights(&mut classifier), before, "rate 0: nothing moves");
+    classifier.set_learning_rate(0.05).unwrap();
+    classifier.train_epoch(&data, &mut init::rng(2), |_| {}).unwrap();
+    assert_ne!(weights(&mut classifier), before);
+    for bad in [f32::NAN, -1.0, f32::INFINITY] {
+        let err = classifier.set_learning_rate(bad).unwrap_err().to_string();
+        assert!(err.contains("must be finite and >= 0"), "{err}");
+    }
 }
 
 /// 200 synthetic 12-pixel samples; the class is the brightest of the first ten pixels.
@@ -94,7 +121,7 @@ pub fn synthetic(n: usize) -> Dataset {
 
 pub fn whole_mlp_training_gpu_matches_cpu(device: &Device) {
     let data = synthetic(150); // 150 = 4 full batches of 32 and a partial one of 22
-    for optimizer in [Optimizer::adam(0.01), Optimizer::Sgd { lr: 0.05, momentum: 0.9 }] {
+    for optimizer in [Optimizer::adam(0.01), Optimizer::sgd_momentum(0.05, 0.9)] {
         let train = |device: &Device| {
             let model = Sequential::mlp(&[12, 16, 10], Layer::Relu, Init::PyTorch, &mut init::rng(1)).unwrap();
             let mut classifier = Classifier::new(device, model, optimizer, 32, 64).unwrap();

@@ -23,7 +23,7 @@ fn train(classifier: &mut Classifier, data: &Dataset, epochs: std::ops::RangeInc
 pub fn five_plus_five_epochs_equal_ten(device: &Device) {
     let data = crate::optimizers::synthetic(150);
     let dir = crate::files::temp_dir(&format!("resume-{}", device.name().len()));
-    for optimizer in [Optimizer::adam(0.01), Optimizer::Sgd { lr: 0.05, momentum: 0.9 }] {
+    for optimizer in [Optimizer::adam(0.01), Optimizer::sgd_momentum(0.05, 0.9)] {
         let mut straight = Classifier::new(device, model(1), optimizer, 32, 64).unwrap();
         train(&mut straight, &data, 1..=10);
 

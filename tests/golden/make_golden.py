@@ -13,6 +13,12 @@ adam.safetensors: an MLP 4-5-3 (ReLU) trained five Adam steps (lr 0.01, PyTorch'
 defaults otherwise) with cross-entropy on one fixed batch, in float32 as a user runs it:
 the initial parameters `init.0.weight`, ..., the batch `x` and one-hot `y`, each step's
 loss `loss`, and the parameters after the five steps `final.0.weight`, ...
+
+optimizers.safetensors: the same model, batch and five steps for other optimizers, each
+under its case's prefix (`CASE.init.*`, `CASE.loss`, `CASE.final.*`; the batch `x`, `y`
+once): Adam with L2 weight decay, AdamW, SGD with weight decay, SGD with Nesterov
+momentum and weight decay, and AdamW following a cosine schedule; and the learning rates
+of PyTorch's schedulers over 12 steps (`schedule.step`, `schedule.warmup_cosine`).
 """
 
 import os
@@ -146,6 +152,58 @@ def adam():
     save_file({k: v.contiguous() for k, v in out.items()}, os.path.join(HERE, "adam.safetensors"))
 
 
+def train(name, make_optimizer, make_scheduler, x, labels, out):
+    torch.manual_seed(7)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3))
+    out.update({f"{name}.init.{k}": v.detach().clone() for k, v in model.state_dict().items()})
+    optimizer = make_optimizer(model.parameters())
+    scheduler = make_scheduler(optimizer) if make_scheduler else None
+    losses = []
+    for _ in range(5):
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(x), labels)
+        loss.backward()
+        optimizer.step()
+        if scheduler:
+            scheduler.step()
+        losses.append(loss.item())
+    out.update({f"{name}.final.{k}": v.detach().clone() for k, v in model.state_dict().items()})
+    out[f"{name}.loss"] = torch.tensor(losses).reshape(1, 5)
+
+
+def schedule_lrs(make_scheduler, steps=12):
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    scheduler = make_scheduler(optimizer)
+    lrs = []
+    for _ in range(steps):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    return torch.tensor(lrs, dtype=torch.float32).reshape(1, steps)
+
+
+def optimizers():
+    torch.manual_seed(8)
+    x = torch.randn(8, 4)
+    labels = torch.randint(0, 3, (8,))
+    out = {"x": x, "y": F.one_hot(labels, 3).to(torch.float32)}
+    optim = torch.optim
+    train("adam_l2", lambda p: optim.Adam(p, lr=0.01, weight_decay=0.1), None, x, labels, out)
+    train("adamw", lambda p: optim.AdamW(p, lr=0.01, weight_decay=0.1), None, x, labels, out)
+    train("sgd_wd", lambda p: optim.SGD(p, lr=0.1, weight_decay=0.05), None, x, labels, out)
+    nesterov = lambda p: optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.05)
+    train("sgd_nesterov", nesterov, None, x, labels, out)
+    cosine = lambda o: optim.lr_scheduler.CosineAnnealingLR(o, T_max=5, eta_min=0.001)
+    train("adamw_cosine", lambda p: optim.AdamW(p, lr=0.01), cosine, x, labels, out)
+    out["schedule.step"] = schedule_lrs(lambda o: optim.lr_scheduler.StepLR(o, step_size=3, gamma=0.5))
+    warmup = lambda o: optim.lr_scheduler.LinearLR(o, start_factor=0.1, total_iters=3)
+    cos = lambda o: optim.lr_scheduler.CosineAnnealingLR(o, T_max=7, eta_min=0.001)
+    sequential = lambda o: optim.lr_scheduler.SequentialLR(o, [warmup(o), cos(o)], milestones=[3])
+    out["schedule.warmup_cosine"] = schedule_lrs(sequential)
+    save_file({k: v.contiguous() for k, v in out.items()}, os.path.join(HERE, "optimizers.safetensors"))
+
+
 if __name__ == "__main__":
     ops()
     adam()
+    optimizers()

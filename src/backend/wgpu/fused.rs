@@ -6,7 +6,7 @@ use bytemuck::bytes_of;
 
 use super::generate::{self, EpilogueStep, UpdateKind, MAX_EPILOGUE};
 use super::kernels::{Kernel, OptimParams, ReduceParams};
-use super::session::{adam_params, GpuSession, Launch};
+use super::session::{adam_params, sgd_params, GpuSession, Launch};
 use crate::error::Result;
 use crate::fuse::{Group, Update};
 use crate::graph::NodeId;
@@ -86,10 +86,8 @@ impl GpuSession {
     /// an MLP's on any adapter that allows 25).
     fn updates(&self, members: &[Update]) -> Vec<Launch> {
         let (kind, params) = match self.node(members[0].node).op {
-            Op::SgdUpdate { lr } => (UpdateKind::Sgd, OptimParams { lr, ..Default::default() }),
-            Op::SgdMomentum { lr, momentum } => {
-                (UpdateKind::Momentum, OptimParams { lr, momentum, ..Default::default() })
-            }
+            Op::Sgd(config) if config.momentum == 0.0 => (UpdateKind::Sgd, sgd_params(config).0),
+            Op::Sgd(config) => (UpdateKind::Momentum, sgd_params(config).0),
             Op::Adam(config) => (UpdateKind::Adam, adam_params(config)),
             op => unreachable!("{} is not an optimizer update", op.name()),
         };
@@ -112,10 +110,10 @@ impl GpuSession {
                 None => node.inputs[1],
             };
             bindings.extend([(base, member.node), (base + 1, grad)]);
-            match node.op {
-                Op::SgdMomentum { .. } => bindings.push((base + 2, node.inputs[2])),
-                Op::Adam(_) => bindings.extend([(base + 2, node.inputs[2]), (base + 3, node.inputs[3])]),
-                _ => {}
+            match kind {
+                UpdateKind::Momentum => bindings.push((base + 2, node.inputs[3])),
+                UpdateKind::Adam => bindings.extend([(base + 2, node.inputs[2]), (base + 3, node.inputs[3])]),
+                UpdateKind::Sgd => {}
             }
             let len = node.shape.len() as u32;
             let summed = self.node(grad).shape;
@@ -124,8 +122,11 @@ impl GpuSession {
             // and every branch of the kernel is uniform across a workgroup.
             start += len.next_multiple_of(256);
         }
+        let first = &self.node(members[0].node).inputs;
         if kind == UpdateKind::Adam {
-            bindings.push((0, self.node(members[0].node).inputs[4]));
+            bindings.extend([(0, first[4]), (1, first[5])]);
+        } else {
+            bindings.push((1, first[2]));
         }
         let mut uniform = bytes_of(&OptimParams { len: start, ..params }).to_vec();
         uniform.extend_from_slice(bytemuck::cast_slice(&ranges));

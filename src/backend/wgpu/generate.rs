@@ -103,7 +103,8 @@ impl UpdateKind {
 
 /// The module of one launch updating parameters `0..column_sums.len()`: parameter j at
 /// binding 4 + 4j, its gradient at 5 + 4j (a matrix whose column sums are the gradient
-/// where `column_sums[j]`), its state at 6 + 4j and 7 + 4j; Adam's corrections at 0.
+/// where `column_sums[j]`), its state at 6 + 4j and 7 + 4j; Adam's corrections at 0, the
+/// learning rate at 1.
 /// `params.ranges[j]` = (first element in the launch, length, rows and columns of the
 /// summed matrix). Entry point `updates`.
 pub(super) fn updates_module(kind: UpdateKind, column_sums: &[bool]) -> u32 {
@@ -114,7 +115,7 @@ pub(super) fn updates_module(kind: UpdateKind, column_sums: &[bool]) -> u32 {
         let mut body = String::new();
         if kind == UpdateKind::Adam {
             source += "@group(0) @binding(0) var<storage, read> corrections: array<f32>;\n";
-            body += "    let step_size = params.lr / bias_correction_of(corrections[0], corrections[2]);\n";
+            body += "    let bias1 = bias_correction_of(corrections[0], corrections[2]);\n";
             body += "    let bias2_sqrt = sqrt(bias_correction_of(corrections[1], corrections[3]));\n";
         }
         for (j, &column_sum) in column_sums.iter().enumerate() {
@@ -130,7 +131,7 @@ pub(super) fn updates_module(kind: UpdateKind, column_sums: &[bool]) -> u32 {
 
 fn updates_params(members: usize) -> String {
     format!(
-        "struct Params {{\n    len: u32,\n    lr: f32,\n    momentum: f32,\n    beta1: f32,\n    beta2: f32,\n    eps: f32,\n    tag: u32,\n    one_minus_beta1: f32,\n    one_minus_beta2: f32,\n    _pad0: u32,\n    _pad1: u32,\n    _pad2: u32,\n    ranges: array<vec4<u32>, {members}>,\n}}\n\n@group(0) @binding(3) var<uniform> params: Params;\n"
+        "struct Params {{\n    len: u32,\n    weight_decay: f32,\n    momentum: f32,\n    beta1: f32,\n    beta2: f32,\n    eps: f32,\n    tag: u32,\n    one_minus_beta1: f32,\n    one_minus_beta2: f32,\n    flags: u32,\n    _pad1: u32,\n    _pad2: u32,\n    ranges: array<vec4<u32>, {members}>,\n}}\n\n@group(0) @binding(3) var<uniform> params: Params;\n@group(0) @binding(1) var<storage, read> rate: array<f32>;\n"
     )
 }
 
@@ -158,12 +159,12 @@ fn member_bindings(kind: UpdateKind, j: usize, column_sum: bool) -> String {
 fn member_update(kind: UpdateKind, j: usize, column_sum: bool) -> String {
     let g = if column_sum { format!("column_sum{j}(e)") } else { format!("grad{j}[e]") };
     let update = match kind {
-        UpdateKind::Sgd => format!("        param{j}[e] = sgd_element(param{j}[e], g);\n"),
+        UpdateKind::Sgd => format!("        param{j}[e] = sgd_element(param{j}[e], g, rate[0]);\n"),
         UpdateKind::Momentum => format!(
-            "        let r = momentum_element(param{j}[e], g, first{j}[e]);\n        param{j}[e] = r.x;\n        first{j}[e] = r.y;\n"
+            "        let r = momentum_element(param{j}[e], g, first{j}[e], rate[0]);\n        param{j}[e] = r.x;\n        first{j}[e] = r.y;\n"
         ),
         UpdateKind::Adam => format!(
-            "        let r = adam_element(param{j}[e], g, first{j}[e], second{j}[e], step_size, bias2_sqrt);\n        param{j}[e] = r.x;\n        first{j}[e] = r.y;\n        second{j}[e] = r.z;\n"
+            "        let r = adam_element(param{j}[e], g, first{j}[e], second{j}[e], rate[0], bias1, bias2_sqrt);\n        param{j}[e] = r.x;\n        first{j}[e] = r.y;\n        second{j}[e] = r.z;\n"
         ),
     };
     format!(

@@ -313,12 +313,13 @@ pub(crate) struct ReduceParams {
     pub parts: u32,
 }
 
-/// `Params` of `optim.wgsl`.
+/// `Params` of `optim.wgsl` (and of the generated update launches, which add their
+/// ranges after it).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 pub(crate) struct OptimParams {
     pub len: u32,
-    pub lr: f32,
+    pub weight_decay: f32,
     pub momentum: f32,
     pub beta1: f32,
     pub beta2: f32,
@@ -327,5 +328,7 @@ pub(crate) struct OptimParams {
     /// `1 − β₁` and `1 − β₂`, from [`crate::AdamConfig::complements`].
     pub one_minus_beta1: f32,
     pub one_minus_beta2: f32,
-    pub _pad: [u32; 3],
+    /// Bit 0: Nesterov momentum; bit 1: decoupled weight decay (AdamW).
+    pub flags: u32,
+    pub _pad: [u32; 2],
 }

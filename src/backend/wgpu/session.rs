@@ -14,8 +14,8 @@ use crate::backend::Session;
 use crate::error::{Error, Result};
 use crate::fuse::Group;
 use crate::graph::{Graph, Node, NodeId};
-use crate::op::AdamConfig;
 use crate::op::Op;
+use crate::op::{AdamConfig, SgdConfig};
 use crate::plan::{CompileOptions, Plan};
 use crate::shape::Shape;
 
@@ -170,11 +170,17 @@ impl GpuSession {
                 workgroups: [1, 1, 1],
             },
             Op::Accumulate => self.update(Kernel::Accumulate, OptimParams::default(), id, &[]),
-            Op::SgdUpdate { lr } => self.update(Kernel::Sgd, OptimParams { lr, ..Default::default() }, id, &[]),
-            Op::SgdMomentum { lr, momentum } => {
-                self.update(Kernel::SgdMomentum, OptimParams { lr, momentum, ..Default::default() }, id, &[(4, x[2])])
+            Op::Sgd(config) => {
+                let (params, kernel) = sgd_params(config);
+                let mut extra = vec![(6, x[2])];
+                if config.momentum != 0.0 {
+                    extra.push((4, x[3]));
+                }
+                self.update(kernel, params, id, &extra)
             }
-            Op::Adam(config) => self.update(Kernel::Adam, adam_params(config), id, &[(1, x[4]), (4, x[2]), (5, x[3])]),
+            Op::Adam(config) => {
+                self.update(Kernel::Adam, adam_params(config), id, &[(1, x[4]), (4, x[2]), (5, x[3]), (6, x[5])])
+            }
             Op::AdamCorrections(config) => Launch {
                 kernel: Kernel::AdamCorrections,
                 params: bytes_of(&OptimParams { len: 4, ..adam_params(config) }).to_vec(),
@@ -309,10 +315,19 @@ impl GpuSession {
     }
 }
 
+/// The uniform of an Adam (or AdamW) update; its learning rate is a bound value.
 pub(super) fn adam_params(config: AdamConfig) -> OptimParams {
-    let AdamConfig { lr, beta1, beta2, eps } = config;
+    let AdamConfig { beta1, beta2, eps, weight_decay, decoupled, .. } = config;
     let (one_minus_beta1, one_minus_beta2) = config.complements();
-    OptimParams { lr, beta1, beta2, eps, one_minus_beta1, one_minus_beta2, ..Default::default() }
+    let flags = if decoupled { 2 } else { 0 };
+    OptimParams { weight_decay, beta1, beta2, eps, one_minus_beta1, one_minus_beta2, flags, ..Default::default() }
+}
+
+/// The uniform and kernel of an SGD update; its learning rate is a bound value.
+pub(super) fn sgd_params(config: SgdConfig) -> (OptimParams, Kernel) {
+    let SgdConfig { momentum, nesterov, weight_decay, .. } = config;
+    let params = OptimParams { weight_decay, momentum, flags: nesterov as u32, ..Default::default() };
+    (params, if momentum == 0.0 { Kernel::Sgd } else { Kernel::SgdMomentum })
 }
 
 fn elementwise_params(out: Shape, a: Shape, b: Shape, scalar: f32) -> Vec<u8> {
