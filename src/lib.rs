@@ -56,7 +56,7 @@ pub mod resume;
 mod rules;
 pub mod schedule;
 mod shape;
-mod total;
+pub mod total;
 pub mod view;
 
 pub use autodiff::Gradients;
