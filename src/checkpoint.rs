@@ -133,7 +133,7 @@ impl Sequential {
         self.named_parameters()
             .into_iter()
             .map(|(name, [rows, cols], values)| {
-                let shape = if name.ends_with(".bias") { vec![cols] } else { vec![rows, cols] };
+                let shape = if self.is_vector(&name) { vec![cols] } else { vec![rows, cols] };
                 Tensor { name, shape, values: values.to_vec() }
             })
             .collect()

@@ -66,6 +66,35 @@ impl Linear {
     }
 }
 
+/// Layer normalisation over each row's features, as PyTorch's `nn.LayerNorm(features)`:
+/// `(x − mean) / sqrt(var + eps) · weight + bias`, the variance biased (divided by the
+/// feature count), `weight` starting at ones and `bias` at zeros.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerNorm {
+    /// Features per row.
+    pub features: usize,
+    /// Added to the variance (PyTorch: 1e-5).
+    pub eps: f32,
+    /// Scale per feature.
+    pub weight: Vec<f32>,
+    /// Shift per feature.
+    pub bias: Vec<f32>,
+}
+
+impl LayerNorm {
+    /// PyTorch's initial layer norm over `features` features.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for zero features.
+    pub fn new(features: usize) -> Result<Self> {
+        if features == 0 {
+            return Err(Error::InvalidArgument { op: "layer_norm", msg: "needs at least one feature".into() });
+        }
+        Ok(LayerNorm { features, eps: 1e-5, weight: vec![1.0; features], bias: vec![0.0; features] })
+    }
+}
+
 /// One stage of a [`Sequential`].
 #[derive(Clone, Debug, PartialEq)]
 pub enum Layer {
@@ -77,6 +106,9 @@ pub enum Layer {
     Sigmoid,
     /// Hyperbolic tangent.
     Tanh,
+    /// Layer normalisation (parameters `{index}.weight` and `{index}.bias`, both of
+    /// PyTorch's shape `[features]`).
+    LayerNorm(LayerNorm),
 }
 
 /// Layers applied in order; parameters are named `{index}.weight` and `{index}.bias`.
@@ -142,22 +174,43 @@ impl Sequential {
                 Layer::Relu => g.relu(h)?,
                 Layer::Sigmoid => g.sigmoid(h)?,
                 Layer::Tanh => g.tanh(h)?,
+                Layer::LayerNorm(n) => {
+                    let w = g.parameter(&format!("{i}.weight"), [1, n.features], n.weight.clone())?;
+                    let b = g.parameter(&format!("{i}.bias"), [1, n.features], n.bias.clone())?;
+                    params.push((format!("{i}.weight"), w));
+                    params.push((format!("{i}.bias"), b));
+                    g.layer_norm(h, w, b, n.eps)?
+                }
             };
         }
         Ok(Recorded { output: h, params })
     }
 
     /// `(name, [rows, cols], values)` of every parameter, weights `[out, in]` and biases
-    /// `[1, out]`.
+    /// `[1, out]`; a layer norm's weight and bias `[1, features]`.
     pub fn named_parameters(&self) -> Vec<(String, [usize; 2], &[f32])> {
         let mut out = Vec::new();
         for (i, layer) in self.layers.iter().enumerate() {
-            if let Layer::Linear(l) = layer {
-                out.push((format!("{i}.weight"), [l.out_features, l.in_features], l.weight.as_slice()));
-                out.push((format!("{i}.bias"), [1, l.out_features], l.bias.as_slice()));
+            match layer {
+                Layer::Linear(l) => {
+                    out.push((format!("{i}.weight"), [l.out_features, l.in_features], l.weight.as_slice()));
+                    out.push((format!("{i}.bias"), [1, l.out_features], l.bias.as_slice()));
+                }
+                Layer::LayerNorm(n) => {
+                    out.push((format!("{i}.weight"), [1, n.features], n.weight.as_slice()));
+                    out.push((format!("{i}.bias"), [1, n.features], n.bias.as_slice()));
+                }
+                _ => {}
             }
         }
         out
+    }
+
+    /// Whether PyTorch stores parameter `name` as a vector `[n]` (biases, a layer norm's
+    /// weight) rather than a matrix.
+    pub fn is_vector(&self, name: &str) -> bool {
+        let layer = name.split_once('.').and_then(|(i, _)| self.layers.get(i.parse::<usize>().ok()?));
+        name.ends_with(".bias") || matches!(layer, Some(Layer::LayerNorm(_)))
     }
 
     /// Replaces the value of the parameter called `name`; its length must match.
@@ -180,10 +233,14 @@ impl Sequential {
 
     fn parameter_mut(&mut self, name: &str) -> Option<&mut Vec<f32>> {
         let (index, field) = name.split_once('.')?;
-        let Layer::Linear(l) = self.layers.get_mut(index.parse::<usize>().ok()?)? else { return None };
+        let (weight, bias) = match self.layers.get_mut(index.parse::<usize>().ok()?)? {
+            Layer::Linear(l) => (&mut l.weight, &mut l.bias),
+            Layer::LayerNorm(n) => (&mut n.weight, &mut n.bias),
+            _ => return None,
+        };
         match field {
-            "weight" => Some(&mut l.weight),
-            "bias" => Some(&mut l.bias),
+            "weight" => Some(weight),
+            "bias" => Some(bias),
             _ => None,
         }
     }

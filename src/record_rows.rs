@@ -1,7 +1,8 @@
 //! Recording per-row ops: sums and maxima along the feature axis, and the row-wise
-//! softmax and log-softmax composed from them (each row a distribution over its columns).
+//! softmax and log-softmax composed from them (each row a distribution over its columns),
+//! and layer normalisation.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::graph::{Graph, NodeId};
 use crate::op::Op;
 use crate::shape::Shape;
@@ -59,5 +60,40 @@ impl Graph {
         let total = self.sum_cols(e)?;
         let log_total = self.log(total)?;
         self.sub(shifted, log_total)
+    }
+
+    /// Layer normalisation of each row of `x` (`[n, m]`), as PyTorch's `layer_norm` over
+    /// the last dimension: `(x − mean) / sqrt(var + eps) · weight + bias`, with `weight`
+    /// and `bias` `[1, m]` rows and the variance biased (divided by `m`). Composed of the
+    /// row ops, so its gradient comes from theirs.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Shape`] unless `weight` and `bias` are `[1, m]`;
+    /// [`Error::InvalidArgument`] for an `eps` that is not finite and positive;
+    /// [`Error::ForeignNode`] for an id of another graph.
+    pub fn layer_norm(&mut self, x: NodeId, weight: NodeId, bias: NodeId, eps: f32) -> Result<NodeId> {
+        let shape = self.shape(x)?;
+        for p in [weight, bias] {
+            if self.shape(p)? != Shape::new(1, shape.cols) {
+                return Err(Error::Shape { op: "layer_norm", lhs: shape, rhs: self.shape(p)? });
+            }
+        }
+        if !(eps.is_finite() && eps > 0.0) {
+            return Err(Error::InvalidArgument { op: "layer_norm", msg: format!("eps {eps} must be finite and > 0") });
+        }
+        let inv_m = 1.0 / shape.cols as f32;
+        let sum = self.sum_cols(x)?;
+        let mean = self.scale(sum, inv_m)?;
+        let centered = self.sub(x, mean)?;
+        let squares = self.square(centered)?;
+        let sum_squares = self.sum_cols(squares)?;
+        let variance = self.scale(sum_squares, inv_m)?;
+        let eps = self.constant([1, 1], vec![eps])?;
+        let shifted = self.add(variance, eps)?;
+        let deviation = self.sqrt(shifted)?;
+        let normalized = self.div(centered, deviation)?;
+        let scaled = self.mul(normalized, weight)?;
+        self.add(scaled, bias)
     }
 }

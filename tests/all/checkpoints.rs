@@ -40,6 +40,22 @@ pub fn round_trip_with_pytorch_names_and_shapes() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// A layer norm's weight and bias are vectors in PyTorch, `[features]`, and load back.
+pub fn layer_norms_have_pytorch_shapes() {
+    use backprop::nn::{Layer, LayerNorm, Linear};
+    let mut rng = backprop::init::rng(3);
+    let linear = Linear::new(2, 16, backprop::nn::Init::PyTorch, &mut rng).unwrap();
+    let mut model = Sequential { layers: vec![Layer::Linear(linear), Layer::LayerNorm(LayerNorm::new(16).unwrap())] };
+    let shapes: Vec<(String, Vec<usize>)> = model.state_dict().into_iter().map(|t| (t.name, t.shape)).collect();
+    let expected = [("0.weight", vec![16, 2]), ("0.bias", vec![16]), ("1.weight", vec![16]), ("1.bias", vec![16])];
+    assert_eq!(shapes, expected.map(|(n, s)| (n.to_owned(), s)));
+    let mut tensors = model.state_dict();
+    tensors[2].values[0] = 2.5;
+    model.load_state_dict(&tensors, std::path::Path::new("memory")).unwrap();
+    assert!(matches!(&model.layers[1], Layer::LayerNorm(n) if n.weight[0] == 2.5));
+    assert!(LayerNorm::new(0).is_err());
+}
+
 pub fn strict_loading_rejects_missing_unexpected_and_misshapen() {
     let mut model = mlp(1);
     let before = model.clone();

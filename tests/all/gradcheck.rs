@@ -105,6 +105,9 @@ pub fn unary_ops() {
     check("leaky_relu", &[M], |g, p| g.leaky_relu(p[0], 0.1));
     check("softplus", &[M], |g, p| g.softplus(p[0]));
     check("pow 3", &[M], |g, p| g.pow(p[0], 3.0));
+    check("layer_norm", &[M, Shape::new(1, M.cols), Shape::new(1, M.cols)], |g, p| {
+        g.layer_norm(p[0], p[1], p[2], 1e-5)
+    });
     check("pow -1.5 of a positive", &[M], |g, p| {
         let b = away(g, p[0])?;
         let positive = g.abs(b)?;

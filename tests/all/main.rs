@@ -43,6 +43,7 @@ fn cpu_tests() -> Vec<(&'static str, fn())> {
         checkpoints::round_trip_with_pytorch_names_and_shapes,
         checkpoints::strict_loading_rejects_missing_unexpected_and_misshapen,
         checkpoints::unreadable_files_are_errors,
+        checkpoints::layer_norms_have_pytorch_shapes,
         data::reads_plain_and_gzip_and_scales_pixels,
         data::wrong_magic_number,
         data::truncated_files,

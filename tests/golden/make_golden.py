@@ -92,6 +92,8 @@ def ops():
     case("softplus", F.softplus, [softplus_edges])
     case("gelu_tanh", lambda x: F.gelu(x, approximate="tanh"), [f32(5, 7, low=-4.0, high=4.0)])
     case("stop_gradient", lambda x: x * x.detach(), [f32(5, 7)])
+    layer_norm = lambda x, w, b: F.layer_norm(x, (7,), w.reshape(7), b.reshape(7), 1e-5)
+    case("layer_norm", layer_norm, [f32(5, 7, low=-3.0, high=3.0), f32(1, 7), f32(1, 7)])
     case("pow_cube", lambda x: x**3, [f32(5, 7)])
     case("pow_half", lambda x: x**0.5, [f32(5, 7, low=0.01, high=4.0)])
     case("pow_minus_two", lambda x: x**-2.0, [away_from_zero(5, 7)])
