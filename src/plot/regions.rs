@@ -9,7 +9,11 @@ use plotters::prelude::*;
 use super::plot_error;
 use crate::error::Result;
 
-/// A classifier's output over a square grid, and the points to mark on it.
+/// The most points drawn large with their coordinates written beside them.
+const MAX_LABELLED: usize = 16;
+
+/// A classifier's output over a square grid, and the points to mark on it (more than 16
+/// are drawn as small dots without labels).
 pub struct Regions<'a> {
     /// `(low, high)` of both axes.
     pub range: (f32, f32),
@@ -104,14 +108,20 @@ fn draw<DB: DrawingBackend>(
         }
     }
     chart.draw_series(edges.into_iter().map(|e| PathElement::new(e, BLACK.stroke_width(2)))).map_err(|e| err(&e))?;
+    // A few points (XOR's four) are drawn large and labelled; a data set, small and plain.
+    let few = r.points.len() <= MAX_LABELLED;
+    let (radius, outline) = if few { (9, 2) } else { (3, 1) };
     for &([x, y], target) in r.points {
         let fill = if target >= 0.5 { RGBColor(200, 30, 30) } else { RGBColor(30, 60, 200) };
         let at = (x as f64, y as f64);
         chart
-            .draw_series([Circle::new(at, 9, fill.filled()), Circle::new(at, 9, BLACK.stroke_width(2))])
+            .draw_series([Circle::new(at, radius, fill.filled()), Circle::new(at, radius, BLACK.stroke_width(outline))])
             .map_err(|e| err(&e))?;
-        let text = format!("({x}, {y}) → {target}");
-        chart.draw_series([Text::new(text, (at.0 + 0.05, at.1 + 0.06), ("sans-serif", 15))]).map_err(|e| err(&e))?;
+        if few {
+            let text = format!("({x}, {y}) → {target}");
+            let label = Text::new(text, (at.0 + 0.05, at.1 + 0.06), ("sans-serif", 15));
+            chart.draw_series([label]).map_err(|e| err(&e))?;
+        }
     }
     Ok(())
 }

@@ -265,6 +265,23 @@ pub fn examples_draw_graphs_and_decision_regions() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// The two-moons example (layer norm, AdamW, a cosine schedule, binary cross-entropy)
+/// reaches 97% on held-out points and draws its regions; bad flags are refused first.
+pub fn moons_learns_the_two_moons() {
+    let dir = crate::files::temp_dir("cli-moons");
+    let out = run("moons", &["--backend", "cpu", "--steps", "300", "--boundary", "moons.svg"], &dir);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let line = out.stdout.lines().find(|l| l.starts_with("test accuracy: ")).unwrap();
+    let accuracy: f32 = line["test accuracy: ".len()..].split(' ').next().unwrap().parse().unwrap();
+    assert!(accuracy >= 0.97, "{line}");
+    assert!(out.stdout.contains("learning rate 0.00100"), "the cosine schedule ends at a tenth: {}", out.stdout);
+    let svg = std::fs::read_to_string(dir.join("moons.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("Two moons"));
+    fails_with(&run("moons", &["--steps", "0"], &dir), &["--steps", "from 1"]);
+    fails_with(&run("moons", &["--boundary", "moons.txt"], &dir), &["--boundary", ".png or .svg"]);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 /// Inputs are never overwritten by an output, the trained model survives a closed
 /// stdout, and a diverged run is not saved over a good checkpoint.
 pub fn mlp_never_loses_a_model() {

@@ -85,6 +85,7 @@ fn cpu_tests() -> Vec<(&'static str, fn())> {
         cli::readme_example_learns_xor,
         cli::the_default_device_is_never_a_software_rasterizer,
         cli::examples_draw_graphs_and_decision_regions,
+        cli::moons_learns_the_two_moons,
         cli::mlp_never_loses_a_model,
         diagnostics::statistics_and_clipping_match_finite_differences,
         gradcheck::matmul_all_transpose_variants,
