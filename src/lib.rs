@@ -33,6 +33,7 @@ mod autodiff;
 pub mod backend;
 pub mod checkpoint;
 pub mod classifier;
+pub mod custom;
 pub mod data;
 pub mod diagnostics;
 mod error;
@@ -56,6 +57,7 @@ pub mod resume;
 mod rules;
 pub mod schedule;
 mod shape;
+pub mod testing;
 pub mod total;
 pub mod view;
 

@@ -9,9 +9,6 @@
 //! Adding an elementwise op is one variant and one arm of [`Map::def`], plus a recording
 //! method and its tests.
 
-use crate::error::Result;
-use crate::graph::{Graph, NodeId};
-
 /// An op of the elementwise family. Its constant `s`, if it takes one, is carried by
 /// [`crate::Op::Map`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -74,11 +71,13 @@ pub enum Map {
     /// `aˢ` for a constant `s`, as PyTorch's `pow`: NaN for a negative `a` and a
     /// fractional `s`, the sign of `a` kept for odd integer `s`.
     Pow,
+    /// An op registered from outside the crate ([`crate::custom::register`]), by number.
+    Custom(u32),
 }
 
 /// Records the gradients of an elementwise node's operands: `(graph, node y, operands,
 /// dy, s)`, one per operand, `None` where there is none.
-pub(crate) type Vjp = fn(&mut Graph, NodeId, &[NodeId], NodeId, f32) -> Result<Vec<Option<NodeId>>>;
+pub(crate) type Vjp = crate::custom::MapVjp;
 
 /// Everything about one elementwise op.
 pub(crate) struct MapDef {
@@ -96,7 +95,8 @@ pub(crate) struct MapDef {
 }
 
 impl Map {
-    /// Every op of the family (for tests and kernel generation).
+    /// Every built-in op of the family (for tests and kernel generation); registered ones
+    /// are not listed.
     pub const ALL: [Map; 28] = [
         Map::Add,
         Map::Sub,
@@ -216,6 +216,7 @@ impl Map {
             Map::ReluGrad => {
                 def("relu_grad", 2, |x, dy, _| if x > 0.0 { dy } else { 0.0 }, "select(0.0, b, a > 0.0)", None)
             }
+            Map::Custom(index) => crate::custom::def_custom(index),
             _ => crate::map_more::def_more(self),
         }
     }

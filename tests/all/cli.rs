@@ -282,6 +282,21 @@ pub fn moons_learns_the_two_moons() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// The custom-op example registers swish from outside the crate, checks it and mish with
+/// the exported helpers, and fits a sine with it.
+pub fn custom_op_example_adds_swish_from_outside() {
+    let dir = crate::files::temp_dir("cli-custom-op");
+    let out = run("custom_op", &["--backend", "cpu", "--steps", "500"], &dir);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for line in ["swish: the gradient of 20 values agrees", "mish: the gradient of 20 values agrees", "fit sin(x)"] {
+        assert!(out.stdout.contains(line), "{}", out.stdout);
+    }
+    let error: f32 =
+        out.stdout.split("mean squared error ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    assert!(error < 1e-3, "{}", out.stdout);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 /// Inputs are never overwritten by an output, the trained model survives a closed
 /// stdout, and a diverged run is not saved over a good checkpoint.
 pub fn mlp_never_loses_a_model() {

@@ -1,8 +1,8 @@
 //! Shared helpers: the GPU device, the tolerance rule, and random data.
 
-use backprop::{Device, Graph, NodeId, Shape};
+use backprop::{Device, Shape};
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 
 /// The best GPU adapter, or why there is none.
 pub fn gpu_device() -> Result<Device, String> {
@@ -41,19 +41,5 @@ pub fn rng(seed: u64) -> StdRng {
 /// Uniform values in [-1, 1) kept at least 0.05 away from 0, so that ReLU's kink and
 /// division-like behaviour are avoided.
 pub fn away_from_zero(rng: &mut StdRng, shape: Shape) -> Vec<f32> {
-    (0..shape.len())
-        .map(|_| {
-            let v: f32 = rng.random_range(0.05..1.0);
-            if rng.random_bool(0.5) {
-                v
-            } else {
-                -v
-            }
-        })
-        .collect()
-}
-
-/// Graph of parameters with random values, one per shape.
-pub fn random_params(g: &mut Graph, rng: &mut StdRng, shapes: &[Shape]) -> Vec<NodeId> {
-    shapes.iter().enumerate().map(|(i, &s)| g.parameter(&format!("p{i}"), s, away_from_zero(rng, s)).unwrap()).collect()
+    backprop::testing::away_from_zero(rng, shape)
 }

@@ -6,7 +6,7 @@
 use backprop::models::{Xor, XOR_INPUTS, XOR_TARGETS};
 use backprop::{Device, Graph, NodeId, Result, Shape};
 
-use crate::common::{assert_close, away_from_zero, rng, Tolerance, ELEMENTWISE, REDUCTION, TRAINING, TRANSCENDENTAL};
+use crate::common::{assert_close, Tolerance, ELEMENTWISE, REDUCTION, TRAINING, TRANSCENDENTAL};
 
 /// Builds `op(inputs)` from random inputs of `shapes`, runs it on both backends, compares.
 fn cross(
@@ -16,17 +16,8 @@ fn cross(
     tol: Tolerance,
     op: impl Fn(&mut Graph, &[NodeId]) -> Result<NodeId>,
 ) {
-    let mut rng = rng(shapes.iter().map(|s| s.len() as u64).sum());
-    let mut g = Graph::new();
-    // Values in ±[0.15, 3): wide enough to reach sigmoid's and tanh's flat tails.
-    let inputs: Vec<NodeId> = shapes
-        .iter()
-        .map(|&s| g.constant(s, away_from_zero(&mut rng, s).iter().map(|v| v * 3.0).collect()))
-        .collect::<Result<_>>()
-        .unwrap();
-    let out = op(&mut g, &inputs).unwrap();
-    let expected = Device::Cpu.compile(&g, &[out]).unwrap().run_and_read(&[out]).unwrap().remove(0);
-    let actual = device.compile(&g, &[out]).unwrap().run_and_read(&[out]).unwrap().remove(0);
+    let seed = shapes.iter().map(|s| s.len() as u64).sum();
+    let (actual, expected) = backprop::testing::compare_backends(device, shapes, seed, op).unwrap();
     assert_close(&format!("{name} {shapes:?}"), &actual, &expected, tol);
 }
 

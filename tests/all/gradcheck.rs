@@ -8,51 +8,14 @@
 //! a sign, a dropped term) is off by far more.
 
 use backprop::models::{XOR_INPUTS, XOR_TARGETS};
-use backprop::{Device, Graph, NodeId, Result, Session, Shape};
+use backprop::testing::check_gradients;
+use backprop::{Graph, NodeId, Result, Shape};
 
-use crate::common::{away_from_zero, random_params, rng};
-
-const H: f32 = 1e-2;
-const ATOL: f64 = 1e-3;
-const RTOL: f64 = 1e-2;
-
-fn objective(session: &mut dyn Session, out: NodeId, cotangent: &[f32]) -> f64 {
-    let y = session.run_and_read(&[out]).unwrap().remove(0);
-    y.iter().zip(cotangent).map(|(&y, &c)| y as f64 * c as f64).sum()
-}
-
-/// Checks every gradient of `build(params)` with parameters of `shapes`.
+/// Checks every gradient of `build(params)` with parameters of `shapes` with the library's
+/// own checker (`backprop::testing::check_gradients`), which users get too.
 fn check(name: &str, shapes: &[Shape], build: impl Fn(&mut Graph, &[NodeId]) -> Result<NodeId>) {
-    let mut rng = rng(name.len() as u64);
-    let mut g = Graph::new();
-    let params = random_params(&mut g, &mut rng, shapes);
-    let out = build(&mut g, &params).unwrap();
-    let cotangent = away_from_zero(&mut rng, g.shape(out).unwrap());
-    let seed = g.constant(g.shape(out).unwrap(), cotangent.clone()).unwrap();
-    let grads = g.backward_from(out, seed).unwrap();
-    let grad_ids: Vec<NodeId> = params.iter().map(|&p| grads.get(p).expect("every parameter is used")).collect();
-    let mut keep = vec![out];
-    keep.extend(&grad_ids);
-    let mut session = Device::Cpu.compile_inference(&g, &keep).unwrap();
-    let analytic = session.run_and_read(&grad_ids).unwrap();
-    for (i, &p) in params.iter().enumerate() {
-        let mut values = g.node(p).unwrap().init.clone().unwrap();
-        for j in 0..values.len() {
-            let original = values[j];
-            values[j] = original + H;
-            session.write(p, &values).unwrap();
-            let up = objective(session.as_mut(), out, &cotangent);
-            values[j] = original - H;
-            session.write(p, &values).unwrap();
-            let down = objective(session.as_mut(), out, &cotangent);
-            values[j] = original;
-            session.write(p, &values).unwrap();
-            let numeric = (up - down) / (2.0 * H as f64);
-            let exact = analytic[i][j] as f64;
-            let ok = (numeric - exact).abs() <= ATOL + RTOL * exact.abs();
-            assert!(ok, "{name}: d/d p{i}[{j}]: autodiff {exact}, finite differences {numeric}");
-        }
-    }
+    let mismatches = check_gradients(shapes, name.len() as u64, build).unwrap();
+    assert!(mismatches.is_empty(), "{name}: {mismatches:?}");
 }
 
 const M: Shape = Shape::new(3, 4);

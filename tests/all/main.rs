@@ -8,6 +8,7 @@ mod checkpoints;
 mod cli;
 mod common;
 mod crosscheck;
+mod custom;
 mod data;
 mod diagnostics;
 mod files;
@@ -86,6 +87,7 @@ fn cpu_tests() -> Vec<(&'static str, fn())> {
         cli::the_default_device_is_never_a_software_rasterizer,
         cli::examples_draw_graphs_and_decision_regions,
         cli::moons_learns_the_two_moons,
+        cli::custom_op_example_adds_swish_from_outside,
         cli::mlp_never_loses_a_model,
         diagnostics::statistics_and_clipping_match_finite_differences,
         gradcheck::matmul_all_transpose_variants,
@@ -104,12 +106,14 @@ fn cpu_tests() -> Vec<(&'static str, fn())> {
         shaders::every_fused_module_validates,
         fusion::the_pass_groups_what_a_training_step_repeats,
         golden::schedules_match_pytorch_schedulers,
+        custom::bad_registrations_are_errors,
     ]
 }
 
 fn gpu_tests() -> Vec<(&'static str, DeviceTest)> {
     tests![DeviceTest;
         crosscheck::binary_ops_with_broadcasting,
+        custom::a_wgsl_expression_that_does_not_compile_is_an_error,
         crosscheck::unary_ops,
         crosscheck::derivative_ops,
         crosscheck::reductions_and_loss,
@@ -129,6 +133,7 @@ fn gpu_tests() -> Vec<(&'static str, DeviceTest)> {
 fn both_tests() -> Vec<(&'static str, DeviceTest)> {
     tests![DeviceTest;
         fusion::fused_training_steps_equal_unfused,
+        custom::registered_ops_differentiate_and_match_the_reference,
         golden::weight_decay_nesterov_and_schedules_match_pytorch,
         optimizers::the_learning_rate_changes_between_steps,
         fusion::the_mlp_step_takes_at_most_twelve_launches,

@@ -74,16 +74,30 @@ pub(super) fn map_helpers() -> String {
 /// entry point per [`Map`] op, named `map_<name>`, with its expression spliced in.
 pub fn map_source() -> &'static str {
     static SOURCE: OnceLock<String> = OnceLock::new();
-    SOURCE.get_or_init(|| {
-        let (prelude, entry) = MAP_TEMPLATE.split_once("\n// @entry\n").expect("map.wgsl has an entry template");
-        let mut source = PRELUDE.to_owned() + &with_element(prelude) + &map_helpers();
-        for map in Map::ALL {
-            let def = map.def();
-            let b = if def.arity == 2 { "let b = b_at(i);" } else { "let b = 0.0;" };
-            source += &entry.replace("NAME", &map_entry(map)).replace("ENTRY_B", b).replace("EXPR", def.wgsl);
-        }
-        source
-    })
+    SOURCE.get_or_init(|| Map::ALL.into_iter().fold(map_prelude(), |source, map| source + &map_entry_source(map)))
+}
+
+/// The module of one op registered from outside the crate ([`crate::custom`]): the same
+/// prelude and the op's entry, generated once per op and kept for the process.
+pub fn custom_map_source(map: Map) -> &'static str {
+    let module =
+        super::generate::intern(format!("custom {}", map.def().name), || map_prelude() + &map_entry_source(map));
+    super::generate::source(module)
+}
+
+/// What every elementwise module starts with: the prelude, the template's prelude and
+/// the helpers expressions call.
+fn map_prelude() -> String {
+    let (prelude, _) = MAP_TEMPLATE.split_once("\n// @entry\n").expect("map.wgsl has an entry template");
+    PRELUDE.to_owned() + &with_element(prelude) + &map_helpers()
+}
+
+/// The entry point of `map`: the template's entry with its name and expression.
+fn map_entry_source(map: Map) -> String {
+    let (_, entry) = MAP_TEMPLATE.split_once("\n// @entry\n").expect("map.wgsl has an entry template");
+    let def = map.def();
+    let b = if def.arity == 2 { "let b = b_at(i);" } else { "let b = 0.0;" };
+    entry.replace("NAME", &map_entry(map)).replace("ENTRY_B", b).replace("EXPR", def.wgsl)
 }
 
 /// Modules of fused launches (`generate.rs`) for validation tests: each elementwise op as
@@ -231,6 +245,7 @@ impl Kernel {
     /// The WGSL source.
     pub fn source(self) -> &'static str {
         match self {
+            Kernel::Map(map @ Map::Custom(_)) => custom_map_source(map),
             Kernel::Map(_) => map_source(),
             Kernel::Generated { module, .. } => super::generate::source(module),
             _ if self.is_reduction() => reduce_source(),
