@@ -54,11 +54,13 @@ fn mish(g: &mut Graph, x: NodeId) -> Result<NodeId> {
     g.mul(x, t)
 }
 
+/// Records one of the example's ops on `x` (given swish's `Map`).
+type Op = fn(&mut Graph, NodeId, Map) -> Result<NodeId>;
+
 /// Both ops against finite differences, and the device against the CPU reference.
 fn check(device: &Device, swish: Map) -> anyhow::Result<()> {
     let shape = [Shape::new(4, 5)];
-    let ops: [(&str, fn(&mut Graph, NodeId, Map) -> Result<NodeId>); 2] =
-        [("swish", |g, x, swish| g.map(swish, 0.0, &[x])), ("mish", |g, x, _| mish(g, x))];
+    let ops: [(&str, Op); 2] = [("swish", |g, x, swish| g.map(swish, 0.0, &[x])), ("mish", |g, x, _| mish(g, x))];
     for (name, op) in ops {
         let mismatches = check_gradients(&shape, 1, |g, x| op(g, x[0], swish))?;
         anyhow::ensure!(mismatches.is_empty(), "{name}: autodiff and finite differences disagree: {mismatches:?}");
