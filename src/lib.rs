@@ -38,6 +38,7 @@ pub mod data;
 pub mod diagnostics;
 mod error;
 pub mod fuse;
+mod gradients;
 mod graph;
 pub mod init;
 mod losses;

@@ -136,6 +136,7 @@ fn both_tests() -> Vec<(&'static str, DeviceTest)> {
         custom::registered_ops_differentiate_and_match_the_reference,
         golden::weight_decay_nesterov_and_schedules_match_pytorch,
         optimizers::the_learning_rate_changes_between_steps,
+        optimizers::gradients_shaped_by_the_user,
         fusion::the_mlp_step_takes_at_most_twelve_launches,
         fusion::fusion_never_changes_what_other_nodes_see,
         diagnostics::clipping_leaves_small_gradients_alone_and_clips_by_value,

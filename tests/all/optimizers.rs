@@ -139,3 +139,59 @@ pub fn whole_mlp_training_gpu_matches_cpu(device: &Device) {
         }
     }
 }
+
+/// Gradients shaped outside the crate: an L2 penalty written with `map_gradients` trains
+/// as SGD's own weight decay; halving the gradients as halving the rate; a gradient found
+/// by name and replaced; shapes and names checked.
+pub fn gradients_shaped_by_the_user(device: &Device) {
+    let run = |shape: &dyn Fn(&mut Graph, &backprop::Gradients) -> backprop::Gradients, optimizer: Optimizer| {
+        let model = Sequential::mlp(&[12, 16, 10], Layer::Relu, Init::PyTorch, &mut init::rng(1)).unwrap();
+        let mut g = Graph::new();
+        let x = g.input("x", [8, 12]).unwrap();
+        let y = g.input("y", [8, 10]).unwrap();
+        let out = model.record(&mut g, x).unwrap().output;
+        let loss = g.softmax_cross_entropy(out, y).unwrap();
+        let grads = g.backward(loss).unwrap();
+        let shaped = shape(&mut g, &grads);
+        g.optimize(&shaped, optimizer).unwrap();
+        let mut session = device.compile(&g, &[loss]).unwrap();
+        let data = synthetic(8);
+        let (mut xs, mut ys) = (vec![0.0; 8 * 12], vec![0.0; 80]);
+        data.fill_batch(&(0..8).collect::<Vec<_>>(), &mut xs, &mut ys).unwrap();
+        session.write(x, &xs).unwrap();
+        session.write(y, &ys).unwrap();
+        for _ in 0..3 {
+            session.run().unwrap();
+        }
+        session.read_many(&g.parameters()).unwrap().concat()
+    };
+    let same = |_: &mut Graph, grads: &backprop::Gradients| grads.clone();
+    let penalty = |g: &mut Graph, grads: &backprop::Gradients| {
+        g.map_gradients(grads, |g, p, grad| {
+            let decay = g.scale(p, 0.05)?;
+            g.add(grad, decay)
+        })
+        .unwrap()
+    };
+    let tol = crate::common::ELEMENTWISE;
+    let built_in = run(&same, Optimizer::sgd(0.1).with_weight_decay(0.05));
+    assert_close("an L2 penalty as weight decay", &run(&penalty, Optimizer::sgd(0.1)), &built_in, tol);
+    let halved = |g: &mut Graph, grads: &backprop::Gradients| g.scale_gradients(grads, 0.5).unwrap();
+    assert_close("half the gradient", &run(&halved, Optimizer::sgd(0.1)), &run(&same, Optimizer::sgd(0.05)), tol);
+
+    let mut g = Graph::new();
+    let w = g.parameter("w", [1, 2], vec![1.0, 2.0]).unwrap();
+    let b = g.parameter("b", [1, 1], vec![0.5]).unwrap();
+    let s = g.sum(w).unwrap();
+    let loss = g.add(s, b).unwrap();
+    let mut grads = g.backward(loss).unwrap();
+    assert_eq!(g.gradient_of(&grads, "w").unwrap(), grads.get(w));
+    assert!(g.gradient_of(&grads, "nope").unwrap_err().to_string().contains("no node is called 'nope'"));
+    let zero = g.constant([1, 2], vec![0.0, 0.0]).unwrap();
+    g.set_gradient(&mut grads, w, zero).unwrap();
+    assert_eq!(grads.get(w), Some(zero));
+    assert!(matches!(g.set_gradient(&mut grads, b, zero), Err(backprop::Error::Shape { .. })));
+    let other = Graph::new();
+    assert!(matches!(other.set_gradient(&mut grads, w, zero), Err(backprop::Error::ForeignNode { .. })));
+    assert!(g.scale_gradients(&grads, f32::NAN).is_err());
+}
