@@ -2,17 +2,18 @@
 //! step (forward, backward, optimizer, loss accumulated on the device) and one compiled
 //! evaluation step, each replayed over mini-batches.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use rand::Rng;
 
 use crate::backend::{Device, Session};
 use crate::checkpoint::{mismatches, Tensor};
-use crate::data::{shuffled, Dataset, CLASSES};
+use crate::data::{shuffled, Dataset};
 use crate::diagnostics::{GradStat, GradWatch, NonFiniteGuard};
 use crate::error::{Error, Result};
 use crate::graph::{Graph, NodeId};
-use crate::nn::{Layer, Sequential};
+use crate::nn::{Layer, Recorded, Sequential};
 use crate::optim::Optimizer;
 
 /// One compiled step and the nodes it is driven through.
@@ -34,10 +35,30 @@ struct Step {
     optimizer_state: Vec<(String, NodeId, Vec<usize>)>,
     /// The learning-rate node the updates read (training only).
     learning_rate: Option<NodeId>,
+    /// `(parameter name, gradient)` when the gradients are kept (training only).
+    gradients: Vec<(String, NodeId)>,
 }
 
+/// What a custom loss ([`TrainOptions::loss`]) is given, all nodes of the classifier's
+/// graph.
+pub struct LossInputs<'a> {
+    /// The model's output, `[batch, classes]`.
+    pub logits: NodeId,
+    /// One-hot targets, `[batch, classes]`; rows of a partial last batch are all zero.
+    pub targets: NodeId,
+    /// `[batch, 1]`: 1 for a real row, 0 for a padding row of a partial last batch (a
+    /// loss should give those no weight).
+    pub rows: NodeId,
+    /// `(name, node)` of every parameter, for penalties.
+    pub params: &'a [(String, NodeId)],
+}
+
+/// A loss recorded into the classifier's graph from its [`LossInputs`]: a `[1, 1]` node,
+/// the mean over the real rows by convention (the epoch's loss averages it over batches).
+pub type LossFn = Arc<dyn Fn(&mut Graph, &LossInputs) -> Result<NodeId> + Send + Sync>;
+
 /// Optional parts of the training step, all run on the device inside the step.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Default)]
 pub struct TrainOptions {
     /// Clip gradients to this global L2 norm before the optimizer sees them.
     pub clip_norm: Option<f32>,
@@ -47,6 +68,32 @@ pub struct TrainOptions {
     /// [`Error::NonFinite`] naming the first bad step (checked every
     /// [`NON_FINITE_CHECK_EVERY`] steps and at the end of each epoch).
     pub check_finite: bool,
+    /// Keep every parameter's gradient readable after a step, for
+    /// [`Classifier::gradient`]. Costs memory (and the bias gradients' fused sums).
+    pub keep_gradients: bool,
+    /// The loss to train and evaluate with; softmax cross-entropy (padding rows
+    /// excluded) when `None`.
+    pub loss: Option<LossFn>,
+}
+
+impl std::fmt::Debug for TrainOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrainOptions")
+            .field("clip_norm", &self.clip_norm)
+            .field("watch_gradients", &self.watch_gradients)
+            .field("check_finite", &self.check_finite)
+            .field("keep_gradients", &self.keep_gradients)
+            .field("loss", &if self.loss.is_some() { "custom" } else { "cross-entropy" })
+            .finish()
+    }
+}
+
+/// The shapes and loss of one compiled step.
+struct StepSpec<'a> {
+    batch: usize,
+    inputs: usize,
+    classes: usize,
+    loss: Option<&'a LossFn>,
 }
 
 /// How many steps may run between two reads of the non-finite record.
@@ -112,13 +159,15 @@ impl Classifier {
         Self::with_options(device, model, optimizer, batch, eval_batch, TrainOptions::default())
     }
 
-    /// [`Classifier::new`] with clipping, gradient statistics or non-finite checks.
+    /// [`Classifier::new`] with clipping, gradient statistics, non-finite checks, kept
+    /// gradients or another loss. The class count is the last `Linear` layer's outputs;
+    /// the data must have as many classes.
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidArgument`] for a zero batch size, a model without `Linear` layers or
-    /// without 10 outputs, or bad hyper-parameters; [`Error::TooLarge`] for batches beyond
-    /// the limits; the errors of [`Device::compile`].
+    /// [`Error::InvalidArgument`] for a zero batch size, a model without `Linear` layers,
+    /// bad hyper-parameters, or a loss that is not `[1, 1]`; [`Error::TooLarge`] for
+    /// batches beyond the limits; the errors of [`Device::compile`] and of the loss.
     pub fn with_options(
         device: &Device,
         model: Sequential,
@@ -131,33 +180,49 @@ impl Classifier {
             return Err(Error::InvalidArgument { op: "classifier", msg: "batch sizes must be positive".into() });
         }
         let (inputs, classes) = features(&model)?;
-        if classes != CLASSES {
-            let msg = format!("the last layer has {classes} outputs; the data has {CLASSES} classes");
+        let loss = options.loss.clone();
+        let spec = |batch| StepSpec { batch, inputs, classes, loss: loss.as_ref() };
+        let train = Self::step(device, &model, spec(batch), Some((optimizer, options.clone())))?;
+        let eval = Self::step(device, &model, spec(eval_batch), None)?;
+        Ok(Classifier { model, optimizer, train, eval })
+    }
+
+    /// The loss of `spec` recorded on the model's output.
+    fn record_loss(g: &mut Graph, spec: &StepSpec, recorded: &Recorded, y: NodeId) -> Result<NodeId> {
+        let Some(loss_fn) = spec.loss else { return g.softmax_cross_entropy(recorded.output, y) };
+        let rows = g.sum_cols(y)?;
+        let inputs = LossInputs { logits: recorded.output, targets: y, rows, params: &recorded.params };
+        let loss = loss_fn(g, &inputs)?;
+        if g.shape(loss)? != crate::Shape::SCALAR {
+            let msg = format!("the loss must be [1, 1], not {}", g.shape(loss)?);
             return Err(Error::InvalidArgument { op: "classifier", msg });
         }
-        let train = Self::step(device, &model, batch, inputs, Some((optimizer, options)))?;
-        let eval = Self::step(device, &model, eval_batch, inputs, None)?;
-        Ok(Classifier { model, optimizer, train, eval })
+        Ok(loss)
     }
 
     fn step(
         device: &Device,
         model: &Sequential,
-        batch: usize,
-        inputs: usize,
+        spec: StepSpec,
         training: Option<(Optimizer, TrainOptions)>,
     ) -> Result<Step> {
+        let batch = spec.batch;
         let mut g = Graph::new();
-        let x = g.input("x", [batch, inputs])?;
-        let y = g.input("y", [batch, CLASSES])?;
+        let x = g.input("x", [batch, spec.inputs])?;
+        let y = g.input("y", [batch, spec.classes])?;
         let recorded = model.record(&mut g, x)?;
-        let loss = g.softmax_cross_entropy(recorded.output, y)?;
+        let loss = Self::record_loss(&mut g, &spec, &recorded, y)?;
         let (mut watch, mut guard, mut grad_norm, mut optimizer_state) = (None, None, None, vec![]);
-        let mut learning_rate = None;
+        let (mut learning_rate, mut gradients) = (None, vec![]);
         let (session, tally) = match training {
             Some((optimizer, options)) => {
                 let raw = g.backward(loss)?;
                 let mut keep = vec![loss];
+                if options.keep_gradients {
+                    gradients =
+                        recorded.params.iter().filter_map(|(n, p)| raw.get(*p).map(|g| (n.clone(), g))).collect();
+                    keep.extend(gradients.iter().map(|(_, g)| *g));
+                }
                 if options.watch_gradients {
                     let w = g.watch_gradients(&raw)?;
                     keep.extend(w.nodes());
@@ -189,7 +254,7 @@ impl Classifier {
                 (device.compile_inference(&g, &[loss, correct])?, correct)
             }
         };
-        let (x_host, y_host) = (vec![0.0; batch * inputs], vec![0.0; batch * CLASSES]);
+        let (x_host, y_host) = (vec![0.0; batch * spec.inputs], vec![0.0; batch * spec.classes]);
         let params = recorded.params;
         Ok(Step {
             session,
@@ -206,6 +271,7 @@ impl Classifier {
             grad_norm,
             optimizer_state,
             learning_rate,
+            gradients,
         })
     }
 
@@ -309,12 +375,37 @@ impl Classifier {
     }
 
     fn check_data(&self, data: &Dataset) -> Result<()> {
-        let (inputs, _) = features(&self.model)?;
+        let (inputs, classes) = features(&self.model)?;
         if data.pixels() != inputs || data.is_empty() {
             let msg = format!("{} samples of {} values; the model takes {inputs}", data.len(), data.pixels());
             return Err(Error::InvalidArgument { op: "classifier", msg });
         }
+        if data.classes() != classes {
+            let msg = format!("the data has {} classes; the model's last layer has {classes} outputs", data.classes());
+            return Err(Error::InvalidArgument { op: "classifier", msg });
+        }
         Ok(())
+    }
+
+    /// The gradient of parameter `name` (e.g. `0.weight`, in the parameter's shape) in the
+    /// last training step; needs [`TrainOptions::keep_gradients`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] without `keep_gradients` or for an unknown name;
+    /// [`Error::NotComputed`] before the first training step.
+    pub fn gradient(&mut self, name: &str) -> Result<Vec<f32>> {
+        let step = &mut self.train;
+        if step.gradients.is_empty() {
+            let msg = "compile with TrainOptions { keep_gradients: true, .. }".to_owned();
+            return Err(Error::InvalidArgument { op: "gradient", msg });
+        }
+        let Some((_, id)) = step.gradients.iter().find(|(n, _)| n == name) else {
+            let names: Vec<&str> = step.gradients.iter().map(|(n, _)| n.as_str()).collect();
+            let msg = format!("no parameter '{name}'; there are {}", names.join(", "));
+            return Err(Error::InvalidArgument { op: "gradient", msg });
+        };
+        step.session.read(*id)
     }
 
     /// One pass over `data` in a fresh random order; `progress` hears how many samples

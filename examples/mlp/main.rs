@@ -115,6 +115,7 @@ fn main() -> anyhow::Result<()> {
         clip_norm: args.clip_norm,
         watch_gradients: args.grad_flow.is_some(),
         check_finite: args.check_finite,
+        ..Default::default()
     };
     let eval_batch = test.len().min(1000);
     // A batch larger than the data set computes what a batch of the whole set does (the

@@ -16,13 +16,15 @@ pub const DEBIAN_FASHION_MNIST: &str = "/usr/share/datasets/fashion-mnist";
 /// Number of classes in MNIST and Fashion-MNIST.
 pub const CLASSES: usize = 10;
 
-/// Images and their labels. The fields are private so that the invariants hold: as many
-/// images as labels, every label below [`CLASSES`], every pixel finite.
+/// Images (or any feature rows) and their labels. The fields are private so that the
+/// invariants hold: as many images as labels, every label below the class count, every
+/// pixel finite.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Dataset {
     images: Vec<f32>,
     labels: Vec<u8>,
     pixels: usize,
+    classes: usize,
 }
 
 fn invalid(msg: String) -> Error {
@@ -38,6 +40,18 @@ impl Dataset {
     /// `labels.len() × pixels` values, a label is not below [`CLASSES`], or a pixel is
     /// NaN or infinite.
     pub fn new(images: Vec<f32>, labels: Vec<u8>, pixels: usize) -> Result<Dataset> {
+        Dataset::with_classes(images, labels, pixels, CLASSES)
+    }
+
+    /// [`Dataset::new`] for `classes` classes (1 to 256; labels below it).
+    ///
+    /// # Errors
+    ///
+    /// As [`Dataset::new`], and for a class count outside 1..=256.
+    pub fn with_classes(images: Vec<f32>, labels: Vec<u8>, pixels: usize, classes: usize) -> Result<Dataset> {
+        if !(1..=256).contains(&classes) {
+            return Err(invalid(format!("{classes} classes: labels are bytes, so 1 to 256")));
+        }
         if pixels == 0 {
             return Err(invalid("images need at least one pixel".into()));
         }
@@ -45,13 +59,13 @@ impl Dataset {
             let msg = format!("{} values are not {} images of {pixels} pixels", images.len(), labels.len());
             return Err(invalid(msg));
         }
-        if let Some((i, bad)) = labels.iter().enumerate().find(|(_, &l)| l as usize >= CLASSES) {
-            return Err(invalid(format!("label {bad} of sample {i} is not below {CLASSES}")));
+        if let Some((i, bad)) = labels.iter().enumerate().find(|(_, &l)| l as usize >= classes) {
+            return Err(invalid(format!("label {bad} of sample {i} is not below {classes}")));
         }
         if let Some(i) = images.iter().position(|p| !p.is_finite()) {
             return Err(invalid(format!("pixel {} of sample {} is not finite", i % pixels, i / pixels)));
         }
-        Ok(Dataset { images, labels, pixels })
+        Ok(Dataset { images, labels, pixels, classes })
     }
 
     /// Decodes an images file and a labels file (IDX, plain or gzip); `source` names the
@@ -81,7 +95,7 @@ impl Dataset {
             return Err(format(format!("label {bad} is not below {CLASSES}")));
         }
         let images = images.data.iter().map(|&p| p as f32 / 255.0).collect();
-        Ok(Dataset { images, labels: labels.data, pixels })
+        Ok(Dataset { images, labels: labels.data, pixels, classes: CLASSES })
     }
 
     /// Reads `images` and `labels` files.
@@ -113,6 +127,11 @@ impl Dataset {
         self.pixels
     }
 
+    /// Number of classes (10 for MNIST's formats); every label is below it.
+    pub fn classes(&self) -> usize {
+        self.classes
+    }
+
     /// All images, `len × pixels` values in row-major order.
     pub fn images(&self) -> &[f32] {
         &self.images
@@ -130,12 +149,13 @@ impl Dataset {
             images: self.images[range.start * self.pixels..range.end * self.pixels].to_vec(),
             labels: self.labels[range].to_vec(),
             pixels: self.pixels,
+            classes: self.classes,
         };
         (part(0..n), part(n..self.len()))
     }
 
     /// Fills one batch: the images of `indices` into `x` (`batch × pixels`) and one-hot
-    /// labels into `y` (`batch × CLASSES`). Rows past `indices.len()` are zeros, which the
+    /// labels into `y` (`batch × classes`). Rows past `indices.len()` are zeros, which the
     /// loss treats as padding.
     ///
     /// # Errors
@@ -143,8 +163,8 @@ impl Dataset {
     /// [`Error::InvalidArgument`] when `x` and `y` are not buffers of the same number of
     /// rows, there are more indices than rows, or an index is out of range.
     pub fn fill_batch(&self, indices: &[usize], x: &mut [f32], y: &mut [f32]) -> Result<()> {
-        let rows = y.len() / CLASSES;
-        if !y.len().is_multiple_of(CLASSES) || x.len() != rows * self.pixels || indices.len() > rows {
+        let rows = y.len() / self.classes;
+        if !y.len().is_multiple_of(self.classes) || x.len() != rows * self.pixels || indices.len() > rows {
             let msg = format!("buffers of {} and {} values cannot hold {} samples", x.len(), y.len(), indices.len());
             return Err(invalid(msg));
         }
@@ -156,7 +176,7 @@ impl Dataset {
         for (row, &i) in indices.iter().enumerate() {
             let src = &self.images[i * self.pixels..(i + 1) * self.pixels];
             x[row * self.pixels..(row + 1) * self.pixels].copy_from_slice(src);
-            y[row * CLASSES + self.labels[i] as usize] = 1.0;
+            y[row * self.classes + self.labels[i] as usize] = 1.0;
         }
         Ok(())
     }

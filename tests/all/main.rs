@@ -5,6 +5,7 @@
 //! take the GPU device, and `BOTH` those run once per backend.
 
 mod checkpoints;
+mod classifier;
 mod cli;
 mod common;
 mod crosscheck;
@@ -137,6 +138,7 @@ fn both_tests() -> Vec<(&'static str, DeviceTest)> {
         golden::weight_decay_nesterov_and_schedules_match_pytorch,
         optimizers::the_learning_rate_changes_between_steps,
         optimizers::gradients_shaped_by_the_user,
+        classifier::any_class_count_and_a_custom_loss,
         fusion::the_mlp_step_takes_at_most_twelve_launches,
         fusion::fusion_never_changes_what_other_nodes_see,
         diagnostics::clipping_leaves_small_gradients_alone_and_clips_by_value,
