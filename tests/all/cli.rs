@@ -22,13 +22,21 @@ fn example_path(name: &str) -> PathBuf {
     assert!(path.exists(), "{} is missing: `cargo test` builds the examples before the tests", path.display());
     let built = std::fs::metadata(&path).unwrap().modified().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let newest = ["src", "examples"].iter().map(|d| newest_change(&root.join(d))).max().unwrap();
+    // What the binary is built from: the library, the shared flags, and its own file or
+    // directory (another example's change does not rebuild it).
+    let own = [root.join("examples").join(format!("{name}.rs")), root.join("examples").join(name)];
+    let sources =
+        [root.join("src"), root.join("examples/common")].into_iter().chain(own.into_iter().filter(|p| p.exists()));
+    let newest = sources.map(|p| newest_change(&p)).max().unwrap();
     assert!(built >= newest, "{} is older than the sources: run plain `cargo test`, which rebuilds it", path.display());
     path
 }
 
-/// When the newest file under `dir` last changed.
+/// When the newest file under `dir` (or the file `dir` itself) last changed.
 fn newest_change(dir: &Path) -> std::time::SystemTime {
+    if dir.is_file() {
+        return std::fs::metadata(dir).unwrap().modified().unwrap();
+    }
     let mut newest = std::time::SystemTime::UNIX_EPOCH;
     for entry in std::fs::read_dir(dir).unwrap() {
         let entry = entry.unwrap();
@@ -335,5 +343,35 @@ pub fn mlp_never_loses_a_model() {
     // A batch beyond the data set trains as one batch of the whole set, quickly.
     let out = run("mlp", &with(&["--epochs", "1", "--batch", "1048576", "--limit", "100"]), &dir);
     assert_eq!(out.code, 0, "{}", out.stderr);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The README's code is the examples' code: every line of its two Rust blocks is in
+/// `examples/quickstart.rs` and `examples/readme.rs`, which the tests run.
+pub fn the_readme_shows_the_examples_code() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let blocks: Vec<&str> = readme.split("```rust\n").skip(1).map(|b| b.split("```").next().unwrap()).collect();
+    assert!(blocks.len() >= 2, "the README has its two examples");
+    for (block, file) in blocks.iter().zip(["examples/quickstart.rs", "examples/readme.rs"]) {
+        let source = std::fs::read_to_string(root.join(file)).unwrap();
+        for line in block.lines().filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with("// epoch")) {
+            assert!(source.contains(line.trim()), "README line not in {file}: {line}");
+        }
+    }
+}
+
+/// The README's first example trains three epochs on the shipped split and writes a
+/// checkpoint with PyTorch's names.
+pub fn quickstart_trains_and_saves() {
+    let dir = crate::files::temp_dir("cli-quickstart");
+    let out = run("quickstart", &[] as &[&str], &dir);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let last = out.stdout.lines().last().unwrap();
+    let accuracy: f32 = last.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(last.starts_with("epoch 3:") && accuracy > 0.7, "{}", out.stdout);
+    let names: Vec<String> =
+        checkpoint::load(&dir.join("quickstart.safetensors")).unwrap().into_iter().map(|t| t.name).collect();
+    assert!(names.contains(&"0.weight".to_owned()) && names.len() == 6, "{names:?}");
     std::fs::remove_dir_all(dir).unwrap();
 }

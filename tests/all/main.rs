@@ -106,6 +106,8 @@ fn cpu_tests() -> Vec<(&'static str, fn())> {
         shaders::every_kernel_names_an_entry_point_of_its_file,
         shaders::every_fused_module_validates,
         fusion::the_pass_groups_what_a_training_step_repeats,
+        cli::the_readme_shows_the_examples_code,
+        cli::quickstart_trains_and_saves,
         golden::schedules_match_pytorch_schedulers,
         custom::bad_registrations_are_errors,
     ]
