@@ -210,7 +210,8 @@ impl Classifier {
         let mut g = Graph::new();
         let x = g.input("x", [batch, spec.inputs])?;
         let y = g.input("y", [batch, spec.classes])?;
-        let recorded = model.record(&mut g, x)?;
+        // Dropout only in the training step.
+        let recorded = if training.is_some() { model.record(&mut g, x)? } else { model.record_eval(&mut g, x)? };
         let loss = Self::record_loss(&mut g, &spec, &recorded, y)?;
         let (mut watch, mut guard, mut grad_norm, mut optimizer_state) = (None, None, None, vec![]);
         let (mut learning_rate, mut gradients) = (None, vec![]);

@@ -109,6 +109,15 @@ pub enum Layer {
     /// Layer normalisation (parameters `{index}.weight` and `{index}.bias`, both of
     /// PyTorch's shape `[features]`).
     LayerNorm(LayerNorm),
+    /// Dropout with probability `p` while training ([`Sequential::record`]); the
+    /// identity in [`Sequential::record_eval`]. Its mask is drawn from `seed` and the
+    /// layer's index.
+    Dropout {
+        /// Probability of dropping an element, in [0, 1).
+        p: f32,
+        /// Seed of the masks.
+        seed: u32,
+    },
 }
 
 /// Layers applied in order; parameters are named `{index}.weight` and `{index}.bias`.
@@ -151,14 +160,28 @@ impl Sequential {
         Ok(Sequential { layers })
     }
 
-    /// Records the network applied to `x` (`[batch, in]`) into `g`, parameters initialised
-    /// with the layers' current values.
+    /// Records the network applied to `x` (`[batch, in]`) into `g` for training (dropout
+    /// on), parameters initialised with the layers' current values.
     ///
     /// # Errors
     ///
     /// [`Error::Shape`] when `x` does not have the first layer's input width or two layers
-    /// do not fit; [`Error::ForeignNode`] for an `x` of another graph.
+    /// do not fit; [`Error::InvalidArgument`] for a dropout `p` outside [0, 1);
+    /// [`Error::ForeignNode`] for an `x` of another graph.
     pub fn record(&self, g: &mut Graph, x: NodeId) -> Result<Recorded> {
+        self.record_mode(g, x, true)
+    }
+
+    /// [`Sequential::record`] for evaluation: dropout layers pass their input through.
+    ///
+    /// # Errors
+    ///
+    /// As [`Sequential::record`].
+    pub fn record_eval(&self, g: &mut Graph, x: NodeId) -> Result<Recorded> {
+        self.record_mode(g, x, false)
+    }
+
+    fn record_mode(&self, g: &mut Graph, x: NodeId, training: bool) -> Result<Recorded> {
         let mut h = x;
         let mut params = Vec::new();
         for (i, layer) in self.layers.iter().enumerate() {
@@ -181,6 +204,11 @@ impl Sequential {
                     params.push((format!("{i}.bias"), b));
                     g.layer_norm(h, w, b, n.eps)?
                 }
+                Layer::Dropout { p, seed } if training => g.dropout(h, *p, seed.wrapping_add(i as u32))?,
+                Layer::Dropout { p, .. } if !(0.0..1.0).contains(p) => {
+                    return Err(Error::InvalidArgument { op: "dropout", msg: format!("p {p} must be in [0, 1)") });
+                }
+                Layer::Dropout { .. } => h,
             };
         }
         Ok(Recorded { output: h, params })

@@ -128,6 +128,16 @@ pub enum Op {
     /// Inputs `(total, value)`: `total += value` in place, e.g. summing the loss over an
     /// epoch on the device so that nothing is read back per step.
     Accumulate,
+    /// Input `step [1, 2]` (a counter, see [`Op::Increment`]): a dropout mask of the
+    /// node's shape, each element `1 / (1 − p)` or, with probability `p`, 0, drawn from a
+    /// hash of `seed`, the step and the element's index, the same bits on both backends
+    /// (`cpu_ops::dropout_mask`). Not differentiable (it depends on no parameter).
+    DropoutMask {
+        /// Probability of dropping an element, in [0, 1).
+        p: f32,
+        /// Seed of the hash.
+        seed: u32,
+    },
 }
 
 impl Op {
@@ -158,6 +168,7 @@ impl Op {
             Op::FirstNonFinite { .. } => "first_non_finite",
             Op::Increment => "increment",
             Op::Accumulate => "accumulate",
+            Op::DropoutMask { .. } => "dropout_mask",
         }
     }
 

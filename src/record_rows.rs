@@ -96,4 +96,28 @@ impl Graph {
         let scaled = self.mul(normalized, weight)?;
         self.add(scaled, bias)
     }
+
+    /// Dropout for training: each element of `x` zeroed with probability `p` and the rest
+    /// scaled by `1 / (1 − p)`, a fresh mask every step (drawn on the device from `seed`
+    /// and a step counter this records and advances with each run of the updates), the
+    /// same mask on both backends. The gradient is `dy` times the same mask. `p = 0`
+    /// returns `x`. Leave it out of evaluation graphs (`Sequential::record_eval` does).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for `p` outside [0, 1); [`Error::ForeignNode`] for an id
+    /// of another graph.
+    pub fn dropout(&mut self, x: NodeId, p: f32, seed: u32) -> Result<NodeId> {
+        if !(0.0..1.0).contains(&p) {
+            return Err(Error::InvalidArgument { op: "dropout", msg: format!("p {p} must be in [0, 1)") });
+        }
+        let shape = self.shape(x)?;
+        if p == 0.0 {
+            return Ok(x);
+        }
+        let counter = self.state(&format!("dropout.{}.step", x.index()), [1, 2])?;
+        let step = self.push_update(Op::Increment, &[counter])?;
+        let mask = self.push(Op::DropoutMask { p, seed }, &[step], shape)?;
+        self.mul(x, mask)
+    }
 }

@@ -97,6 +97,7 @@ impl CpuSession {
             Op::SoftmaxCrossEntropyGrad => k::softmax_cross_entropy_grad(arg(0), arg(1), arg(2)[0], shape(0), out),
             Op::CountCorrect => out[0] = k::count_correct(arg(0), arg(1), shape(0)),
             Op::GradStats => out.copy_from_slice(&k::grad_stats(arg(0))),
+            Op::DropoutMask { p, seed } => k::dropout_mask(arg(0), p, seed, out),
             op => unreachable!("{} is a leaf or an update, not evaluated", op.name()),
         }
     }

@@ -289,3 +289,26 @@ pub fn grad_stats(x: &[f32]) -> [f32; 3] {
     let max_abs = x.iter().fold(0.0f32, |m, &v| max_nan(m, v.abs()));
     [(sum_abs / x.len() as f64) as f32, max_abs, (total(|v, _| v * v, x, &[]) as f32).sqrt()]
 }
+
+/// A 32-bit integer hash with good avalanche (the "lowbias32" mixer): the source of
+/// dropout's randomness, the same operations in `shaders/random.wgsl`.
+pub fn mix(mut h: u32) -> u32 {
+    h ^= h >> 16;
+    h = h.wrapping_mul(0x7feb_352d);
+    h ^= h >> 15;
+    h = h.wrapping_mul(0x846c_a68b);
+    h ^ (h >> 16)
+}
+
+/// Dropout's mask for the step counter `step` (`[low, high]`, see `increment`): element
+/// `i` is 0 when the top 24 bits of `mix(i ^ mix(seed ^ mix(step)))`, as a fraction of
+/// 2²⁴, fall below `p`, else `1 / (1 − p)`.
+pub fn dropout_mask(step: &[f32], p: f32, seed: u32, out: &mut [f32]) {
+    let count = (step[0] as u32).wrapping_add((step[1] as u32).wrapping_mul(65_536));
+    let base = mix(seed ^ mix(count));
+    let keep = 1.0 / (1.0 - p);
+    for (i, y) in out.iter_mut().enumerate() {
+        let u = (mix(i as u32 ^ base) >> 8) as f32 / 16_777_216.0;
+        *y = if u < p { 0.0 } else { keep };
+    }
+}

@@ -12,6 +12,7 @@ mod crosscheck;
 mod custom;
 mod data;
 mod diagnostics;
+mod dropout;
 mod files;
 mod fusion;
 mod golden;
@@ -116,6 +117,7 @@ fn cpu_tests() -> Vec<(&'static str, fn())> {
 fn gpu_tests() -> Vec<(&'static str, DeviceTest)> {
     tests![DeviceTest;
         crosscheck::binary_ops_with_broadcasting,
+        dropout::masks_drop_p_and_agree_with_the_reference,
         custom::a_wgsl_expression_that_does_not_compile_is_an_error,
         crosscheck::unary_ops,
         crosscheck::derivative_ops,
@@ -136,6 +138,8 @@ fn gpu_tests() -> Vec<(&'static str, DeviceTest)> {
 fn both_tests() -> Vec<(&'static str, DeviceTest)> {
     tests![DeviceTest;
         fusion::fused_training_steps_equal_unfused,
+        dropout::the_gradient_goes_through_the_same_mask,
+        dropout::dropout_is_off_in_evaluation,
         custom::registered_ops_differentiate_and_match_the_reference,
         golden::weight_decay_nesterov_and_schedules_match_pytorch,
         optimizers::the_learning_rate_changes_between_steps,

@@ -13,7 +13,7 @@ use crate::total::Total;
 /// Every hand-written WGSL file of the crate, by name, each after the shared prelude, for
 /// loading and for validation tests. The elementwise family's module and the reductions'
 /// are generated from templates (see [`map_source`] and [`reduce_source`]).
-pub const SHADERS: [(&str, &str); 3] = [
+pub const SHADERS: [(&str, &str); 4] = [
     (
         "matmul.wgsl",
         concat!(
@@ -24,6 +24,10 @@ pub const SHADERS: [(&str, &str); 3] = [
         ),
     ),
     ("loss.wgsl", concat!(include_str!("../../../shaders/prelude.wgsl"), include_str!("../../../shaders/loss.wgsl"))),
+    (
+        "random.wgsl",
+        concat!(include_str!("../../../shaders/prelude.wgsl"), include_str!("../../../shaders/random.wgsl")),
+    ),
     (
         "optim.wgsl",
         concat!(
@@ -173,6 +177,7 @@ pub enum Kernel {
     GradStats,
     GradStatsParts,
     FirstNonFinite,
+    DropoutMask,
 }
 
 impl Kernel {
@@ -201,6 +206,7 @@ impl Kernel {
             Kernel::GradStats,
             Kernel::GradStatsParts,
             Kernel::FirstNonFinite,
+            Kernel::DropoutMask,
         ];
         let totals = Total::ALL.into_iter().map(Kernel::Total);
         Map::ALL.into_iter().map(Kernel::Map).chain(totals).chain(fixed).collect()
@@ -222,7 +228,8 @@ impl Kernel {
             | GradStatsParts => usize::MAX,
             MatMul | MatMulSmall | MatMulSumSplits => 0,
             SoftmaxXent | SoftmaxXentGrad | SoftmaxXentWithGrad | SoftmaxXentWithGradAcc | CountCorrect => 1,
-            Sgd | SgdMomentum | Adam | AdamCorrections | Increment | Accumulate | FirstNonFinite => 2,
+            DropoutMask => 2,
+            Sgd | SgdMomentum | Adam | AdamCorrections | Increment | Accumulate | FirstNonFinite => 3,
         }
     }
 
@@ -282,6 +289,7 @@ impl Kernel {
             GradStats => "grad_stats",
             GradStatsParts => "grad_stats_parts",
             FirstNonFinite => "first_non_finite",
+            DropoutMask => "dropout_mask",
         };
         Cow::Borrowed(name)
     }
@@ -326,6 +334,16 @@ pub(crate) struct ReduceParams {
     pub scale: f32,
     /// Workgroups or row ranges the reduction is split into (see `reduce.rs`).
     pub parts: u32,
+}
+
+/// `Params` of `random.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub(crate) struct RandomParams {
+    pub len: u32,
+    pub p: f32,
+    pub seed: u32,
+    pub _pad: u32,
 }
 
 /// `Params` of `optim.wgsl` (and of the generated update launches, which add their

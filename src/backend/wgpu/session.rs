@@ -7,7 +7,7 @@ use bytemuck::bytes_of;
 use wgpu::util::DeviceExt;
 
 use super::context::GpuContext;
-use super::kernels::{ElementwiseParams, Kernel, MatmulParams, OptimParams, ReduceParams};
+use super::kernels::{ElementwiseParams, Kernel, MatmulParams, OptimParams, RandomParams, ReduceParams};
 use super::matmul::MatmulShape;
 use super::readback::Readback;
 use crate::backend::Session;
@@ -192,6 +192,12 @@ impl GpuSession {
                 params: bytes_of(&OptimParams { len: 1, ..Default::default() }).to_vec(),
                 bindings: vec![(2, id)],
                 workgroups: [1, 1, 1],
+            },
+            Op::DropoutMask { p, seed } => Launch {
+                kernel: Kernel::DropoutMask,
+                params: bytes_of(&RandomParams { len: len as u32, p, seed, _pad: 0 }).to_vec(),
+                bindings: vec![(0, x[0]), (2, id)],
+                workgroups: self.linear(len),
             },
             op => return Err(Error::InvalidArgument { op: op.name(), msg: "not a single launch".into() }),
         })
