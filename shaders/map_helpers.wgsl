@@ -58,3 +58,19 @@ fn pow_const(a: T, s: T) -> T {
     let odd = abs(s) % 2.0 == 1.0;
     return select(magnitude, -magnitude, odd);
 }
+
+// erf by Abramowitz and Stegun 7.1.26 (absolute error under 1.5e-7), as erf in
+// map_more.rs; WGSL has no erf.
+fn erf_approx(x: T) -> T {
+    let t = 1.0 / (1.0 + 0.3275911 * abs(x));
+    let poly = t * (0.2548296 + t * (-0.28449672 + t * (1.4214138 + t * (-1.4531521 + t * 1.0614054))));
+    let y = 1.0 - poly * exp(-x * x);
+    return select(y, -y, x < 0.0);
+}
+
+// dy · (Φ(x) + x·φ(x)), the derivative of the exact GELU.
+fn gelu_grad(x: T, dy: T) -> T {
+    let cdf = 0.5 * (1.0 + erf_approx(x * 0.70710677));
+    let pdf = exp(-0.5 * x * x) * 0.3989423;
+    return dy * (cdf + x * pdf);
+}

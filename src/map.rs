@@ -71,6 +71,11 @@ pub enum Map {
     /// `aˢ` for a constant `s`, as PyTorch's `pow`: NaN for a negative `a` and a
     /// fractional `s`, the sign of `a` kept for odd integer `s`.
     Pow,
+    /// GELU in its exact form, PyTorch's default: `a·Φ(a) = a/2 · (1 + erf(a/√2))`, erf
+    /// from Abramowitz and Stegun 7.1.26 (within 1.5e-7) on both backends.
+    Gelu,
+    /// Derivative of [`Map::Gelu`]: `b · (Φ(a) + a·φ(a))`, for `a = x`, `b = dy`.
+    GeluGrad,
     /// An op registered from outside the crate ([`crate::custom::register`]), by number.
     Custom(u32),
 }
@@ -97,7 +102,7 @@ pub(crate) struct MapDef {
 impl Map {
     /// Every built-in op of the family (for tests and kernel generation); registered ones
     /// are not listed.
-    pub const ALL: [Map; 28] = [
+    pub const ALL: [Map; 30] = [
         Map::Add,
         Map::Sub,
         Map::Mul,
@@ -126,6 +131,8 @@ impl Map {
         Map::GeluTanhGrad,
         Map::StopGradient,
         Map::Pow,
+        Map::Gelu,
+        Map::GeluGrad,
     ];
 
     /// The op's one description.

@@ -84,6 +84,14 @@ pub(crate) fn def_more(map: Map) -> MapDef {
                 Ok(vec![Some(g.mul(dy, slope)?)])
             }),
         ),
+        Map::Gelu => def(
+            "gelu",
+            1,
+            |a, _, _| 0.5 * a * (1.0 + erf(a * std::f32::consts::FRAC_1_SQRT_2)),
+            "0.5 * a * (1.0 + erf_approx(a * 0.70710677))",
+            Some(|g, _, x, dy, _| Ok(vec![Some(g.map(Map::GeluGrad, 0.0, &[x[0], dy])?)])),
+        ),
+        Map::GeluGrad => def("gelu_grad", 2, gelu_grad, "gelu_grad(a, b)", None),
         other => unreachable!("{other:?} is described in map.rs"),
     }
 }
@@ -105,4 +113,24 @@ fn gelu_tanh_grad(x: f32, dy: f32, _: f32) -> f32 {
     let left = 0.5 * (1.0 + t);
     let right = 0.5 * x * (1.0 - t * t) * GELU_K * (1.0 + 3.0 * GELU_C * x * x);
     dy * (left + right)
+}
+
+/// erf by Abramowitz and Stegun 7.1.26 (absolute error under 1.5e-7), the formula of
+/// `erf_approx` in `map_helpers.wgsl`.
+fn erf(x: f32) -> f32 {
+    let t = 1.0 / (1.0 + 0.327_591_1 * x.abs());
+    let poly = t * (0.254_829_6 + t * (-0.284_496_72 + t * (1.421_413_8 + t * (-1.453_152_1 + t * 1.061_405_4))));
+    let y = 1.0 - poly * (-x * x).exp();
+    if x < 0.0 {
+        -y
+    } else {
+        y
+    }
+}
+
+/// `dy · (Φ(x) + x·φ(x))`: the derivative of the exact GELU.
+fn gelu_grad(x: f32, dy: f32, _: f32) -> f32 {
+    let cdf = 0.5 * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2));
+    let pdf = (-0.5 * x * x).exp() * 0.398_942_3;
+    dy * (cdf + x * pdf)
 }

@@ -45,6 +45,15 @@ impl Graph {
         self.map(Map::Pow, exponent, &[x])
     }
 
+    /// GELU in its exact (erf) form, PyTorch's default `gelu`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ForeignNode`] for an id of another graph.
+    pub fn gelu(&mut self, x: NodeId) -> Result<NodeId> {
+        self.map(Map::Gelu, 0.0, &[x])
+    }
+
     /// `−x` elementwise.
     ///
     /// # Errors

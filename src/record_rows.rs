@@ -120,4 +120,26 @@ impl Graph {
         let mask = self.push(Op::DropoutMask { p, seed }, &[step], shape)?;
         self.mul(x, mask)
     }
+
+    /// Mean over the batch axis, `[n, m] → [1, m]`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ForeignNode`] for an id of another graph.
+    pub fn mean_rows(&mut self, x: NodeId) -> Result<NodeId> {
+        let rows = self.shape(x)?.rows as f32;
+        let sum = self.sum_rows(x)?;
+        self.scale(sum, 1.0 / rows)
+    }
+
+    /// Mean of each row, `[n, m] → [n, 1]`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ForeignNode`] for an id of another graph.
+    pub fn mean_cols(&mut self, x: NodeId) -> Result<NodeId> {
+        let cols = self.shape(x)?.cols as f32;
+        let sum = self.sum_cols(x)?;
+        self.scale(sum, 1.0 / cols)
+    }
 }

@@ -55,6 +55,7 @@ pub fn unary_ops(device: &Device) {
         cross(device, "leaky_relu", &[s], ELEMENTWISE, |g, x| g.leaky_relu(x[0], 0.01));
         cross(device, "softplus", &[s], TRANSCENDENTAL, |g, x| g.softplus(x[0]));
         cross(device, "pow 3", &[s], TRANSCENDENTAL, |g, x| g.pow(x[0], 3.0));
+        cross(device, "gelu", &[s], TRANSCENDENTAL, |g, x| g.gelu(x[0]));
         cross(device, "pow 2.5", &[s], TRANSCENDENTAL, |g, x| g.pow(x[0], 2.5));
         cross(device, "gelu_tanh", &[s], TRANSCENDENTAL, |g, x| g.gelu_tanh(x[0]));
         cross(device, "sub a column", &[s, Shape::new(s.rows, 1)], ELEMENTWISE, |g, x| g.sub(x[0], x[1]));

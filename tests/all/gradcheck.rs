@@ -68,6 +68,10 @@ pub fn unary_ops() {
     check("leaky_relu", &[M], |g, p| g.leaky_relu(p[0], 0.1));
     check("softplus", &[M], |g, p| g.softplus(p[0]));
     check("pow 3", &[M], |g, p| g.pow(p[0], 3.0));
+    check("gelu", &[M], |g, p| g.gelu(p[0]));
+    check("mean_rows", &[M], |g, p| g.mean_rows(p[0]));
+    check("mean_cols", &[M], |g, p| g.mean_cols(p[0]));
+    check("huber", &[M, M], |g, p| g.huber_loss(p[0], p[1], 0.3));
     check("layer_norm", &[M, Shape::new(1, M.cols), Shape::new(1, M.cols)], |g, p| {
         g.layer_norm(p[0], p[1], p[2], 1e-5)
     });

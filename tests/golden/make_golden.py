@@ -45,8 +45,9 @@ def away_from_zero(*shape):
 CASES = {}
 
 
-def case(name, fn, inputs, differentiable=True):
-    xs = [x.clone().requires_grad_(differentiable) for x in inputs]
+def case(name, fn, inputs, differentiable=True, data=()):
+    """`data`: indices of inputs that take no gradient (class weights)."""
+    xs = [x.clone().requires_grad_(differentiable and i not in data) for i, x in enumerate(inputs)]
     y = fn(*xs)
     out = {f"{name}.x{i}": x for i, x in enumerate(inputs)}
     out[f"{name}.y"] = y.detach()
@@ -94,6 +95,19 @@ def ops():
     case("stop_gradient", lambda x: x * x.detach(), [f32(5, 7)])
     layer_norm = lambda x, w, b: F.layer_norm(x, (7,), w.reshape(7), b.reshape(7), 1e-5)
     case("layer_norm", layer_norm, [f32(5, 7, low=-3.0, high=3.0), f32(1, 7), f32(1, 7)])
+    case("gelu", F.gelu, [f32(5, 7, low=-4.0, high=4.0)])
+    case("mean_rows", lambda x: x.mean(dim=0, keepdim=True), [f32(33, 65)])
+    case("mean_cols", lambda x: x.mean(dim=1, keepdim=True), [f32(33, 65)])
+    huber = lambda p, t: F.huber_loss(p, t, delta=0.5).reshape(1, 1)
+    case("huber", huber, [f32(5, 7, low=-2.0, high=2.0), f32(5, 7)])
+    labels = torch.tensor([3, 0, 6, 2, 6])
+    one_hot = F.one_hot(labels, 7).to(torch.float64)
+    one_hot[4] = 0.0  # a padding row
+    smoothed = lambda z, t: F.cross_entropy(z[:4], labels[:4], label_smoothing=0.1).reshape(1, 1)
+    case("xent_smoothed", smoothed, [f32(5, 7, low=-3.0, high=3.0), one_hot], data=(1,))
+    class_weights = f32(1, 7, low=0.2, high=2.0)
+    weighted = lambda z, t, w: F.cross_entropy(z[:4], labels[:4], weight=w.reshape(7)).reshape(1, 1)
+    case("xent_weighted", weighted, [f32(5, 7, low=-3.0, high=3.0), one_hot, class_weights], data=(1, 2))
     case("pow_cube", lambda x: x**3, [f32(5, 7)])
     case("pow_half", lambda x: x**0.5, [f32(5, 7, low=0.01, high=4.0)])
     case("pow_minus_two", lambda x: x**-2.0, [away_from_zero(5, 7)])
