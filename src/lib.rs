@@ -41,6 +41,7 @@ pub mod fuse;
 mod gradients;
 mod graph;
 pub mod init;
+mod layout;
 mod losses;
 mod map;
 mod map_more;

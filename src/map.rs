@@ -76,6 +76,8 @@ pub enum Map {
     Gelu,
     /// Derivative of [`Map::Gelu`]: `b · (Φ(a) + a·φ(a))`, for `a = x`, `b = dy`.
     GeluGrad,
+    /// `1` where `a == b`, else `0` (NaN equals nothing). Not differentiable (a mask).
+    Equal,
     /// An op registered from outside the crate ([`crate::custom::register`]), by number.
     Custom(u32),
 }
@@ -102,7 +104,7 @@ pub(crate) struct MapDef {
 impl Map {
     /// Every built-in op of the family (for tests and kernel generation); registered ones
     /// are not listed.
-    pub const ALL: [Map; 30] = [
+    pub const ALL: [Map; 31] = [
         Map::Add,
         Map::Sub,
         Map::Mul,
@@ -133,6 +135,7 @@ impl Map {
         Map::Pow,
         Map::Gelu,
         Map::GeluGrad,
+        Map::Equal,
     ];
 
     /// The op's one description.

@@ -92,6 +92,7 @@ pub(crate) fn def_more(map: Map) -> MapDef {
             Some(|g, _, x, dy, _| Ok(vec![Some(g.map(Map::GeluGrad, 0.0, &[x[0], dy])?)])),
         ),
         Map::GeluGrad => def("gelu_grad", 2, gelu_grad, "gelu_grad(a, b)", None),
+        Map::Equal => def("equal", 2, |a, b, _| if a == b { 1.0 } else { 0.0 }, "select(0.0, 1.0, a == b)", None),
         other => unreachable!("{other:?} is described in map.rs"),
     }
 }

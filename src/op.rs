@@ -77,11 +77,26 @@ pub enum Op {
     SumRows,
     /// Sum over the feature axis: `[n, m] → [n, 1]`.
     SumCols,
-    /// The largest value of each row, `[n, m] → [n, 1]`; NaN for a row holding one. Not
-    /// differentiable (softmax uses it under a stop-gradient, where it cancels).
+    /// The largest value of each row, `[n, m] → [n, 1]`; NaN for a row holding one. Its
+    /// gradient is shared evenly among a row's maxima, as PyTorch's `amax`.
     MaxCols,
     /// Mean of all elements, shape `[1, 1]`.
     Mean,
+    /// `[n, m] → [m, n]`.
+    Transpose,
+    /// Columns `start .. start + cols` of the input, `[n, m] → [n, cols]`.
+    SliceCols {
+        /// The first column taken.
+        start: usize,
+    },
+    /// The input placed at column `start` of a zero matrix of the node's width: the
+    /// adjoint of [`Op::SliceCols`].
+    PadCols {
+        /// The column the input starts at.
+        start: usize,
+    },
+    /// Inputs `(a [n, p], b [n, q])` side by side, `[n, p + q]`.
+    ConcatCols,
     /// Inputs `(prediction, target)`: `mean((p - t)²)`, shape `[1, 1]`. Fused: one
     /// reduction kernel instead of sub, square and mean with two temporaries.
     MseLoss,
@@ -155,6 +170,10 @@ impl Op {
             Op::SumCols => "sum_cols",
             Op::MaxCols => "max_cols",
             Op::Mean => "mean",
+            Op::Transpose => "transpose",
+            Op::SliceCols { .. } => "slice_cols",
+            Op::PadCols { .. } => "pad_cols",
+            Op::ConcatCols => "concat_cols",
             Op::MseLoss => "mse_loss",
             Op::SoftmaxCrossEntropy => "softmax_cross_entropy",
             Op::SoftmaxCrossEntropyGrad => "softmax_cross_entropy_grad",

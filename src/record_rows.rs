@@ -18,8 +18,9 @@ impl Graph {
         self.push(Op::SumCols, &[x], Shape::new(s.rows, 1))
     }
 
-    /// The largest value of each row, `[n, m] → [n, 1]` (NaN for a row holding one). Not
-    /// differentiable.
+    /// The largest value of each row, `[n, m] → [n, 1]` (NaN for a row holding one), as
+    /// PyTorch's `amax(dim=1, keepdim=True)`: its gradient is shared evenly among a row's
+    /// maxima.
     ///
     /// # Errors
     ///
@@ -141,5 +142,18 @@ impl Graph {
         let cols = self.shape(x)?.cols as f32;
         let sum = self.sum_cols(x)?;
         self.scale(sum, 1.0 / cols)
+    }
+
+    /// The largest value of each column, `[n, m] → [1, m]` (PyTorch's
+    /// `amax(dim=0, keepdim=True)`), as the transpose of [`Graph::max_cols`] of the
+    /// transpose.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ForeignNode`] for an id of another graph.
+    pub fn max_rows(&mut self, x: NodeId) -> Result<NodeId> {
+        let t = self.transpose(x)?;
+        let max = self.max_cols(t)?;
+        self.transpose(max)
     }
 }

@@ -25,6 +25,21 @@ pub(crate) fn vjp(g: &mut Graph, y: NodeId, dy: NodeId) -> Result<Vec<Option<Nod
             let dx = g.mul(spread, x[0])?;
             vec![g.scale(dx, 2.0)?]
         }
+        // amax: dy shared evenly among the elements equal to their row's maximum.
+        Op::MaxCols => {
+            let mask = g.map(crate::Map::Equal, 0.0, &[x[0], y])?;
+            let count = g.sum_cols(mask)?;
+            let share = g.div(dy, count)?;
+            vec![g.mul(mask, share)?]
+        }
+        // Moving elements moves their gradients back.
+        Op::Transpose => vec![g.transpose(dy)?],
+        Op::SliceCols { start } => vec![g.pad_cols(dy, start, g.shape(x[0])?.cols)?],
+        Op::PadCols { start } => vec![g.slice_cols(dy, start, g.shape(x[0])?.cols)?],
+        Op::ConcatCols => {
+            let (a, b) = (g.shape(x[0])?.cols, g.shape(x[1])?.cols);
+            vec![g.slice_cols(dy, 0, a)?, g.slice_cols(dy, a, b)?]
+        }
         // ∂(Σx)/∂xᵢ = 1: every element gets dy.
         Op::SumAll | Op::SumRows | Op::SumCols => vec![g.broadcast(dy, g.shape(x[0])?)?],
         // ∂(mean x)/∂xᵢ = 1/N.

@@ -98,6 +98,13 @@ impl CpuSession {
             Op::CountCorrect => out[0] = k::count_correct(arg(0), arg(1), shape(0)),
             Op::GradStats => out.copy_from_slice(&k::grad_stats(arg(0))),
             Op::DropoutMask { p, seed } => k::dropout_mask(arg(0), p, seed, out),
+            Op::Transpose | Op::SliceCols { .. } | Op::PadCols { .. } | Op::ConcatCols => {
+                let b = if node.inputs.len() > 1 { shape(1) } else { Shape::SCALAR };
+                let cols = node.shape.cols;
+                for (i, y) in out.iter_mut().enumerate() {
+                    *y = k::layout_source(node.op, shape(0), b, i / cols, i % cols).map_or(0.0, |(j, at)| arg(j)[at]);
+                }
+            }
             op => unreachable!("{} is a leaf or an update, not evaluated", op.name()),
         }
     }

@@ -312,3 +312,18 @@ pub fn dropout_mask(step: &[f32], p: f32, seed: u32, out: &mut [f32]) {
         *y = if u < p { 0.0 } else { keep };
     }
 }
+
+/// The layout family's index map: where output element `(r, c)` of a `[rows, cols]`
+/// result reads from, as `(input, index)`, or `None` for a zero. `a` and `b` are the
+/// inputs' shapes (`b` only for `ConcatCols`).
+pub fn layout_source(op: crate::op::Op, a: Shape, b: Shape, r: usize, c: usize) -> Option<(usize, usize)> {
+    use crate::op::Op;
+    match op {
+        Op::Transpose => Some((0, c * a.cols + r)),
+        Op::SliceCols { start } => Some((0, r * a.cols + start + c)),
+        Op::PadCols { start } => (c >= start && c < start + a.cols).then(|| (0, r * a.cols + c - start)),
+        Op::ConcatCols if c < a.cols => Some((0, r * a.cols + c)),
+        Op::ConcatCols => Some((1, r * b.cols + c - a.cols)),
+        _ => unreachable!("{} moves no elements", op.name()),
+    }
+}

@@ -56,6 +56,15 @@ pub fn unary_ops(device: &Device) {
         cross(device, "softplus", &[s], TRANSCENDENTAL, |g, x| g.softplus(x[0]));
         cross(device, "pow 3", &[s], TRANSCENDENTAL, |g, x| g.pow(x[0], 3.0));
         cross(device, "gelu", &[s], TRANSCENDENTAL, |g, x| g.gelu(x[0]));
+        cross(device, "transpose", &[s], ELEMENTWISE, |g, x| g.transpose(x[0]));
+        cross(device, "slice_cols", &[s], ELEMENTWISE, |g, x| g.slice_cols(x[0], s.cols / 2, s.cols - s.cols / 2));
+        cross(device, "pad_cols", &[s], ELEMENTWISE, |g, x| g.pad_cols(x[0], 3, s.cols + 5));
+        cross(device, "concat_cols", &[s, Shape::new(s.rows, 3)], ELEMENTWISE, |g, x| g.concat_cols(x[0], x[1]));
+        cross(device, "max_rows", &[s], ELEMENTWISE, |g, x| g.max_rows(x[0]));
+        cross(device, "equal", &[s, Shape::new(1, s.cols)], ELEMENTWISE, |g, x| {
+            let max = g.max_rows(x[0])?;
+            g.map(backprop::Map::Equal, 0.0, &[x[0], max])
+        });
         cross(device, "pow 2.5", &[s], TRANSCENDENTAL, |g, x| g.pow(x[0], 2.5));
         cross(device, "gelu_tanh", &[s], TRANSCENDENTAL, |g, x| g.gelu_tanh(x[0]));
         cross(device, "sub a column", &[s, Shape::new(s.rows, 1)], ELEMENTWISE, |g, x| g.sub(x[0], x[1]));

@@ -69,6 +69,12 @@ pub fn unary_ops() {
     check("softplus", &[M], |g, p| g.softplus(p[0]));
     check("pow 3", &[M], |g, p| g.pow(p[0], 3.0));
     check("gelu", &[M], |g, p| g.gelu(p[0]));
+    check("transpose", &[M], |g, p| g.transpose(p[0]));
+    check("slice_cols", &[M], |g, p| g.slice_cols(p[0], 1, 2));
+    check("pad_cols", &[M], |g, p| g.pad_cols(p[0], 2, 9));
+    check("concat_cols", &[M, Shape::new(M.rows, 2)], |g, p| g.concat_cols(p[0], p[1]));
+    check("max_cols", &[M], |g, p| g.max_cols(p[0]));
+    check("max_rows", &[M], |g, p| g.max_rows(p[0]));
     check("mean_rows", &[M], |g, p| g.mean_rows(p[0]));
     check("mean_cols", &[M], |g, p| g.mean_cols(p[0]));
     check("huber", &[M, M], |g, p| g.huber_loss(p[0], p[1], 0.3));

@@ -110,6 +110,7 @@ fn cpu_tests() -> Vec<(&'static str, fn())> {
         cli::the_readme_shows_the_examples_code,
         cli::quickstart_trains_and_saves,
         golden::schedules_match_pytorch_schedulers,
+        misuse::layout_ops_check_their_ranges,
         custom::bad_registrations_are_errors,
     ]
 }

@@ -190,3 +190,20 @@ pub fn map_checks_operands_and_constant() {
     let other = Graph::new().input("y", [2, 3]).unwrap();
     assert!(matches!(g.map(Map::Neg, 0.0, &[other]), Err(Error::ForeignNode { .. })));
 }
+
+/// Column ranges out of bounds and mismatched rows are errors naming the op.
+pub fn layout_ops_check_their_ranges() {
+    let mut g = Graph::new();
+    let x = g.input("x", [3, 4]).unwrap();
+    let y = g.input("y", [2, 4]).unwrap();
+    for (result, expected) in [
+        (g.slice_cols(x, 2, 3), "columns 2..5 of a [3, 4] value"),
+        (g.slice_cols(x, 0, 0), "columns 0..0"),
+        (g.slice_cols(x, usize::MAX, 2), "slice_cols"),
+        (g.pad_cols(x, 1, 4), "a [3, 4] value at column 1 of 4"),
+    ] {
+        let err = result.unwrap_err().to_string();
+        assert!(err.contains(expected), "{err}");
+    }
+    assert!(matches!(g.concat_cols(x, y), Err(Error::Shape { op: "concat_cols", .. })));
+}

@@ -13,7 +13,7 @@ use crate::total::Total;
 /// Every hand-written WGSL file of the crate, by name, each after the shared prelude, for
 /// loading and for validation tests. The elementwise family's module and the reductions'
 /// are generated from templates (see [`map_source`] and [`reduce_source`]).
-pub const SHADERS: [(&str, &str); 4] = [
+pub const SHADERS: [(&str, &str); 5] = [
     (
         "matmul.wgsl",
         concat!(
@@ -24,6 +24,10 @@ pub const SHADERS: [(&str, &str); 4] = [
         ),
     ),
     ("loss.wgsl", concat!(include_str!("../../../shaders/prelude.wgsl"), include_str!("../../../shaders/loss.wgsl"))),
+    (
+        "layout.wgsl",
+        concat!(include_str!("../../../shaders/prelude.wgsl"), include_str!("../../../shaders/layout.wgsl")),
+    ),
     (
         "random.wgsl",
         concat!(include_str!("../../../shaders/prelude.wgsl"), include_str!("../../../shaders/random.wgsl")),
@@ -178,6 +182,10 @@ pub enum Kernel {
     GradStatsParts,
     FirstNonFinite,
     DropoutMask,
+    Transpose,
+    SliceCols,
+    PadCols,
+    ConcatCols,
 }
 
 impl Kernel {
@@ -207,6 +215,10 @@ impl Kernel {
             Kernel::GradStatsParts,
             Kernel::FirstNonFinite,
             Kernel::DropoutMask,
+            Kernel::Transpose,
+            Kernel::SliceCols,
+            Kernel::PadCols,
+            Kernel::ConcatCols,
         ];
         let totals = Total::ALL.into_iter().map(Kernel::Total);
         Map::ALL.into_iter().map(Kernel::Map).chain(totals).chain(fixed).collect()
@@ -228,8 +240,9 @@ impl Kernel {
             | GradStatsParts => usize::MAX,
             MatMul | MatMulSmall | MatMulSumSplits => 0,
             SoftmaxXent | SoftmaxXentGrad | SoftmaxXentWithGrad | SoftmaxXentWithGradAcc | CountCorrect => 1,
-            DropoutMask => 2,
-            Sgd | SgdMomentum | Adam | AdamCorrections | Increment | Accumulate | FirstNonFinite => 3,
+            Transpose | SliceCols | PadCols | ConcatCols => 2,
+            DropoutMask => 3,
+            Sgd | SgdMomentum | Adam | AdamCorrections | Increment | Accumulate | FirstNonFinite => 4,
         }
     }
 
@@ -290,6 +303,10 @@ impl Kernel {
             GradStatsParts => "grad_stats_parts",
             FirstNonFinite => "first_non_finite",
             DropoutMask => "dropout_mask",
+            Transpose => "transpose",
+            SliceCols => "slice_cols",
+            PadCols => "pad_cols",
+            ConcatCols => "concat_cols",
         };
         Cow::Borrowed(name)
     }
@@ -334,6 +351,18 @@ pub(crate) struct ReduceParams {
     pub scale: f32,
     /// Workgroups or row ranges the reduction is split into (see `reduce.rs`).
     pub parts: u32,
+}
+
+/// `Params` of `layout.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub(crate) struct LayoutParams {
+    pub rows: u32,
+    pub cols: u32,
+    pub a_cols: u32,
+    pub b_cols: u32,
+    pub start: u32,
+    pub _pad: [u32; 3],
 }
 
 /// `Params` of `random.wgsl`.

@@ -7,7 +7,7 @@ use bytemuck::bytes_of;
 use wgpu::util::DeviceExt;
 
 use super::context::GpuContext;
-use super::kernels::{ElementwiseParams, Kernel, MatmulParams, OptimParams, RandomParams, ReduceParams};
+use super::kernels::{ElementwiseParams, Kernel, LayoutParams, MatmulParams, OptimParams, RandomParams, ReduceParams};
 use super::matmul::MatmulShape;
 use super::readback::Readback;
 use crate::backend::Session;
@@ -193,6 +193,7 @@ impl GpuSession {
                 bindings: vec![(2, id)],
                 workgroups: [1, 1, 1],
             },
+            Op::Transpose | Op::SliceCols { .. } | Op::PadCols { .. } | Op::ConcatCols => self.layout(id),
             Op::DropoutMask { p, seed } => Launch {
                 kernel: Kernel::DropoutMask,
                 params: bytes_of(&RandomParams { len: len as u32, p, seed, _pad: 0 }).to_vec(),
@@ -201,6 +202,26 @@ impl GpuSession {
             },
             op => return Err(Error::InvalidArgument { op: op.name(), msg: "not a single launch".into() }),
         })
+    }
+
+    /// A launch of the layout family: one thread per output element.
+    fn layout(&self, id: NodeId) -> Launch {
+        let node = self.node(id);
+        let (kernel, start) = match node.op {
+            Op::Transpose => (Kernel::Transpose, 0),
+            Op::SliceCols { start } => (Kernel::SliceCols, start),
+            Op::PadCols { start } => (Kernel::PadCols, start),
+            _ => (Kernel::ConcatCols, 0),
+        };
+        let cols_of = |i: usize| node.inputs.get(i).map_or(0, |&x| self.node(x).shape.cols as u32);
+        let (rows, cols) = (node.shape.rows as u32, node.shape.cols as u32);
+        let params =
+            LayoutParams { rows, cols, a_cols: cols_of(0), b_cols: cols_of(1), start: start as u32, _pad: [0; 3] };
+        let mut bindings = vec![(0, node.inputs[0]), (2, id)];
+        if node.inputs.len() > 1 {
+            bindings.push((1, node.inputs[1]));
+        }
+        Launch { kernel, params: bytes_of(&params).to_vec(), bindings, workgroups: self.linear(node.shape.len()) }
     }
 
     /// An optimizer launch: gradient at 0, the parameter (aliased by `id`) at 2, `extra`
