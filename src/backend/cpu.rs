@@ -211,6 +211,10 @@ impl Session for CpuSession {
         self.plan.groups.len()
     }
 
+    fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
     fn write(&mut self, id: NodeId, data: &[f32]) -> Result<()> {
         self.graph.check_write(id, data.len())?;
         // A leaf that nothing in this plan reads has no slot; the write has no effect.

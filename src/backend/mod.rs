@@ -59,6 +59,24 @@ pub trait Session {
     /// run, [`Error::Gpu`] when reading back fails.
     fn read(&mut self, node: NodeId) -> Result<Vec<f32>>;
 
+    /// The graph this session was compiled from.
+    fn graph(&self) -> &Graph;
+
+    /// Reads the node called `name` (a parameter such as `0.weight`, a state such as
+    /// `lr` or `0.weight.exp_avg`, or a named kept node), found without listing its id:
+    /// leaves are always readable, computed nodes when kept.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] when no node has that name; as [`Session::read`].
+    fn read_named(&mut self, name: &str) -> Result<Vec<f32>> {
+        let id = self
+            .graph()
+            .find(name)
+            .ok_or_else(|| Error::InvalidArgument { op: "read_named", msg: format!("no node is called '{name}'") })?;
+        self.read(id)
+    }
+
     /// Reads several kept nodes or leaves; on the GPU in one transfer.
     ///
     /// # Errors

@@ -74,3 +74,31 @@ pub fn any_class_count_and_a_custom_loss(device: &Device) {
     let err = Classifier::with_options(device, model, Optimizer::adam(0.01), 32, 64, options).err().unwrap();
     assert!(err.to_string().contains("the loss must be [1, 1]"), "{err}");
 }
+
+/// `save` then `load` into a fresh classifier continues training exactly: one epoch, save,
+/// load, one more equals two epochs straight (parameters bit for bit).
+pub fn save_and_load_continue_exactly(device: &Device) {
+    let data = three_classes();
+    let dir = crate::files::temp_dir("classifier-save");
+    let path = dir.join("model.safetensors");
+    let weights = |c: &mut Classifier| -> Vec<Vec<f32>> {
+        c.model().unwrap().state_dict().into_iter().map(|t| t.values).collect()
+    };
+    let mut straight = classifier(device, TrainOptions::default());
+    for epoch in 0..2 {
+        straight.train_epoch(&data, &mut init::epoch_rng(0, epoch), |_| {}).unwrap();
+    }
+    let mut first = classifier(device, TrainOptions::default());
+    first.train_epoch(&data, &mut init::epoch_rng(0, 0), |_| {}).unwrap();
+    first.save(&path, 1, 0, data.len()).unwrap();
+    let mut second = classifier(device, TrainOptions::default());
+    let state = second.load(&path).unwrap();
+    assert_eq!((state.epoch, state.seed, state.samples), (1, 0, 150));
+    second.train_epoch(&data, &mut init::epoch_rng(0, 1), |_| {}).unwrap();
+    assert_eq!(weights(&mut second), weights(&mut straight));
+    // Another optimizer is refused.
+    let model = Sequential::mlp(&[6, 16, 3], Layer::Relu, Init::PyTorch, &mut init::rng(1)).unwrap();
+    let mut sgd = Classifier::new(device, model, Optimizer::sgd(0.1), 32, 64).unwrap();
+    assert!(sgd.load(&path).unwrap_err().to_string().contains("saved with Adam"));
+    std::fs::remove_dir_all(dir).unwrap();
+}

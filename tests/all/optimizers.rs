@@ -195,3 +195,22 @@ pub fn gradients_shaped_by_the_user(device: &Device) {
     assert!(matches!(other.set_gradient(&mut grads, w, zero), Err(backprop::Error::ForeignNode { .. })));
     assert!(g.scale_gradients(&grads, f32::NAN).is_err());
 }
+
+/// Parameters, the learning rate and the optimizer's state are read by name, without
+/// listing them when compiling; an unknown name and an unkept computed node are errors.
+pub fn values_are_read_by_name(device: &Device) {
+    let mut g = Graph::new();
+    let w = g.parameter("w", [1, 3], vec![1.0, 2.0, 3.0]).unwrap();
+    let squares = g.square(w).unwrap();
+    g.set_name(squares, "squares").unwrap();
+    let loss = g.sum(squares).unwrap();
+    let grads = g.backward(loss).unwrap();
+    g.optimize(&grads, Optimizer::adam(0.5)).unwrap();
+    let mut session = device.compile(&g, &[loss]).unwrap();
+    session.run().unwrap();
+    assert_eq!(session.read_named("lr").unwrap(), vec![0.5]);
+    assert_eq!(session.read_named("w.exp_avg").unwrap(), vec![0.2, 0.4, 0.6]);
+    assert!(session.read_named("w").unwrap().iter().all(|&v| v < 3.0));
+    assert!(session.read_named("nope").unwrap_err().to_string().contains("no node is called 'nope'"));
+    assert!(matches!(session.read_named("squares"), Err(backprop::Error::NotKept { .. })));
+}

@@ -7,6 +7,7 @@ use bytemuck::bytes_of;
 use super::generate::{self, EpilogueStep, UpdateKind, MAX_EPILOGUE};
 use super::kernels::{Kernel, OptimParams, ReduceParams};
 use super::session::{adam_params, sgd_params, GpuSession, Launch};
+use crate::backend::Session;
 use crate::error::Result;
 use crate::fuse::{Group, Update};
 use crate::graph::NodeId;

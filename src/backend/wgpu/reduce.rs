@@ -7,6 +7,7 @@ use bytemuck::bytes_of;
 
 use super::kernels::{Kernel, ReduceParams};
 use super::session::{GpuSession, Launch};
+use crate::backend::Session;
 use crate::graph::{Graph, NodeId};
 use crate::op::Op;
 use crate::total::Total;

@@ -124,10 +124,6 @@ impl GpuSession {
         }
     }
 
-    pub(super) fn graph(&self) -> &Graph {
-        &self.graph
-    }
-
     /// Chooses the kernel, uniform and bindings for a node computed by one launch.
     fn launch(&self, id: NodeId) -> Result<Launch> {
         let node = self.node(id);
@@ -402,6 +398,10 @@ impl Session for GpuSession {
 
     fn launches_per_step(&self) -> usize {
         self.dispatches.len()
+    }
+
+    fn graph(&self) -> &Graph {
+        &self.graph
     }
 
     fn write(&mut self, id: NodeId, data: &[f32]) -> Result<()> {

@@ -7,6 +7,8 @@ use std::time::Instant;
 
 use rand::Rng;
 
+mod save;
+
 use crate::backend::{Device, Session};
 use crate::checkpoint::{mismatches, Tensor};
 use crate::data::{shuffled, Dataset};
@@ -129,6 +131,8 @@ pub struct Evaluation {
 pub struct Classifier {
     model: Sequential,
     optimizer: Optimizer,
+    /// The training step's global-norm clipping, recorded in saved training states.
+    clip_norm: Option<f32>,
     train: Step,
     eval: Step,
 }
@@ -184,7 +188,7 @@ impl Classifier {
         let spec = |batch| StepSpec { batch, inputs, classes, loss: loss.as_ref() };
         let train = Self::step(device, &model, spec(batch), Some((optimizer, options.clone())))?;
         let eval = Self::step(device, &model, spec(eval_batch), None)?;
-        Ok(Classifier { model, optimizer, train, eval })
+        Ok(Classifier { model, optimizer, clip_norm: options.clip_norm, train, eval })
     }
 
     /// The loss of `spec` recorded on the model's output.
