@@ -19,8 +19,6 @@ pub struct CpuSession {
     graph: Graph,
     plan: Plan,
     slots: Vec<Vec<f32>>,
-    /// Room for a transposed operand of a product, reused from step to step.
-    scratch: Vec<f32>,
     /// Room for a column sum an optimizer launch computes inline (a bias gradient).
     column_sum: Vec<f32>,
     /// `(1 − β₁, 1 − β₂)` of each Adam node, by node index: computed once here, not
@@ -55,15 +53,7 @@ impl CpuSession {
             })
             .collect();
         let column_sum = vec![0.0; column_sum_len(graph, &plan)];
-        Ok(CpuSession {
-            graph: graph.clone(),
-            plan,
-            slots,
-            scratch: Vec::new(),
-            column_sum,
-            complements,
-            has_run: false,
-        })
+        Ok(CpuSession { graph: graph.clone(), plan, slots, column_sum, complements, has_run: false })
     }
 
     fn slot(&self, id: NodeId) -> usize {
@@ -72,7 +62,7 @@ impl CpuSession {
 
     /// Computes node `id` into `out`, its own slot (taken out of `slots` meanwhile; the
     /// planner never gives a node the slot of one of its inputs).
-    fn eval(&self, id: NodeId, out: &mut [f32], scratch: &mut Vec<f32>) {
+    fn eval(&self, id: NodeId, out: &mut [f32]) {
         let node = &self.graph.nodes()[id.index()];
         let arg = |i: usize| self.slots[self.slot(node.inputs[i])].as_slice();
         let shape = |i: usize| self.graph.nodes()[node.inputs[i].index()].shape;
@@ -83,9 +73,7 @@ impl CpuSession {
             return;
         }
         match node.op {
-            Op::MatMul { trans_a, trans_b } => {
-                k::matmul(arg(0), shape(0), arg(1), shape(1), trans_a, trans_b, out, scratch)
-            }
+            Op::MatMul { trans_a, trans_b } => k::matmul(arg(0), shape(0), arg(1), shape(1), trans_a, trans_b, out),
             Op::Map(map, s) => {
                 let (b, sb) = if node.inputs.len() > 1 { (arg(1), shape(1)) } else { (&[0.0][..], Shape::SCALAR) };
                 k::map(map.def().cpu, s, arg(0), shape(0), b, sb, node.shape, out)
@@ -161,20 +149,20 @@ impl CpuSession {
             return self.update(id, None);
         }
         let slot = self.slot(id);
-        let (mut out, mut scratch) = (std::mem::take(&mut self.slots[slot]), std::mem::take(&mut self.scratch));
-        self.eval(id, &mut out[..self.graph.nodes()[id.index()].shape.len()], &mut scratch);
-        (self.slots[slot], self.scratch) = (out, scratch);
+        let mut out = std::mem::take(&mut self.slots[slot]);
+        self.eval(id, &mut out[..self.graph.nodes()[id.index()].shape.len()]);
+        self.slots[slot] = out;
     }
 
     /// A product and its elementwise epilogue, all in the last node's slot.
     fn run_matmul(&mut self, matmul: NodeId, epilogue: &[NodeId]) {
         let last = *epilogue.last().unwrap_or(&matmul);
         let slot = self.slot(last);
-        let (mut out, mut scratch) = (std::mem::take(&mut self.slots[slot]), std::mem::take(&mut self.scratch));
+        let mut out = std::mem::take(&mut self.slots[slot]);
         let nodes = self.graph.nodes();
         let shape = nodes[last.index()].shape;
         let value = &mut out[..shape.len()];
-        self.eval(matmul, value, &mut scratch);
+        self.eval(matmul, value);
         let mut previous = matmul;
         for &id in epilogue {
             let Op::Map(map, s) = nodes[id.index()].op else { unreachable!("an epilogue is elementwise") };
@@ -187,7 +175,7 @@ impl CpuSession {
             k::map_in_place(map.def().cpu, s, value, shape, other, value_first);
             previous = id;
         }
-        (self.slots[slot], self.scratch) = (out, scratch);
+        self.slots[slot] = out;
     }
 
     fn run_group(&mut self, group: &Group) {

@@ -67,49 +67,48 @@ pub fn max_nan(a: f32, b: f32) -> f32 {
     }
 }
 
-/// `op(A)·op(B)` into `out`. A transposed B is first copied upright into `scratch` (kept
-/// by the caller, so it is allocated once) so that the inner loop runs along contiguous
-/// rows, which the compiler vectorises; a transposed A is read in place. Each output
-/// element is summed over k in ascending order.
-#[allow(clippy::too_many_arguments)] // two operands with shapes and flags, out, scratch
-pub fn matmul(
-    a: &[f32],
-    sa: Shape,
-    b: &[f32],
-    sb: Shape,
-    trans_a: bool,
-    trans_b: bool,
-    out: &mut [f32],
-    scratch: &mut Vec<f32>,
-) {
-    let b = if trans_b {
-        scratch.clear();
-        scratch.resize(b.len(), 0.0);
-        for (r, row) in b.chunks(sb.cols).enumerate() {
-            row.iter().enumerate().for_each(|(c, &v)| scratch[c * sb.rows + r] = v);
-        }
-        scratch.as_slice()
-    } else {
-        b
-    };
+/// Products with fewer multiply-adds than this run on one thread: below it, handing the
+/// work to other cores costs more than it saves.
+const PARALLEL_MATMUL: usize = 1 << 18;
+
+/// `op(A)·op(B)` into `out`, through the `gemm` crate: a transposed operand is read in
+/// place through its strides (no copy), the kernel is the widest the CPU has (chosen at
+/// run time), and large products split their output across cores. Each output element
+/// is one thread's sum over k in a fixed blocking, so results do not depend on the
+/// thread count (`tests/all/cpu.rs` checks).
+pub fn matmul(a: &[f32], sa: Shape, b: &[f32], sb: Shape, trans_a: bool, trans_b: bool, out: &mut [f32]) {
+    let (m, k) = if trans_a { (sa.cols, sa.rows) } else { (sa.rows, sa.cols) };
     let n = if trans_b { sb.rows } else { sb.cols };
-    out.fill(0.0);
-    if trans_a {
-        // out row i += a[p][i] · b row p, p outermost.
-        let m = sa.cols;
-        for (a_row, b_row) in a.chunks(m).zip(b.chunks(n)) {
-            for (row, &api) in out.chunks_mut(n).zip(a_row) {
-                row.iter_mut().zip(b_row).for_each(|(y, &bpj)| *y += api * bpj);
-            }
-        }
-    } else {
-        // out row i += a[i][p] · b row p.
-        let k = sa.cols;
-        for (row, a_row) in out.chunks_mut(n).zip(a.chunks(k)) {
-            for (&aip, b_row) in a_row.iter().zip(b.chunks(n)) {
-                row.iter_mut().zip(b_row).for_each(|(y, &bpj)| *y += aip * bpj);
-            }
-        }
+    assert!(a.len() >= sa.len() && b.len() >= sb.len() && out.len() >= m * n, "matmul operands fit their shapes");
+    // Element (i, p) of op(A) is at i·rs + p·cs.
+    let (a_rs, a_cs) = if trans_a { (1, sa.cols) } else { (sa.cols, 1) };
+    let (b_rs, b_cs) = if trans_b { (1, sb.cols) } else { (sb.cols, 1) };
+    let parallelism = if m * n * k >= PARALLEL_MATMUL { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
+    // SAFETY: the pointers come from slices that hold the m×k, k×n and m×n elements the
+    // strides reach (asserted above), `out` does not alias the operands (it is borrowed
+    // mutably), and with read_dst = false gemm writes every output element once.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            out.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            a.as_ptr(),
+            a_cs as isize,
+            a_rs as isize,
+            b.as_ptr(),
+            b_cs as isize,
+            b_rs as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
     }
 }
 

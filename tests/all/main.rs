@@ -8,6 +8,7 @@ mod checkpoints;
 mod classifier;
 mod cli;
 mod common;
+mod cpu;
 mod crosscheck;
 mod custom;
 mod data;
@@ -107,6 +108,7 @@ fn cpu_tests() -> Vec<(&'static str, fn())> {
         shaders::every_kernel_names_an_entry_point_of_its_file,
         shaders::every_fused_module_validates,
         fusion::the_pass_groups_what_a_training_step_repeats,
+        cpu::results_do_not_depend_on_the_thread_count,
         cli::the_readme_shows_the_examples_code,
         cli::quickstart_trains_and_saves,
         golden::schedules_match_pytorch_schedulers,
