@@ -49,11 +49,20 @@ pub fn map_in_place(
     value_first: bool,
 ) {
     let (b, sb) = other;
-    for r in 0..shape.rows {
-        for c in 0..shape.cols {
-            let y = &mut value[r * shape.cols + c];
-            let o = b[broadcast_index(sb, r, c)];
-            *y = if value_first { f(*y, o, s) } else { f(o, *y, s) };
+    let apply = |y: &mut f32, o: f32| *y = if value_first { f(*y, o, s) } else { f(o, *y, s) };
+    // The common operands (same shape, a bias row, a scalar) without the modulo arithmetic
+    // of general broadcasting.
+    if sb == shape {
+        value.iter_mut().zip(b).for_each(|(y, &o)| apply(y, o));
+    } else if sb.rows == 1 && sb.cols == shape.cols {
+        value.chunks_mut(shape.cols).for_each(|row| row.iter_mut().zip(b).for_each(|(y, &o)| apply(y, o)));
+    } else if sb.len() == 1 {
+        value.iter_mut().for_each(|y| apply(y, b[0]));
+    } else {
+        for r in 0..shape.rows {
+            for c in 0..shape.cols {
+                apply(&mut value[r * shape.cols + c], b[broadcast_index(sb, r, c)]);
+            }
         }
     }
 }
