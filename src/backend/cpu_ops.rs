@@ -280,16 +280,31 @@ pub fn adam(
     let step_size = lr / bias_correction(corrections, 0);
     let bias2_sqrt = bias_correction(corrections, 1).sqrt();
     let (l2, decoupled) = if c.decoupled { (0.0, c.weight_decay) } else { (c.weight_decay, 0.0) };
-    for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m).zip(v) {
-        let g = decayed(g, *p, l2);
-        if decoupled != 0.0 {
-            *p *= 1.0 - lr * decoupled;
+    let step = |p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]| {
+        for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m).zip(v) {
+            let g = decayed(g, *p, l2);
+            if decoupled != 0.0 {
+                *p *= 1.0 - lr * decoupled;
+            }
+            *m = c.beta1 * *m + one_minus_b1 * g;
+            *v = c.beta2 * *v + one_minus_b2 * g * g;
+            *p -= step_size * *m / (v.sqrt() / bias2_sqrt + c.eps);
         }
-        *m = c.beta1 * *m + one_minus_b1 * g;
-        *v = c.beta2 * *v + one_minus_b2 * g * g;
-        *p -= step_size * *m / (v.sqrt() / bias2_sqrt + c.eps);
+    };
+    // Each element is updated alone, so splitting across cores changes no value.
+    if p.len() >= PARALLEL_ELEMENTS {
+        use rayon::prelude::*;
+        let chunks = p.par_chunks_mut(CHUNK).zip(g.par_chunks(CHUNK)).zip(m.par_chunks_mut(CHUNK)).zip(v.par_chunks_mut(CHUNK));
+        chunks.for_each(|(((p, g), m), v)| step(p, g, m, v));
+    } else {
+        step(p, g, m, v);
     }
 }
+
+/// Elementwise loops at least this long are split across cores.
+const PARALLEL_ELEMENTS: usize = 1 << 15;
+/// Elements per task of a split elementwise loop.
+const CHUNK: usize = 1 << 13;
 
 /// `[mean |x|, max |x|, ‖x‖₂]`.
 pub fn grad_stats(x: &[f32]) -> [f32; 3] {
