@@ -79,6 +79,9 @@ pub fn max_nan(a: f32, b: f32) -> f32 {
 /// Products with fewer multiply-adds than this run on one thread: below it, handing the
 /// work to other cores costs more than it saves.
 const PARALLEL_MATMUL: usize = 1 << 18;
+/// Products with fewer multiply-adds than this are summed by a plain loop: a GEMM call's
+/// setup costs more than the arithmetic of XOR's 4×2·2×4.
+const TINY_MATMUL: usize = 1 << 12;
 
 /// `op(A)·op(B)` into `out`, through the `gemm` crate: a transposed operand is read in
 /// place through its strides (no copy), the kernel is the widest the CPU has (chosen at
@@ -92,6 +95,15 @@ pub fn matmul(a: &[f32], sa: Shape, b: &[f32], sb: Shape, trans_a: bool, trans_b
     // Element (i, p) of op(A) is at i·rs + p·cs.
     let (a_rs, a_cs) = if trans_a { (1, sa.cols) } else { (sa.cols, 1) };
     let (b_rs, b_cs) = if trans_b { (1, sb.cols) } else { (sb.cols, 1) };
+    if m * n * k < TINY_MATMUL {
+        for i in 0..m {
+            for j in 0..n {
+                let dot = (0..k).fold(0.0f32, |acc, p| acc + a[i * a_rs + p * a_cs] * b[p * b_rs + j * b_cs]);
+                out[i * n + j] = dot;
+            }
+        }
+        return;
+    }
     let parallelism = if m * n * k >= PARALLEL_MATMUL { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
     // SAFETY: the pointers come from slices that hold the m×k, k×n and m×n elements the
     // strides reach (asserted above), `out` does not alias the operands (it is borrowed
