@@ -306,7 +306,8 @@ pub fn adam(
     // Each element is updated alone, so splitting across cores changes no value.
     if p.len() >= PARALLEL_ELEMENTS {
         use rayon::prelude::*;
-        let chunks = p.par_chunks_mut(CHUNK).zip(g.par_chunks(CHUNK)).zip(m.par_chunks_mut(CHUNK)).zip(v.par_chunks_mut(CHUNK));
+        let chunks =
+            p.par_chunks_mut(CHUNK).zip(g.par_chunks(CHUNK)).zip(m.par_chunks_mut(CHUNK)).zip(v.par_chunks_mut(CHUNK));
         chunks.for_each(|(((p, g), m), v)| step(p, g, m, v));
     } else {
         step(p, g, m, v);
