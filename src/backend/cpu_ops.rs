@@ -289,28 +289,70 @@ pub fn adam(
     complements: (f32, f32),
 ) {
     let (one_minus_b1, one_minus_b2) = complements;
-    let step_size = lr / bias_correction(corrections, 0);
-    let bias2_sqrt = bias_correction(corrections, 1).sqrt();
     let (l2, decoupled) = if c.decoupled { (0.0, c.weight_decay) } else { (c.weight_decay, 0.0) };
-    let step = |p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]| {
-        for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m).zip(v) {
-            let g = decayed(g, *p, l2);
-            if decoupled != 0.0 {
-                *p *= 1.0 - lr * decoupled;
-            }
-            *m = c.beta1 * *m + one_minus_b1 * g;
-            *v = c.beta2 * *v + one_minus_b2 * g * g;
-            *p -= step_size * *m / (v.sqrt() / bias2_sqrt + c.eps);
-        }
+    let k = AdamStep {
+        beta1: c.beta1,
+        beta2: c.beta2,
+        eps: c.eps,
+        one_minus_b1,
+        one_minus_b2,
+        l2,
+        shrink: 1.0 - lr * decoupled,
+        step_size: lr / bias_correction(corrections, 0),
+        bias2_sqrt: bias_correction(corrections, 1).sqrt(),
     };
     // Each element is updated alone, so splitting across cores changes no value.
     if p.len() >= PARALLEL_ELEMENTS {
         use rayon::prelude::*;
         let chunks =
             p.par_chunks_mut(CHUNK).zip(g.par_chunks(CHUNK)).zip(m.par_chunks_mut(CHUNK)).zip(v.par_chunks_mut(CHUNK));
-        chunks.for_each(|(((p, g), m), v)| step(p, g, m, v));
+        chunks.for_each(|(((p, g), m), v)| adam_chunk(p, g, m, v, &k));
     } else {
-        step(p, g, m, v);
+        adam_chunk(p, g, m, v, &k);
+    }
+}
+
+/// The scalars of one Adam step.
+struct AdamStep {
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
+    one_minus_b1: f32,
+    one_minus_b2: f32,
+    /// Weight decay added to the gradient (Adam).
+    l2: f32,
+    /// `1 − lr·weight_decay`, the parameter's decoupled decay (AdamW; 1 without).
+    shrink: f32,
+    step_size: f32,
+    bias2_sqrt: f32,
+}
+
+/// Adam over one run of elements: compiled for AVX2 when the CPU has it (the crate
+/// targets the x86-64 baseline, four floats a vector). The same IEEE operations in wider
+/// registers give the same values: Rust never fuses `a * b + c` into an FMA.
+fn adam_chunk(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], k: &AdamStep) {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        #[target_feature(enable = "avx2")]
+        unsafe fn wide(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], k: &AdamStep) {
+            adam_elements(p, g, m, v, k);
+        }
+        // SAFETY: the CPU has AVX2, checked just above.
+        return unsafe { wide(p, g, m, v, k) };
+    }
+    adam_elements(p, g, m, v, k);
+}
+
+#[inline(always)]
+fn adam_elements(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], k: &AdamStep) {
+    for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m).zip(v) {
+        let g = decayed(g, *p, k.l2);
+        if k.shrink != 1.0 {
+            *p *= k.shrink;
+        }
+        *m = k.beta1 * *m + k.one_minus_b1 * g;
+        *v = k.beta2 * *v + k.one_minus_b2 * g * g;
+        *p -= k.step_size * *m / (v.sqrt() / k.bias2_sqrt + k.eps);
     }
 }
 
