@@ -89,6 +89,11 @@ pub fn register(op: CustomMap) -> Result<Map> {
     Ok(Map::Custom(registry.len() as u32 - 1))
 }
 
+/// Whether `index` names a registered op (a `Map::Custom` built by hand may not).
+pub(crate) fn is_registered(index: u32) -> bool {
+    (index as usize) < REGISTRY.read().unwrap_or_else(|poisoned| poisoned.into_inner()).len()
+}
+
 /// The description of registered op `index`.
 pub(crate) fn def_custom(index: u32) -> MapDef {
     let registry = REGISTRY.read().unwrap_or_else(|poisoned| poisoned.into_inner());

@@ -14,10 +14,17 @@ impl Graph {
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] for the wrong number of operands, a constant that is
-    /// not finite, or [`Map::Broadcast`] (record it with [`Graph::broadcast`]);
+    /// not finite, [`Map::Broadcast`] (record it with [`Graph::broadcast`]), or a
+    /// `Map::Custom` that was never registered;
     /// [`Error::Shape`] for operands that do not broadcast; [`Error::ForeignNode`] for
     /// an id of another graph.
     pub fn map(&mut self, map: Map, s: f32, inputs: &[NodeId]) -> Result<NodeId> {
+        if let Map::Custom(index) = map {
+            if !crate::custom::is_registered(index) {
+                let msg = format!("Map::Custom({index}) was not returned by custom::register");
+                return Err(Error::InvalidArgument { op: "map", msg });
+            }
+        }
         let def = map.def();
         if inputs.len() != def.arity || map == Map::Broadcast || !s.is_finite() {
             let msg = format!("takes {} operands and a finite constant, got {} and {s}", def.arity, inputs.len());

@@ -63,6 +63,9 @@ pub fn bad_registrations_are_errors() {
     let y = g.map(op, 0.0, &[x]).unwrap();
     let loss = g.sum(y).unwrap();
     assert!(matches!(g.backward(loss), Err(Error::NotDifferentiable { op: "test_flat" })));
+    // A custom op built by hand rather than registered.
+    let err = g.map(Map::Custom(1_000_000), 0.0, &[x]).unwrap_err().to_string();
+    assert!(err.contains("was not returned by custom::register"), "{err}");
 }
 
 pub fn a_wgsl_expression_that_does_not_compile_is_an_error(device: &Device) {
