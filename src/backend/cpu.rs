@@ -182,7 +182,9 @@ impl CpuSession {
         match group {
             Group::Single(id) => self.run_node(*id),
             Group::MatMul { matmul, epilogue } => self.run_matmul(*matmul, epilogue),
-            Group::SoftmaxXent { .. } => group.nodes().into_iter().for_each(|id| self.run_node(id)),
+            Group::SoftmaxXent { loss, grad, accumulate } => {
+                [Some(*loss), Some(*grad), *accumulate].into_iter().flatten().for_each(|id| self.run_node(id))
+            }
             Group::Updates(members) => {
                 members.iter().for_each(|&Update { node, column_sum }| self.update(node, column_sum))
             }

@@ -44,9 +44,10 @@ impl Classifier {
             return Err(Error::InvalidArgument { op: "classifier load", msg });
         }
         self.set_optimizer_state(&state.tensors)?;
-        for (name, id) in self.train.params.clone() {
-            let values = model.state_dict().into_iter().find(|t| t.name == name).map(|t| t.values);
-            self.train.session.write(id, &values.unwrap_or_default())?;
+        for (name, _, values) in model.named_parameters() {
+            if let Some((_, id)) = self.train.params.iter().find(|(n, _)| *n == name) {
+                self.train.session.write(*id, values)?;
+            }
         }
         Ok(state)
     }

@@ -155,33 +155,15 @@ def ops():
     save_file(CASES, os.path.join(HERE, "ops.safetensors"))
 
 
-def adam():
+def mlp():
+    """The 4-5-3 ReLU MLP every optimizer case starts from (seed 7)."""
     torch.manual_seed(7)
-    model = torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3))
-    x = torch.randn(8, 4)
-    labels = torch.randint(0, 3, (8,))
-    out = {f"init.{k}": v.detach().clone() for k, v in model.state_dict().items()}
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-    losses = []
-    for _ in range(5):
-        optimizer.zero_grad()
-        loss = F.cross_entropy(model(x), labels)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-    out.update({f"final.{k}": v.detach().clone() for k, v in model.state_dict().items()})
-    out["x"] = x
-    out["y"] = F.one_hot(labels, 3).to(torch.float32)
-    out["loss"] = torch.tensor(losses).reshape(1, 5)
-    save_file({k: v.contiguous() for k, v in out.items()}, os.path.join(HERE, "adam.safetensors"))
+    return torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3))
 
 
-def train(name, make_optimizer, make_scheduler, x, labels, out):
-    torch.manual_seed(7)
-    model = torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3))
-    out.update({f"{name}.init.{k}": v.detach().clone() for k, v in model.state_dict().items()})
-    optimizer = make_optimizer(model.parameters())
-    scheduler = make_scheduler(optimizer) if make_scheduler else None
+def five_steps(prefix, model, optimizer, scheduler, x, labels, out):
+    """Five cross-entropy steps; `prefix`ed initial and final parameters and losses."""
+    out.update({f"{prefix}init.{k}": v.detach().clone() for k, v in model.state_dict().items()})
     losses = []
     for _ in range(5):
         optimizer.zero_grad()
@@ -191,8 +173,24 @@ def train(name, make_optimizer, make_scheduler, x, labels, out):
         if scheduler:
             scheduler.step()
         losses.append(loss.item())
-    out.update({f"{name}.final.{k}": v.detach().clone() for k, v in model.state_dict().items()})
-    out[f"{name}.loss"] = torch.tensor(losses).reshape(1, 5)
+    out.update({f"{prefix}final.{k}": v.detach().clone() for k, v in model.state_dict().items()})
+    out[f"{prefix}loss"] = torch.tensor(losses).reshape(1, 5)
+
+
+def adam():
+    model = mlp()
+    x = torch.randn(8, 4)
+    labels = torch.randint(0, 3, (8,))
+    out = {"x": x, "y": F.one_hot(labels, 3).to(torch.float32)}
+    five_steps("", model, torch.optim.Adam(model.parameters(), lr=0.01), None, x, labels, out)
+    save_file({k: v.contiguous() for k, v in out.items()}, os.path.join(HERE, "adam.safetensors"))
+
+
+def train(name, make_optimizer, make_scheduler, x, labels, out):
+    model = mlp()
+    optimizer = make_optimizer(model.parameters())
+    scheduler = make_scheduler(optimizer) if make_scheduler else None
+    five_steps(f"{name}.", model, optimizer, scheduler, x, labels, out)
 
 
 def schedule_lrs(make_scheduler, steps=12):

@@ -144,6 +144,16 @@ pub fn reduce_source() -> &'static str {
     })
 }
 
+/// Where a kernel's module comes from: a generated family module, a generated fused
+/// launch, or a hand-written file of [`SHADERS`].
+#[derive(Clone, Copy)]
+enum Origin {
+    Map(Map),
+    Reduce,
+    Generated(u32),
+    File(usize),
+}
+
 /// One compute entry point.
 #[allow(missing_docs)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -224,52 +234,43 @@ impl Kernel {
         Map::ALL.into_iter().map(Kernel::Map).chain(totals).chain(fixed).collect()
     }
 
-    /// Index into [`SHADERS`] of the file that holds this kernel.
-    fn file_index(self) -> usize {
+    /// Where this kernel's module comes from.
+    fn origin(self) -> Origin {
         use Kernel::*;
         match self {
-            Map(_)
-            | Generated { .. }
-            | Total(_)
-            | SumParts
-            | SumRows
-            | SumRowsParts
-            | SumCols
-            | MaxCols
-            | GradStats
-            | GradStatsParts => usize::MAX,
-            MatMul | MatMulSmall | MatMulSumSplits => 0,
-            SoftmaxXent | SoftmaxXentGrad | SoftmaxXentWithGrad | SoftmaxXentWithGradAcc | CountCorrect => 1,
-            Transpose | SliceCols | PadCols | ConcatCols => 2,
-            DropoutMask => 3,
-            Sgd | SgdMomentum | Adam | AdamCorrections | Increment | Accumulate | FirstNonFinite => 4,
+            Map(map) => Origin::Map(map),
+            Generated { module, .. } => Origin::Generated(module),
+            Total(_) | SumParts | SumRows | SumRowsParts | SumCols | MaxCols | GradStats | GradStatsParts => {
+                Origin::Reduce
+            }
+            MatMul | MatMulSmall | MatMulSumSplits => Origin::File(0),
+            SoftmaxXent | SoftmaxXentGrad | SoftmaxXentWithGrad | SoftmaxXentWithGradAcc | CountCorrect => {
+                Origin::File(1)
+            }
+            Transpose | SliceCols | PadCols | ConcatCols => Origin::File(2),
+            DropoutMask => Origin::File(3),
+            Sgd | SgdMomentum | Adam | AdamCorrections | Increment | Accumulate | FirstNonFinite => Origin::File(4),
         }
     }
 
-    /// Whether the kernel is in the reductions' module, [`reduce_source`].
-    fn is_reduction(self) -> bool {
-        use Kernel::*;
-        matches!(self, Total(_) | SumParts | SumRows | SumRowsParts | SumCols | MaxCols | GradStats | GradStatsParts)
-    }
-
-    /// The WGSL file name (for the elementwise family, its template's).
+    /// The WGSL file name (for the generated modules, their template's).
     pub fn file(self) -> &'static str {
-        match self {
-            Kernel::Map(_) => "map.wgsl (generated)",
-            Kernel::Generated { .. } => "fused launch (generated)",
-            _ if self.is_reduction() => "reduce.wgsl (generated)",
-            _ => SHADERS[self.file_index()].0,
+        match self.origin() {
+            Origin::Map(_) => "map.wgsl (generated)",
+            Origin::Generated(_) => "fused launch (generated)",
+            Origin::Reduce => "reduce.wgsl (generated)",
+            Origin::File(i) => SHADERS[i].0,
         }
     }
 
     /// The WGSL source.
     pub fn source(self) -> &'static str {
-        match self {
-            Kernel::Map(map @ Map::Custom(_)) => custom_map_source(map),
-            Kernel::Map(_) => map_source(),
-            Kernel::Generated { module, .. } => super::generate::source(module),
-            _ if self.is_reduction() => reduce_source(),
-            _ => SHADERS[self.file_index()].1,
+        match self.origin() {
+            Origin::Map(map @ Map::Custom(_)) => custom_map_source(map),
+            Origin::Map(_) => map_source(),
+            Origin::Generated(module) => super::generate::source(module),
+            Origin::Reduce => reduce_source(),
+            Origin::File(i) => SHADERS[i].1,
         }
     }
 
