@@ -495,8 +495,8 @@ impl Classifier {
     }
 }
 
-/// The state nodes recorded from `first` on: the optimizer's, when called around
-/// [`Graph::optimize`].
+/// `(name, node, [rows, cols])` of the optimizer's state nodes (from
+/// [`crate::OptimizerNodes::state`]).
 fn state_nodes(g: &Graph, states: &[NodeId]) -> Vec<(String, NodeId, Vec<usize>)> {
     states
         .iter()
