@@ -135,6 +135,127 @@ fn matmul(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) w
     store_row(wid.z, row0 + lid.y + 48u, col, acc3);
 }
 
+// Large products: a 128×128 tile of C per workgroup of 16×16 threads, 8×8 outputs per
+// thread, K walked in steps of 8. Thread (x, y) owns rows 4y..4y+3 and 64+4y..64+4y+3 of
+// the tile and columns 4x..4x+3 and 64+4x..64+4x+3, so each step of k reads its operands
+// from workgroup memory as four vec4 loads (two of A, two of B) for 64 multiply-adds.
+// The tiles are stored k-major as vec4s of four consecutive rows (A) or columns (B):
+// big_a[kk * 32 + r / 4][r % 4] = op(A)[row0 + r, k0 + kk]. Global loads are spread so that
+// neighbouring threads read neighbouring addresses whichever operand is transposed.
+// Same bounds, split-K ranges and epilogue as `matmul`; dispatch (ceil(n / 128),
+// ceil(m / 128), splits).
+
+const BIG: u32 = 128u;
+const BIG_KT: u32 = 8u;
+
+var<workgroup> big_a: array<vec4<f32>, 256>;
+var<workgroup> big_b: array<vec4<f32>, 256>;
+
+// Stages the k-tile starting at k0 (zeros past k_end and past the matrix edges): each of
+// the 256 threads loads four values of each operand.
+fn stage_big(tid: u32, row0: u32, col0: u32, k0: u32, k_end: u32) {
+    for (var s = 0u; s < 4u; s++) {
+        let e = tid + s * 256u;
+        // A: along k when A is [m, k] (contiguous in k), along rows when stored [k, m].
+        var r = e / BIG_KT;
+        var kk = e % BIG_KT;
+        if (params.trans_a == 1u) {
+            r = e % BIG;
+            kk = e / BIG;
+        }
+        big_a[kk * 32u + r / 4u][r % 4u] = select(0.0, load_a(row0 + r, k0 + kk), k0 + kk < k_end);
+        // B: along columns when B is [k, n], along k when stored [n, k].
+        var cb = e % BIG;
+        var kb = e / BIG;
+        if (params.trans_b == 1u) {
+            cb = e / BIG_KT;
+            kb = e % BIG_KT;
+        }
+        big_b[kb * 32u + cb / 4u][cb % 4u] = select(0.0, load_b(k0 + kb, col0 + cb), k0 + kb < k_end);
+    }
+}
+
+// Stores row `row` of a thread's 8×8 tile: columns col..col+3 from `lo`, col+64..col+67
+// from `hi`, in the partial product `split`.
+fn store_big(split: u32, row: u32, col: u32, lo: vec4<f32>, hi: vec4<f32>) {
+    if (row >= params.m) {
+        return;
+    }
+    let base = split * params.m * params.n + row * params.n;
+    for (var j = 0u; j < 4u; j++) {
+        if (col + j < params.n) {
+            c[base + col + j] = finish(base + col + j, lo[j]);
+        }
+        if (col + 64u + j < params.n) {
+            c[base + col + 64u + j] = finish(base + col + 64u + j, hi[j]);
+        }
+    }
+}
+
+@compute @workgroup_size(16, 16)
+fn matmul_big(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+    let row0 = wid.y * BIG;
+    let col0 = wid.x * BIG;
+    let tid = lid.y * 16u + lid.x;
+    // Sixteen named vec4 accumulators (row r, half h: c<r><h>): constant component
+    // access keeps them in registers.
+    var c00 = vec4<f32>(0.0);
+    var c01 = vec4<f32>(0.0);
+    var c10 = vec4<f32>(0.0);
+    var c11 = vec4<f32>(0.0);
+    var c20 = vec4<f32>(0.0);
+    var c21 = vec4<f32>(0.0);
+    var c30 = vec4<f32>(0.0);
+    var c31 = vec4<f32>(0.0);
+    var c40 = vec4<f32>(0.0);
+    var c41 = vec4<f32>(0.0);
+    var c50 = vec4<f32>(0.0);
+    var c51 = vec4<f32>(0.0);
+    var c60 = vec4<f32>(0.0);
+    var c61 = vec4<f32>(0.0);
+    var c70 = vec4<f32>(0.0);
+    var c71 = vec4<f32>(0.0);
+    let k_begin = wid.z * params.k_chunk;
+    let k_end = min(params.k, k_begin + params.k_chunk);
+    for (var k0 = k_begin; k0 < k_end; k0 += BIG_KT) {
+        stage_big(tid, row0, col0, k0, k_end);
+        workgroupBarrier();
+        for (var kk = 0u; kk < BIG_KT; kk++) {
+            let a0 = big_a[kk * 32u + lid.y];
+            let a1 = big_a[kk * 32u + 16u + lid.y];
+            let b0 = big_b[kk * 32u + lid.x];
+            let b1 = big_b[kk * 32u + 16u + lid.x];
+            c00 = fma(vec4<f32>(a0.x), b0, c00);
+            c01 = fma(vec4<f32>(a0.x), b1, c01);
+            c10 = fma(vec4<f32>(a0.y), b0, c10);
+            c11 = fma(vec4<f32>(a0.y), b1, c11);
+            c20 = fma(vec4<f32>(a0.z), b0, c20);
+            c21 = fma(vec4<f32>(a0.z), b1, c21);
+            c30 = fma(vec4<f32>(a0.w), b0, c30);
+            c31 = fma(vec4<f32>(a0.w), b1, c31);
+            c40 = fma(vec4<f32>(a1.x), b0, c40);
+            c41 = fma(vec4<f32>(a1.x), b1, c41);
+            c50 = fma(vec4<f32>(a1.y), b0, c50);
+            c51 = fma(vec4<f32>(a1.y), b1, c51);
+            c60 = fma(vec4<f32>(a1.z), b0, c60);
+            c61 = fma(vec4<f32>(a1.z), b1, c61);
+            c70 = fma(vec4<f32>(a1.w), b0, c70);
+            c71 = fma(vec4<f32>(a1.w), b1, c71);
+        }
+        workgroupBarrier();
+    }
+    let rows = vec4<u32>(0u, 1u, 2u, 3u) + row0 + 4u * lid.y;
+    let col = col0 + 4u * lid.x;
+    store_big(wid.z, rows.x, col, c00, c01);
+    store_big(wid.z, rows.y, col, c10, c11);
+    store_big(wid.z, rows.z, col, c20, c21);
+    store_big(wid.z, rows.w, col, c30, c31);
+    store_big(wid.z, rows.x + 64u, col, c40, c41);
+    store_big(wid.z, rows.y + 64u, col, c50, c51);
+    store_big(wid.z, rows.z + 64u, col, c60, c61);
+    store_big(wid.z, rows.w + 64u, col, c70, c71);
+}
+
 // C[i] = Σ_z C[z·m·n + i] for the first m·n values, z in increasing order (deterministic).
 // Each value is read and written by one thread only, so C is updated in place.
 // Dispatch: ceil(m·n / 256) workgroups of 256, spilling into y.

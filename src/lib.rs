@@ -69,6 +69,6 @@ pub use error::{Error, Result};
 pub use graph::{Graph, Node, NodeId};
 pub use op::{AdamConfig, Map, Op, SgdConfig};
 pub use optim::{Optimizer, OptimizerNodes};
-pub use plan::CompileOptions;
+pub use plan::{CompileOptions, MatmulTiles};
 pub use schedule::Schedule;
 pub use shape::Shape;

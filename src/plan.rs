@@ -16,12 +16,31 @@ pub struct CompileOptions {
     /// Fuse launches (see [`crate::fuse`]); off, every node is its own launch, which the
     /// tests use to check the fused kernels against.
     pub fuse: bool,
+    /// Which tiled kernel the GPU runs matrix products with; the CPU ignores it.
+    pub matmul: MatmulTiles,
 }
 
 impl Default for CompileOptions {
     fn default() -> Self {
-        CompileOptions { updates: true, fuse: true }
+        CompileOptions { updates: true, fuse: true, matmul: MatmulTiles::Auto }
     }
+}
+
+/// How the GPU backend tiles a matrix product. Every choice computes the same products
+/// (each output is one sum over K in increasing order); they differ in speed only. The
+/// forced choices are there to compare the kernels (`cargo bench --bench matmul`) and to
+/// test each one at any shape.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum MatmulTiles {
+    /// By shape: one thread per output below one 64×64 tile, 128×128 tiles when the
+    /// output has enough of them to fill a large GPU, 64×64 tiles (split along K when
+    /// they are few) in between.
+    #[default]
+    Auto,
+    /// 64×64 tiles for every product (split along K when they are few).
+    Tile64,
+    /// 128×128 tiles for every product.
+    Tile128,
 }
 
 /// The execution plan shared by both backends.

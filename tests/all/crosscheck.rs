@@ -4,7 +4,7 @@
 //! Tolerances: the presets of `common`, one per kind of arithmetic.
 
 use backprop::models::{Xor, XOR_INPUTS, XOR_TARGETS};
-use backprop::{Device, Graph, NodeId, Result, Shape};
+use backprop::{CompileOptions, Device, Graph, MatmulTiles, NodeId, Result, Shape};
 
 use crate::common::{assert_close, Tolerance, ELEMENTWISE, REDUCTION, TRAINING, TRANSCENDENTAL};
 
@@ -149,6 +149,50 @@ pub fn matmul_odd_shapes_all_transposes(device: &Device) {
                 g.matmul_t(x[0], x[1], ta, tb)
             });
         }
+    }
+}
+
+/// `a·b` (transposed as asked) through bias + ReLU on `device` with `tiles`, and on the CPU.
+fn tiled_product(device: &Device, tiles: MatmulTiles, a: Shape, b: Shape, t: (bool, bool)) -> (Vec<f32>, Vec<f32>) {
+    let mut rng = crate::common::rng(a.len() as u64 + b.len() as u64);
+    let mut g = Graph::new();
+    let x = g.constant(a, crate::common::away_from_zero(&mut rng, a)).unwrap();
+    let w = g.constant(b, crate::common::away_from_zero(&mut rng, b)).unwrap();
+    let product = g.matmul_t(x, w, t.0, t.1).unwrap();
+    let cols = g.node(product).unwrap().shape.cols;
+    let bias = g.constant(Shape::new(1, cols), crate::common::away_from_zero(&mut rng, Shape::new(1, cols))).unwrap();
+    let shifted = g.add(product, bias).unwrap();
+    let out = g.relu(shifted).unwrap();
+    let options = CompileOptions { matmul: tiles, ..Default::default() };
+    let actual = device.compile_with(&g, &[out], options).unwrap().run_and_read(&[out]).unwrap().remove(0);
+    let expected = Device::Cpu.compile(&g, &[out]).unwrap().run_and_read(&[out]).unwrap().remove(0);
+    (actual, expected)
+}
+
+pub fn matmul_each_tiling_odd_shapes(device: &Device) {
+    // Each tiled kernel forced at shapes that are not multiples of its tile (64 or 128) or
+    // of its K step (16 or 8), with a fused bias + ReLU epilogue; then a shape large enough
+    // for `Auto` to choose 128×128 tiles by itself (153 of them, the last row and column of
+    // tiles partial).
+    let shapes = [(1, 1, 1), (5, 3, 9), (129, 37, 257), (300, 13, 130), (64, 784, 128)];
+    for tiles in [MatmulTiles::Tile64, MatmulTiles::Tile128] {
+        for (m, k, n) in shapes {
+            for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+                let a = if ta { Shape::new(k, m) } else { Shape::new(m, k) };
+                let b = if tb { Shape::new(n, k) } else { Shape::new(k, n) };
+                let (actual, expected) = tiled_product(device, tiles, a, b, (ta, tb));
+                let tol = Tolerance { atol: 1e-6 * k as f32, ..REDUCTION };
+                assert_close(&format!("{tiles:?} {m}x{k}x{n} ta={ta} tb={tb}"), &actual, &expected, tol);
+            }
+        }
+    }
+    let (m, k, n) = (1100, 13, 2100);
+    for (ta, tb) in [(false, false), (true, true)] {
+        let a = if ta { Shape::new(k, m) } else { Shape::new(m, k) };
+        let b = if tb { Shape::new(n, k) } else { Shape::new(k, n) };
+        let (actual, expected) = tiled_product(device, MatmulTiles::Auto, a, b, (ta, tb));
+        let tol = Tolerance { atol: 1e-6 * k as f32, ..REDUCTION };
+        assert_close(&format!("Auto {m}x{k}x{n} ta={ta} tb={tb}"), &actual, &expected, tol);
     }
 }
 

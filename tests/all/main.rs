@@ -129,6 +129,7 @@ fn gpu_tests() -> Vec<(&'static str, DeviceTest)> {
         crosscheck::gradient_tools,
         crosscheck::accumulate_in_place,
         crosscheck::matmul_odd_shapes_all_transposes,
+        crosscheck::matmul_each_tiling_odd_shapes,
         crosscheck::elementwise_launch_past_65535_workgroups,
         crosscheck::ten_xor_training_steps,
         diagnostics::statistics_and_clipping_gpu_matches_cpu,

@@ -169,6 +169,8 @@ pub enum Kernel {
     },
     MatMul,
     MatMulSmall,
+    /// `matmul_big` in `matmul.wgsl`: 128×128 tiles.
+    MatMulBig,
     MatMulSumSplits,
     /// A whole-tensor sum, from [`reduce_source`].
     Total(Total),
@@ -204,6 +206,7 @@ impl Kernel {
         let fixed = [
             Kernel::MatMul,
             Kernel::MatMulSmall,
+            Kernel::MatMulBig,
             Kernel::MatMulSumSplits,
             Kernel::SumParts,
             Kernel::SumRows,
@@ -243,7 +246,7 @@ impl Kernel {
             Total(_) | SumParts | SumRows | SumRowsParts | SumCols | MaxCols | GradStats | GradStatsParts => {
                 Origin::Reduce
             }
-            MatMul | MatMulSmall | MatMulSumSplits => Origin::File(0),
+            MatMul | MatMulSmall | MatMulBig | MatMulSumSplits => Origin::File(0),
             SoftmaxXent | SoftmaxXentGrad | SoftmaxXentWithGrad | SoftmaxXentWithGradAcc | CountCorrect => {
                 Origin::File(1)
             }
@@ -282,6 +285,7 @@ impl Kernel {
             Generated { entry, .. } => entry,
             MatMul => "matmul",
             MatMulSmall => "matmul_small",
+            MatMulBig => "matmul_big",
             MatMulSumSplits => "matmul_sum_splits",
             Total(total) => total.def().name,
             SumParts => "sum_parts",

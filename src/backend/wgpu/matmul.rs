@@ -1,20 +1,46 @@
-//! How a matmul is launched: the small kernel, the tiled kernel, or the tiled kernel
-//! split along K.
+//! How a matmul is launched: the small kernel, the 64×64 tiled kernel (split along K when
+//! its tiles are few), or the 128×128 tiled kernel.
 
 use crate::graph::{Graph, NodeId};
 use crate::op::Op;
+use crate::plan::MatmulTiles;
 
 /// The longest K `matmul_small` walks in one thread.
 const MAX_SMALL_K: usize = 8192;
 /// The longest K range of one tiled workgroup: 4,096 steps of 16, far inside lavapipe's
 /// 65,535-iteration limit on a shader loop.
 const MAX_K_CHUNK: usize = 65_536;
+/// 128×128 tiles from this many on: about one per streaming multiprocessor of a large GPU
+/// (132 on an H100), below which 64×64 tiles (four times as many workgroups) keep more of
+/// the device busy.
+const MIN_BIG_TILES: usize = 128;
 
 /// The dimensions of a matmul node, `C[m, n] = op(A)[m, k] · op(B)[k, n]`.
 pub(super) struct MatmulShape {
     pub m: usize,
     pub n: usize,
     pub k: usize,
+}
+
+/// The kernel a product runs with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Tiling {
+    /// `matmul_small`: one thread per output.
+    Small,
+    /// `matmul`: 64×64 tiles.
+    Tile64,
+    /// `matmul_big`: 128×128 tiles.
+    Tile128,
+}
+
+impl Tiling {
+    /// The side of a workgroup's output tile.
+    pub fn tile(self) -> usize {
+        match self {
+            Tiling::Small | Tiling::Tile64 => 64,
+            Tiling::Tile128 => 128,
+        }
+    }
 }
 
 impl MatmulShape {
@@ -28,24 +54,41 @@ impl MatmulShape {
         MatmulShape { m: node.shape.rows, n: node.shape.cols, k }
     }
 
+    /// The kernel for this shape under `choice`.
+    pub fn tiling(&self, choice: MatmulTiles) -> Tiling {
+        match choice {
+            MatmulTiles::Tile64 => Tiling::Tile64,
+            MatmulTiles::Tile128 => Tiling::Tile128,
+            MatmulTiles::Auto if self.is_small() => Tiling::Small,
+            MatmulTiles::Auto if self.tiles(128) >= MIN_BIG_TILES => Tiling::Tile128,
+            MatmulTiles::Auto => Tiling::Tile64,
+        }
+    }
+
+    /// Output tiles of side `tile`.
+    fn tiles(&self, tile: usize) -> usize {
+        self.m.div_ceil(tile) * self.n.div_ceil(tile)
+    }
+
     /// Fewer outputs than one 64×64 tile and a K short enough for one thread to walk
-    /// (`matmul_small` loops over all of K): `matmul_small`.
-    pub fn is_small(&self) -> bool {
+    /// (`matmul_small` loops over all of K).
+    fn is_small(&self) -> bool {
         self.m * self.n < 64 * 64 && self.k <= MAX_SMALL_K
     }
 
-    /// `(splits, k_chunk)`: a product of fewer than 32 output tiles and a long K is split
-    /// into K ranges of at least 128 (a multiple of the 16-wide K step), for up to about
-    /// 64 workgroups in all; any K range is at most [`MAX_K_CHUNK`] long; otherwise
-    /// `(1, k)`.
-    pub fn splits(&self) -> (u32, u32) {
-        let tiles = self.m.div_ceil(64) * self.n.div_ceil(64);
-        let wanted = if self.is_small() || tiles >= 32 || self.k < 256 {
+    /// `(splits, k_chunk)` under `choice`: a 64×64-tiled product of fewer than 32 output
+    /// tiles and a long K is split into K ranges of at least 128 (a multiple of the
+    /// 16-wide K step), for up to about 64 workgroups in all; any K range is at most
+    /// [`MAX_K_CHUNK`] long; otherwise `(1, k)`.
+    pub fn splits(&self, choice: MatmulTiles) -> (u32, u32) {
+        let tiling = self.tiling(choice);
+        let tiles = self.tiles(64);
+        let wanted = if tiling != Tiling::Tile64 || tiles >= 32 || self.k < 256 {
             1
         } else {
             self.k.div_ceil(128).min(64usize.div_ceil(tiles)).max(1)
         };
-        let wanted = wanted.max(self.k.div_ceil(MAX_K_CHUNK));
+        let wanted = if tiling == Tiling::Small { 1 } else { wanted.max(self.k.div_ceil(MAX_K_CHUNK)) };
         if wanted == 1 {
             return (1, self.k as u32);
         }

@@ -8,7 +8,7 @@ use wgpu::util::DeviceExt;
 
 use super::context::GpuContext;
 use super::kernels::{ElementwiseParams, Kernel, LayoutParams, MatmulParams, OptimParams, RandomParams, ReduceParams};
-use super::matmul::MatmulShape;
+use super::matmul::{MatmulShape, Tiling};
 use super::readback::Readback;
 use crate::backend::Session;
 use crate::error::{Error, Result};
@@ -16,7 +16,7 @@ use crate::fuse::Group;
 use crate::graph::{Graph, Node, NodeId};
 use crate::op::Op;
 use crate::op::{AdamConfig, SgdConfig};
-use crate::plan::{CompileOptions, Plan};
+use crate::plan::{CompileOptions, MatmulTiles, Plan};
 use crate::shape::Shape;
 
 /// One recorded kernel launch.
@@ -53,6 +53,7 @@ pub struct GpuSession {
     pub(super) dispatches: Vec<Dispatch>,
     pub(super) readback: Readback,
     has_run: bool,
+    tiles: MatmulTiles,
 }
 
 impl GpuSession {
@@ -67,8 +68,10 @@ impl GpuSession {
         let storage = |group: &Group, id: NodeId| {
             let len = graph.nodes()[id.index()].shape.len();
             match (group, graph.nodes()[id.index()].op) {
-                (Group::MatMul { matmul, .. }, _) => len * MatmulShape::of(graph, *matmul).splits().0 as usize,
-                (_, Op::MatMul { .. }) => len * MatmulShape::of(graph, id).splits().0 as usize,
+                (Group::MatMul { matmul, .. }, _) => {
+                    len * MatmulShape::of(graph, *matmul).splits(options.matmul).0 as usize
+                }
+                (_, Op::MatMul { .. }) => len * MatmulShape::of(graph, id).splits(options.matmul).0 as usize,
                 _ => super::reduce::storage(graph, id),
             }
         };
@@ -82,6 +85,7 @@ impl GpuSession {
             dispatches: vec![],
             readback: Readback::default(),
             has_run: false,
+            tiles: options.matmul,
         };
         session.upload_leaves();
         for group in session.plan.groups.clone() {
@@ -249,17 +253,22 @@ impl GpuSession {
             None => plain,
         };
         let (trans_a, trans_b) = (trans_a as u32, trans_b as u32);
+        let tiling = shape.tiling(self.tiles);
         // Below one 64×64 tile of output the tiled kernel would idle most of its threads.
-        if shape.is_small() {
+        if tiling == Tiling::Small {
             let params = MatmulParams { m, n, k, trans_a, trans_b, k_chunk: k, splits: 1, _pad: 0, ep };
             let workgroups = self.linear_with(shape.m * shape.n, 64);
             let kernel = kernel(Kernel::MatMulSmall, "matmul_small");
             return vec![Launch { kernel, params: bytes_of(&params).to_vec(), bindings, workgroups }];
         }
-        let (splits, k_chunk) = shape.splits();
+        let (splits, k_chunk) = shape.splits(self.tiles);
         let params = bytes_of(&MatmulParams { m, n, k, trans_a, trans_b, k_chunk, splits, _pad: 0, ep }).to_vec();
-        let workgroups = [n.div_ceil(64), m.div_ceil(64), splits];
-        let tiled = kernel(Kernel::MatMul, "matmul");
+        let side = tiling.tile() as u32;
+        let workgroups = [n.div_ceil(side), m.div_ceil(side), splits];
+        let tiled = match tiling {
+            Tiling::Tile128 => kernel(Kernel::MatMulBig, "matmul_big"),
+            _ => kernel(Kernel::MatMul, "matmul"),
+        };
         let mut launches =
             vec![Launch { kernel: tiled, params: params.clone(), bindings: bindings.clone(), workgroups }];
         if splits > 1 {
