@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Every GPU check in one run, on a headless NVIDIA machine prepared from this checkout:
-#   cargo build --release --examples && cargo bench --no-run && cargo test --release --no-run
-#   ../shared/gpu/bundle.sh --data target/release/examples/{xor,mlp,autograd,vanishing_gradients}
-#   cp target/release/deps/{all,xor,mlp,step}-<hash> .gpu/bin/{tests,xor_bench,mlp_bench,step_bench}
+#   cargo build --release --examples --benches && cargo test --release --no-run
+#   ../shared/gpu/bundle.sh --data target/release/examples/{mlp,xor}
+#   cp target/release/deps/{all,matmul,step,mlp}-<hash> .gpu/bin/{tests,matmul_bench,step_bench,mlp_bench}
 #   strip .gpu/bin/* && gzip -9 .gpu/bin/* && rm .gpu/data/fashion-mnist/t10k-*
 #   (to fit the transfer limit; the t10k files are the ones in data/)
-# then there: bash benches/gpu_check.sh  (charts and the checkpoint land in $OUT or /tmp)
+# then there: bash benches/gpu_check.sh  (charts land in $OUT or /tmp)
 set -u
 out=${OUT:-/tmp}
 run="bash .gpu/run.sh"
@@ -16,26 +16,18 @@ for f in data/t10k-*; do [ -e "$data/$(basename "$f")" ] || cp "$f" "$data/"; do
 
 section "device"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
-section "test suite, REQUIRE_GPU=1"
-REQUIRE_GPU=1 $run .gpu/bin/tests --test-threads=4 2>&1 | grep -E "test result|FAILED|panicked|SKIPPED" | head -20
-section "autograd"
-$run .gpu/bin/autograd
-section "xor on the GPU, then the CPU"
-$run .gpu/bin/xor
-$run .gpu/bin/xor --backend cpu | tail -2
-section "xor benchmark"
-$run .gpu/bin/xor_bench
-section "vanishing gradients"
-$run .gpu/bin/vanishing_gradients --plot "$out/vanishing-gradients.png" --grad-flow "$out/gradient-flow-sigmoid.png"
-section "mlp, full Fashion-MNIST, 10 epochs"
-$run .gpu/bin/mlp --data $data --save "$out/mlp.safetensors" --plot "$out/mlp-training.png" \
-  --grad-flow "$out/mlp-gradient-flow.png" --check-finite 2>&1 | grep -v "^epoch .*\[" 
-section "the checkpoint in PyTorch"
-python3 benches/torch_checkpoint.py check "$out/mlp.safetensors" $data
-section "mlp benchmark, 1 epoch"
-$run .gpu/bin/mlp_bench --data $data --epochs 1
-section "step time and kernel profile"
-$run .gpu/bin/step_bench 2>&1 | grep -v "^cpu"
-section "pytorch eager cuda, 10 epochs (accuracy reference)"
-python3 benches/mlp_torch.py --data $data --device cuda --epochs 10 | tail -3
+python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name(0))"
+section "GPU tests (kernels, fusion, training), REQUIRE_GPU=1"
+for filter in crosscheck fusion training resident; do
+  REQUIRE_GPU=1 timeout 45 $run .gpu/bin/tests --test-threads=8 $filter 2>&1 \
+    | grep -E "test result|FAILED|panicked|SKIPPED|failed" | head -8
+done
+section "matmul benchmark"
+timeout 120 $run .gpu/bin/matmul_bench
+section "step benchmark"
+timeout 120 $run .gpu/bin/step_bench
+section "10 epochs with evaluation, ours and PyTorch eager / CUDA graph"
+timeout 120 $run .gpu/bin/mlp_bench --data $data --epochs 10 --gpu-only
+section "mlp example, 10 epochs"
+timeout 45 $run .gpu/bin/mlp --data $data --plot "$out/mlp-training.png" 2>&1 | grep -v "^epoch .*\["
 section "done"

@@ -1,12 +1,17 @@
 //! Training throughput of the Fashion-MNIST MLP (784-128-64-10, Adam): our CPU backend next
-//! to PyTorch's CPU at batch 64, 256 and 1024, with the ratio; then, at batch 64, our GPU
-//! backend (a hardware adapter) next to PyTorch on CUDA where present. All measured in
-//! this run.
+//! to PyTorch's CPU at batch 64, 256 and 1024, with the ratio; then, at batch 64, the wall
+//! time of `--epochs` epochs with an evaluation of the test set after each, on our GPU
+//! backend (a hardware adapter) next to PyTorch on CUDA, eager and with its step captured
+//! in a CUDA graph (`benches/torch_gpu.py`). All measured in this run.
 //!
-//! cargo bench --bench mlp [-- --data DIR --epochs 1 --limit N]
+//! cargo bench --bench mlp [-- --data DIR --epochs 1 --limit N --gpu-only]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Instant;
+
+#[path = "common/torch.rs"]
+mod torch;
 
 use backprop::classifier::Classifier;
 use backprop::data::{load_mnist_dir, Dataset, DEBIAN_FASHION_MNIST};
@@ -73,6 +78,51 @@ fn row(name: &str, result: &std::result::Result<(f64, f32), String>) {
     }
 }
 
+/// `(seconds, final test accuracy)` of `epochs` epochs on `device` at batch 64 with an
+/// evaluation after each, as `torch_gpu.py train` times PyTorch's.
+fn ours_with_evaluation(device: &Device, train: &Dataset, test: &Dataset, epochs: usize) -> Result<(f64, f32)> {
+    let mut rng = init::rng(0);
+    let model = Sequential::mlp(&[784, 128, 64, 10], Layer::Relu, Init::PyTorch, &mut rng)?;
+    let mut classifier = Classifier::new(device, model, Optimizer::adam(1e-3), 64, 1000)?;
+    let start = Instant::now();
+    let mut accuracy = 0.0;
+    for _ in 0..epochs {
+        classifier.train_epoch(train, &mut rng, |_| {})?;
+        accuracy = classifier.evaluate(test)?.accuracy;
+    }
+    Ok((start.elapsed().as_secs_f64(), accuracy))
+}
+
+/// Our GPU beside PyTorch on CUDA, eager and graph-captured: wall time of whole epochs.
+fn gpu_epochs(o: &Options, train: &Dataset, test: &Dataset) {
+    println!("\n{} epoch(s) at batch 64 with an evaluation after each, wall time:", o.epochs);
+    match Device::auto().device {
+        d @ Device::Gpu(_) => match ours_with_evaluation(&d, train, test, o.epochs) {
+            Ok((s, a)) => println!("{:<44} {s:>8.2} s   test accuracy {a:.4}", format!("backprop {}", d.name())),
+            Err(e) => println!("backprop gpu: {e}"),
+        },
+        // A software rasterizer is no GPU to measure: only a hardware adapter is timed.
+        Device::Cpu => println!("backprop gpu: no hardware GPU adapter"),
+    }
+    let mut args = vec!["train".to_owned(), "--epochs".into(), o.epochs.to_string(), "--data".into()];
+    args.push(o.data.display().to_string());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match torch::run(&args) {
+        Ok(lines) => {
+            for mode in ["eager", "graph"] {
+                for device in ["cuda", "cpu"] {
+                    let seconds = torch::value(&lines, &format!("train {device} {mode} 64"));
+                    let accuracy = torch::value(&lines, &format!("accuracy {device} {mode} 64"));
+                    if let (Some(s), Some(a)) = (seconds, accuracy) {
+                        println!("{:<44} {s:>8.2} s   test accuracy {a:.4}", format!("pytorch {mode} {device}"));
+                    }
+                }
+            }
+        }
+        Err(why) => println!("pytorch: not run ({why})"),
+    }
+}
+
 fn main() {
     let o = options();
     let (mut train, test) = match load_mnist_dir(&o.data) {
@@ -83,6 +133,9 @@ fn main() {
         train = train.split_at(limit).0;
     }
     println!("MLP 784-128-64-10, Adam lr 1e-3: {} epoch(s) of {} samples", o.epochs, train.len());
+    if std::env::args().any(|a| a == "--gpu-only") {
+        return gpu_epochs(&o, &train, &test);
+    }
     for batch in [64, 256, 1024] {
         let mine = ours(&Device::Cpu, &train, &test, o.epochs, batch).map_err(|e| e.to_string());
         let theirs = pytorch("cpu", &o, batch);
@@ -92,13 +145,5 @@ fn main() {
             println!("batch {batch:>4}: backprop / pytorch on the cpu = {:.2}", a / b);
         }
     }
-    // A software rasterizer is no GPU to measure: only a hardware adapter is timed.
-    match Device::auto().device {
-        d @ Device::Gpu(_) => row(
-            &format!("batch   64: backprop {}", d.name()),
-            &ours(&d, &train, &test, o.epochs, 64).map_err(|e| e.to_string()),
-        ),
-        Device::Cpu => row("batch   64: backprop gpu", &Err("no hardware GPU adapter".into())),
-    }
-    row("batch   64: pytorch eager cuda", &pytorch("cuda", &o, 64));
+    gpu_epochs(&o, &train, &test);
 }

@@ -224,6 +224,10 @@ impl Session for CpuSession {
         Ok(())
     }
 
+    fn storage_bytes(&self) -> u64 {
+        self.slots.iter().map(|s| s.len() as u64 * 4).sum()
+    }
+
     fn read(&mut self, id: NodeId) -> Result<Vec<f32>> {
         super::check_readable(&self.graph, &self.plan, id, self.has_run)?;
         let len = self.graph.nodes()[id.index()].shape.len();

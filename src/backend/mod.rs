@@ -50,6 +50,25 @@ pub trait Session {
     /// [`Error::Gpu`] when the device reports an error.
     fn run(&mut self) -> Result<()>;
 
+    /// Runs the whole plan `steps` times, each run seeing the previous one's updates, as
+    /// [`Session::run`] would one after another; the GPU records them all into one
+    /// submission, with no host work in between. Use it when the steps need no new host
+    /// data (a graph that gathers its batches on the device, or a benchmark).
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::run`].
+    fn run_steps(&mut self, steps: usize) -> Result<()> {
+        for _ in 0..steps {
+            self.run()?;
+        }
+        Ok(())
+    }
+
+    /// Bytes of device memory (host memory on the CPU) this session's values occupy: every
+    /// storage slot of its plan, allocated once at compile time and never during a run.
+    fn storage_bytes(&self) -> u64;
+
     /// Reads a kept node or a leaf, after the runs so far.
     ///
     /// # Errors

@@ -321,13 +321,16 @@ impl GpuSession {
         })
     }
 
-    /// Records the whole plan into one compute pass.
-    fn encode(&self) -> wgpu::CommandEncoder {
+    /// Records the whole plan `steps` times into one compute pass (WebGPU orders the
+    /// dispatches of a pass as their storage accesses require).
+    fn encode(&self, steps: usize) -> wgpu::CommandEncoder {
         let mut encoder = self.ctx.device.create_command_encoder(&Default::default());
         {
             let mut pass = encoder.begin_compute_pass(&Default::default());
-            for d in &self.dispatches {
-                d.record(&mut pass);
+            for _ in 0..steps {
+                for d in &self.dispatches {
+                    d.record(&mut pass);
+                }
             }
         }
         encoder
@@ -409,6 +412,10 @@ impl Session for GpuSession {
         self.dispatches.len()
     }
 
+    fn storage_bytes(&self) -> u64 {
+        self.buffers.iter().map(wgpu::Buffer::size).sum()
+    }
+
     fn graph(&self) -> &Graph {
         &self.graph
     }
@@ -422,8 +429,15 @@ impl Session for GpuSession {
     }
 
     fn run(&mut self) -> Result<()> {
+        self.run_steps(1)
+    }
+
+    fn run_steps(&mut self, steps: usize) -> Result<()> {
+        if steps == 0 {
+            return Ok(());
+        }
         let ctx = self.ctx.clone();
-        ctx.checked("run", || ctx.queue.submit([self.encode().finish()]))?;
+        ctx.checked("run", || ctx.queue.submit([self.encode(steps).finish()]))?;
         self.has_run = true;
         // Steps are queued without waiting; a non-blocking poll lets wgpu free the
         // command buffers and staging memory of steps that have finished.
@@ -453,7 +467,7 @@ impl Session for GpuSession {
         for &id in nodes {
             self.check_readable(id, true)?;
         }
-        let encoder = self.encode();
+        let encoder = self.encode(1);
         let values = self.submit_and_read(encoder, nodes)?;
         self.has_run = true;
         Ok(values)
