@@ -26,7 +26,9 @@ struct Params {
     trans_b: u32,
     k_chunk: u32,
     splits: u32,
-    _pad: u32,
+    // Bit 0: A's contiguous dimension (k, or m when transposed) is a multiple of 4; bit 1
+    // likewise for B (n, or k when transposed). Only matmul_big reads it.
+    aligned: u32,
     ep: array<vec4<u32>, 4>,
 }
 
@@ -140,10 +142,17 @@ fn matmul(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) w
 // the tile and columns 4x..4x+3 and 64+4x..64+4x+3, so each step of k reads its operands
 // from workgroup memory as four vec4 loads (two of A, two of B) for 64 multiply-adds.
 // The tiles are stored k-major as vec4s of four consecutive rows (A) or columns (B):
-// big_a[kk * 32 + r / 4][r % 4] = op(A)[row0 + r, k0 + kk]. Global loads are spread so that
-// neighbouring threads read neighbouring addresses whichever operand is transposed.
-// Same bounds, split-K ranges and epilogue as `matmul`; dispatch (ceil(n / 128),
-// ceil(m / 128), splits).
+// big_a[kk * 32 + r / 4][r % 4] = op(A)[row0 + r, k0 + kk].
+// Each thread fetches four consecutive values of each operand per k-tile, along the
+// dimension the operand is contiguous in: one vec4 load when that dimension is a multiple
+// of 4 (`params.aligned`, bit 0 for A, bit 1 for B), four checked loads otherwise. The
+// next k-tile is fetched into registers before the current one is multiplied, so the
+// loads overlap the arithmetic. The operands are read through vec4 views (`a4`, `b4`;
+// every buffer is padded to 16 bytes). Same bounds, split-K ranges and epilogue as
+// `matmul`; dispatch (ceil(n / 128), ceil(m / 128), splits).
+
+@group(0) @binding(0) var<storage, read> a4: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> b4: array<vec4<f32>>;
 
 const BIG: u32 = 128u;
 const BIG_KT: u32 = 8u;
@@ -151,27 +160,107 @@ const BIG_KT: u32 = 8u;
 var<workgroup> big_a: array<vec4<f32>, 256>;
 var<workgroup> big_b: array<vec4<f32>, 256>;
 
-// Stages the k-tile starting at k0 (zeros past k_end and past the matrix edges): each of
-// the 256 threads loads four values of each operand.
-fn stage_big(tid: u32, row0: u32, col0: u32, k0: u32, k_end: u32) {
-    for (var s = 0u; s < 4u; s++) {
-        let e = tid + s * 256u;
-        // A: along k when A is [m, k] (contiguous in k), along rows when stored [k, m].
-        var r = e / BIG_KT;
-        var kk = e % BIG_KT;
-        if (params.trans_a == 1u) {
-            r = e % BIG;
-            kk = e / BIG;
+// Element i of a flat operand read through its vec4 view.
+fn scalar_a(i: u32) -> f32 {
+    return a4[i >> 2u][i & 3u];
+}
+
+fn scalar_b(i: u32) -> f32 {
+    return b4[i >> 2u][i & 3u];
+}
+
+// The four values of A thread `tid` stages for the k-tile at k0: op(A)[row0 + tid / 2,
+// k0 + 4 (tid % 2) + j] when A is [m, k], op(A)[row0 + 4 (tid % 32) + j, k0 + tid / 32]
+// when stored [k, m]; zero past the edges and past k_end.
+fn fetch_a(tid: u32, row0: u32, k0: u32, k_end: u32) -> vec4<f32> {
+    var v = vec4<f32>(0.0);
+    if (params.trans_a == 0u) {
+        let row = row0 + tid / 2u;
+        let kk = k0 + 4u * (tid % 2u);
+        if (row >= params.m) {
+            return v;
         }
-        big_a[kk * 32u + r / 4u][r % 4u] = select(0.0, load_a(row0 + r, k0 + kk), k0 + kk < k_end);
-        // B: along columns when B is [k, n], along k when stored [n, k].
-        var cb = e % BIG;
-        var kb = e / BIG;
-        if (params.trans_b == 1u) {
-            cb = e / BIG_KT;
-            kb = e % BIG_KT;
+        let i = row * params.k + kk;
+        if ((params.aligned & 1u) != 0u) {
+            return select(v, a4[i / 4u], kk < k_end);
         }
-        big_b[kb * 32u + cb / 4u][cb % 4u] = select(0.0, load_b(k0 + kb, col0 + cb), k0 + kb < k_end);
+        for (var j = 0u; j < 4u; j++) {
+            v[j] = select(0.0, scalar_a(i + j), kk + j < k_end);
+        }
+        return v;
+    }
+    let row = row0 + 4u * (tid % 32u);
+    let kk = k0 + tid / 32u;
+    if (kk >= k_end) {
+        return v;
+    }
+    let i = kk * params.m + row;
+    if ((params.aligned & 1u) != 0u) {
+        return select(v, a4[i / 4u], row < params.m);
+    }
+    for (var j = 0u; j < 4u; j++) {
+        v[j] = select(0.0, scalar_a(i + j), row + j < params.m);
+    }
+    return v;
+}
+
+// As fetch_a for B: op(B)[k0 + tid / 32, col0 + 4 (tid % 32) + j] when B is [k, n],
+// op(B)[k0 + 4 (tid % 2) + j, col0 + tid / 2] when stored [n, k].
+fn fetch_b(tid: u32, col0: u32, k0: u32, k_end: u32) -> vec4<f32> {
+    var v = vec4<f32>(0.0);
+    if (params.trans_b == 1u) {
+        let col = col0 + tid / 2u;
+        let kk = k0 + 4u * (tid % 2u);
+        if (col >= params.n) {
+            return v;
+        }
+        let i = col * params.k + kk;
+        if ((params.aligned & 2u) != 0u) {
+            return select(v, b4[i / 4u], kk < k_end);
+        }
+        for (var j = 0u; j < 4u; j++) {
+            v[j] = select(0.0, scalar_b(i + j), kk + j < k_end);
+        }
+        return v;
+    }
+    let col = col0 + 4u * (tid % 32u);
+    let kk = k0 + tid / 32u;
+    if (kk >= k_end) {
+        return v;
+    }
+    let i = kk * params.n + col;
+    if ((params.aligned & 2u) != 0u) {
+        return select(v, b4[i / 4u], col < params.n);
+    }
+    for (var j = 0u; j < 4u; j++) {
+        v[j] = select(0.0, scalar_b(i + j), col + j < params.n);
+    }
+    return v;
+}
+
+// Writes what fetch_a fetched into big_a: four rows at one k in a single vec4 (A stored
+// [k, m]), or one row at four k.
+fn put_a(tid: u32, v: vec4<f32>) {
+    if (params.trans_a == 1u) {
+        big_a[(tid / 32u) * 32u + tid % 32u] = v;
+        return;
+    }
+    let r = tid / 2u;
+    let kk = 4u * (tid % 2u);
+    for (var j = 0u; j < 4u; j++) {
+        big_a[(kk + j) * 32u + r / 4u][r % 4u] = v[j];
+    }
+}
+
+fn put_b(tid: u32, v: vec4<f32>) {
+    if (params.trans_b == 0u) {
+        big_b[(tid / 32u) * 32u + tid % 32u] = v;
+        return;
+    }
+    let cb = tid / 2u;
+    let kk = 4u * (tid % 2u);
+    for (var j = 0u; j < 4u; j++) {
+        big_b[(kk + j) * 32u + cb / 4u][cb % 4u] = v[j];
     }
 }
 
@@ -217,9 +306,16 @@ fn matmul_big(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
     var c71 = vec4<f32>(0.0);
     let k_begin = wid.z * params.k_chunk;
     let k_end = min(params.k, k_begin + params.k_chunk);
+    var next_a = fetch_a(tid, row0, k_begin, k_end);
+    var next_b = fetch_b(tid, col0, k_begin, k_end);
     for (var k0 = k_begin; k0 < k_end; k0 += BIG_KT) {
-        stage_big(tid, row0, col0, k0, k_end);
+        put_a(tid, next_a);
+        put_b(tid, next_b);
         workgroupBarrier();
+        if (k0 + BIG_KT < k_end) {
+            next_a = fetch_a(tid, row0, k0 + BIG_KT, k_end);
+            next_b = fetch_b(tid, col0, k0 + BIG_KT, k_end);
+        }
         for (var kk = 0u; kk < BIG_KT; kk++) {
             let a0 = big_a[kk * 32u + lid.y];
             let a1 = big_a[kk * 32u + 16u + lid.y];

@@ -41,6 +41,9 @@ pub enum MatmulTiles {
     Tile64,
     /// 128×128 tiles for every product.
     Tile128,
+    /// 64×64 tiles for every product, K split into ranges of this many steps (rounded up
+    /// to a multiple of 16) whose partial products a second launch adds.
+    SplitK(u32),
 }
 
 /// The execution plan shared by both backends.

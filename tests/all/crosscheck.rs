@@ -171,10 +171,11 @@ fn tiled_product(device: &Device, tiles: MatmulTiles, a: Shape, b: Shape, t: (bo
 
 pub fn matmul_each_tiling_odd_shapes(device: &Device) {
     // Each tiled kernel forced at shapes that are not multiples of its tile (64 or 128) or
-    // of its K step (16 or 8), with a fused bias + ReLU epilogue; then a shape large enough
+    // of its K step (16 or 8), with a fused bias + ReLU epilogue, its operands' contiguous
+    // dimensions multiples of 4 (vec4 loads) and not; then a shape large enough
     // for `Auto` to choose 128×128 tiles by itself (153 of them, the last row and column of
     // tiles partial).
-    let shapes = [(1, 1, 1), (5, 3, 9), (129, 37, 257), (300, 13, 130), (64, 784, 128)];
+    let shapes = [(1, 1, 1), (5, 3, 9), (129, 37, 257), (300, 13, 130), (132, 20, 260), (64, 784, 128)];
     for tiles in [MatmulTiles::Tile64, MatmulTiles::Tile128] {
         for (m, k, n) in shapes {
             for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {

@@ -342,7 +342,8 @@ pub(crate) struct MatmulParams {
     pub trans_b: u32,
     pub k_chunk: u32,
     pub splits: u32,
-    pub _pad: u32,
+    /// Bit 0: A's contiguous dimension is a multiple of 4 (vec4 loads); bit 1: B's.
+    pub aligned: u32,
     /// Per epilogue step: the operand's rows and columns, the constant's bits, 0.
     pub ep: [[u32; 4]; 4],
 }

@@ -14,8 +14,9 @@ use crate::total::Total;
 
 /// Elements one workgroup reduces at most: 256 threads × 1024 each.
 const PART: usize = 256 * 1024;
-/// Rows one part of a column sum walks at most.
-const ROWS_PER_PART: usize = 4096;
+/// Rows one part of a column sum walks at most: the most a fused column sum walks, so that
+/// a sum short enough to fuse is one part, summed in the same order either way.
+const ROWS_PER_PART: usize = crate::fuse::MAX_FUSED_ROWS;
 
 /// How many parts node `id` reduces in (1 for nodes that are not split reductions).
 pub(super) fn parts(graph: &Graph, id: NodeId) -> usize {

@@ -256,13 +256,18 @@ impl GpuSession {
         let tiling = shape.tiling(self.tiles);
         // Below one 64×64 tile of output the tiled kernel would idle most of its threads.
         if tiling == Tiling::Small {
-            let params = MatmulParams { m, n, k, trans_a, trans_b, k_chunk: k, splits: 1, _pad: 0, ep };
+            let params = MatmulParams { m, n, k, trans_a, trans_b, k_chunk: k, splits: 1, aligned: 0, ep };
             let workgroups = self.linear_with(shape.m * shape.n, 64);
             let kernel = kernel(Kernel::MatMulSmall, "matmul_small");
             return vec![Launch { kernel, params: bytes_of(&params).to_vec(), bindings, workgroups }];
         }
         let (splits, k_chunk) = shape.splits(self.tiles);
-        let params = bytes_of(&MatmulParams { m, n, k, trans_a, trans_b, k_chunk, splits, _pad: 0, ep }).to_vec();
+        // The dimension each operand is contiguous in, for matmul_big's vec4 loads.
+        let a_row = if trans_a == 1 { m } else { k };
+        let b_row = if trans_b == 1 { k } else { n };
+        let aligned = (a_row % 4 == 0) as u32 | ((b_row % 4 == 0) as u32) << 1;
+        let params = MatmulParams { m, n, k, trans_a, trans_b, k_chunk, splits, aligned, ep };
+        let params = bytes_of(&params).to_vec();
         let side = tiling.tile() as u32;
         let workgroups = [n.div_ceil(side), m.div_ceil(side), splits];
         let tiled = match tiling {
@@ -386,7 +391,8 @@ fn allocate(ctx: &GpuContext, plan: &Plan) -> Result<Vec<wgpu::Buffer>> {
     plan.slot_len
         .iter()
         .map(|&len| {
-            let size = (len * 4) as u64;
+            // Padded to 16 bytes: matmul_big reads its operands through vec4 views.
+            let size = (len * 4).next_multiple_of(16) as u64;
             if size > max {
                 return Err(Error::Gpu {
                     kernel: "allocate".into(),
