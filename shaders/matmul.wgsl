@@ -109,13 +109,24 @@ fn matmul(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) w
     let k_end = min(params.k, k_begin + params.k_chunk);
     for (var k0 = k_begin; k0 < k_end; k0 += KT) {
         // 256 threads stage 1024 values of each tile, 4 each; past k_end they load zeros.
+        // Neighbouring threads take neighbouring addresses of the operand as stored (along
+        // k for A [m, k] and for B stored [n, k], along rows or columns otherwise), so that
+        // a warp's loads coalesce whichever operand is transposed.
         for (var s = 0u; s < 4u; s++) {
             let e = tid + s * 256u;
-            let ra = e / KT;
-            let ka = e % KT;
+            var ra = e / KT;
+            var ka = e % KT;
+            if (params.trans_a == 1u) {
+                ra = e % TILE;
+                ka = e / TILE;
+            }
             tile_a[ka * TILE + ra] = select(0.0, load_a(row0 + ra, k0 + ka), k0 + ka < k_end);
-            let kb = e / TILE;
-            let cb = e % TILE;
+            var kb = e / TILE;
+            var cb = e % TILE;
+            if (params.trans_b == 1u) {
+                cb = e / KT;
+                kb = e % KT;
+            }
             tile_b[kb * TILE + cb] = select(0.0, load_b(k0 + kb, col0 + cb), k0 + kb < k_end);
         }
         workgroupBarrier();

@@ -101,8 +101,10 @@ pub fn fused_training_steps_equal_unfused(device: &Device) {
     }
 }
 
-/// The training step of the op-families issue: 784-128-64-10, Adam, batch 64.
-pub fn the_mlp_step_takes_at_most_twelve_launches(device: &Device) {
+/// The training step of the op-families issue: 784-128-64-10, Adam, batch 64: twelve
+/// launches, and one more where the 64×128×64 forward product is split along K in two (the
+/// pass adding its partial products; see `MatmulShape::splits`).
+pub fn the_mlp_step_takes_at_most_thirteen_launches(device: &Device) {
     let model = Sequential::mlp(&[784, 128, 64, 10], Layer::Relu, Init::PyTorch, &mut init::rng(0)).unwrap();
     let mut g = Graph::new();
     let x = g.input("x", [64, 784]).unwrap();
@@ -113,7 +115,7 @@ pub fn the_mlp_step_takes_at_most_twelve_launches(device: &Device) {
     g.optimize(&grads, Optimizer::adam(1e-3)).unwrap();
     let fused = device.compile(&g, &[loss]).unwrap().launches_per_step();
     let plain = device.compile_with(&g, &[loss], unfused()).unwrap().launches_per_step();
-    assert!(fused <= 12, "{fused} launches per fused step");
+    assert!(fused <= 13, "{fused} launches per fused step");
     assert!(plain >= 27, "{plain} launches unfused: one per node");
 }
 

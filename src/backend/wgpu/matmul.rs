@@ -5,13 +5,21 @@ use crate::graph::{Graph, NodeId};
 use crate::op::Op;
 use crate::plan::MatmulTiles;
 
-/// The longest K `matmul_small` walks in one thread: past it the tiled kernel split along
-/// K is faster (on an H200, a 10×4096×64 product took 1.1 ms walking K in one thread per
-/// output, 40× longer than split; at K = 64 the two are level).
-const MAX_SMALL_K: usize = 64;
+/// The longest K `matmul_small` walks in one thread: past it the tiled kernel (split along
+/// K) is faster on an H200 (a 10×64×64 product: 4.0 GFLOP/s walking K in one thread per
+/// output, 6.1 tiled); the small kernel stays for the tiniest products, where a 64×64 tile
+/// would leave most of its threads idle (which software rasterizers pay for in full).
+const MAX_SMALL_K: usize = 16;
 /// The longest K range of one tiled workgroup: 4,096 steps of 16, far inside lavapipe's
 /// 65,535-iteration limit on a shader loop.
 const MAX_K_CHUNK: usize = 65_536;
+/// Workgroups a 64×64-tiled product is split along K to reach: a few per streaming
+/// multiprocessor of a large GPU. On an H200 splitting 4096×784×128 seven ways made it 1.6×
+/// faster, 128×4096×784 32 ways 2.6×.
+const TARGET_WORKGROUPS: usize = 512;
+/// The shortest K range of a split: shorter ranges cost more in partial products to add
+/// than they save (64×4096×128 on an H200: ranges of 64, 1,965 GFLOP/s; of 32, 1,503).
+const MIN_K_CHUNK: usize = 64;
 /// 128×128 tiles from this many on: about one per streaming multiprocessor of a large GPU
 /// (132 on an H100), below which 64×64 tiles (four times as many workgroups) keep more of
 /// the device busy.
@@ -78,10 +86,10 @@ impl MatmulShape {
         self.m * self.n < 64 * 64 && self.k <= MAX_SMALL_K
     }
 
-    /// `(splits, k_chunk)` under `choice`: a 64×64-tiled product of fewer than 32 output
-    /// tiles and a long K is split into K ranges of at least 128 (a multiple of the
-    /// 16-wide K step), for up to about 64 workgroups in all; any K range is at most
-    /// [`MAX_K_CHUNK`] long; otherwise `(1, k)`.
+    /// `(splits, k_chunk)` under `choice`: a 64×64-tiled product of fewer than
+    /// [`TARGET_WORKGROUPS`] output tiles is split into K ranges of at least
+    /// [`MIN_K_CHUNK`] (a multiple of the 16-wide K step) for about that many workgroups in
+    /// all; any K range is at most [`MAX_K_CHUNK`] long; otherwise `(1, k)`.
     pub fn splits(&self, choice: MatmulTiles) -> (u32, u32) {
         if let MatmulTiles::SplitK(chunk) = choice {
             let k_chunk = (chunk.max(1) as usize).next_multiple_of(16).min(MAX_K_CHUNK);
@@ -89,10 +97,10 @@ impl MatmulShape {
         }
         let tiling = self.tiling(choice);
         let tiles = self.tiles(64);
-        let wanted = if tiling != Tiling::Tile64 || tiles >= 32 || self.k < 256 {
-            1
+        let wanted = if tiling == Tiling::Tile64 {
+            TARGET_WORKGROUPS.div_ceil(tiles).min(self.k / MIN_K_CHUNK).max(1)
         } else {
-            self.k.div_ceil(128).min(64usize.div_ceil(tiles)).max(1)
+            1
         };
         let wanted = if tiling == Tiling::Small { 1 } else { wanted.max(self.k.div_ceil(MAX_K_CHUNK)) };
         if wanted == 1 {
