@@ -71,8 +71,17 @@ fn sum_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
     let size = (params.rows + params.parts - 1u) / params.parts;
     let begin = min(gid.z * size, params.rows);
     let end = min(begin + size, params.rows);
-    var acc = 0.0;
-    for (var r = begin; r < end; r++) {
+    // Four running sums over rows r, r+1, r+2, r+3 (independent loads in flight at once
+    // instead of one chain of dependent adds), then the rows left over; the fused column
+    // sums of the update launch (generate.rs) add in this same order.
+    var sums = vec4<f32>(0.0);
+    var r = begin;
+    for (; r + 4u <= end; r += 4u) {
+        let i = r * params.cols + c;
+        sums += vec4<f32>(x[i], x[i + params.cols], x[i + 2u * params.cols], x[i + 3u * params.cols]);
+    }
+    var acc = (sums.x + sums.y) + (sums.z + sums.w);
+    for (; r < end; r++) {
         acc += x[r * params.cols + c];
     }
     if (params.parts == 1u) {

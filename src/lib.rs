@@ -55,6 +55,7 @@ pub mod plot;
 mod record;
 mod record_map;
 mod record_rows;
+pub mod resident;
 pub mod resume;
 mod rules;
 pub mod schedule;

@@ -153,6 +153,19 @@ pub enum Op {
         /// Seed of the hash.
         seed: u32,
     },
+    /// Inputs `(table [n, cols], order [1, n], step [1, 2])`: this step's batch of a data
+    /// set held on the device (see [`crate::resident`]). With `count` the step counter and
+    /// `steps = ⌈n / rows⌉` batches per epoch, batch `b = (count − 1) mod steps`; output row
+    /// `r` is row `order[b·rows + r]` of `table`, or zeros past `n` (a partial last batch).
+    /// The order holds sample indices as exact f32 integers. Not differentiable.
+    GatherRows,
+    /// Inputs `(table [n, ⌈features / 4⌉], palette [1, 256], order, step)`: as
+    /// [`Op::GatherRows`] from a table of bytes, four to each 32-bit word (little-endian);
+    /// each output value is `palette[byte]`. Not differentiable.
+    GatherBytes,
+    /// Inputs `(labels [1, ⌈n / 4⌉], order, step)`: the batch's one-hot targets, from labels
+    /// stored one byte each, four to a word; zero rows past `n`. Not differentiable.
+    GatherOneHot,
 }
 
 impl Op {
@@ -188,6 +201,9 @@ impl Op {
             Op::Increment => "increment",
             Op::Accumulate => "accumulate",
             Op::DropoutMask { .. } => "dropout_mask",
+            Op::GatherRows => "gather_rows",
+            Op::GatherBytes => "gather_bytes",
+            Op::GatherOneHot => "gather_one_hot",
         }
     }
 

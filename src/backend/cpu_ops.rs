@@ -391,6 +391,27 @@ pub fn dropout_mask(step: &[f32], p: f32, seed: u32, out: &mut [f32]) {
     }
 }
 
+/// A batch gathered from a device-resident data set (see [`crate::op::Op::GatherRows`]):
+/// `out[r, c] = value(sample, c)` for the sample row `r` holds this step, zeros past the end
+/// of `order`.
+pub fn gather(order: &[f32], step: &[f32], shape: Shape, out: &mut [f32], value: impl Fn(usize, usize) -> f32) {
+    let count = (step[0] as u32).wrapping_add((step[1] as u32).wrapping_mul(65_536));
+    let steps = order.len().div_ceil(shape.rows) as u32;
+    let batch = (count.wrapping_add(steps - 1) % steps) as usize;
+    for (r, row) in out.chunks_mut(shape.cols).enumerate() {
+        let at = batch * shape.rows + r;
+        match order.get(at) {
+            Some(&sample) => row.iter_mut().enumerate().for_each(|(c, y)| *y = value(sample as usize, c)),
+            None => row.fill(0.0),
+        }
+    }
+}
+
+/// Byte `i` of `words` read as bytes, four to a word, little-endian.
+pub fn byte_at(words: &[f32], i: usize) -> u32 {
+    (words[i / 4].to_bits() >> (8 * (i % 4))) & 255
+}
+
 /// The layout family's index map: where output element `(r, c)` of a `[rows, cols]`
 /// result reads from, as `(input, index)`, or `None` for a zero. `a` and `b` are the
 /// inputs' shapes (`b` only for `ConcatCols`).

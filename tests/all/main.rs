@@ -20,6 +20,7 @@ mod golden;
 mod gradcheck;
 mod misuse;
 mod optimizers;
+mod resident;
 mod resume;
 mod scale;
 mod semantics;
@@ -141,6 +142,9 @@ fn gpu_tests() -> Vec<(&'static str, DeviceTest)> {
 
 fn both_tests() -> Vec<(&'static str, DeviceTest)> {
     tests![DeviceTest;
+        resident::gathered_batches_equal_host_batches,
+        resident::training_on_gathered_batches_equals_host_fed,
+        resident::orders_and_data_that_do_not_fit_are_errors,
         fusion::fused_training_steps_equal_unfused,
         dropout::the_gradient_goes_through_the_same_mask,
         dropout::dropout_is_off_in_evaluation,

@@ -148,9 +148,11 @@ fn member_bindings(kind: UpdateKind, j: usize, column_sum: bool) -> String {
         out += &format!("@group(0) @binding({}) var<storage, read_write> second{j}: array<f32>;\n", base + 3);
     }
     if column_sum {
-        // The same order as sum_rows with one part: rows in increasing order from 0.0.
+        // The same order as sum_rows with one part: four running sums over rows r..r+3,
+        // then the rows left over.
+        let (rows, cols) = (format!("params.ranges[{j}u].z"), format!("params.ranges[{j}u].w"));
         out += &format!(
-            "fn column_sum{j}(col: u32) -> f32 {{\n    var acc = 0.0;\n    for (var r = 0u; r < params.ranges[{j}u].z; r++) {{\n        acc += grad{j}[r * params.ranges[{j}u].w + col];\n    }}\n    return acc;\n}}\n"
+            "fn column_sum{j}(col: u32) -> f32 {{\n    var sums = vec4<f32>(0.0);\n    var r = 0u;\n    for (; r + 4u <= {rows}; r += 4u) {{\n        let i = r * {cols} + col;\n        sums += vec4<f32>(grad{j}[i], grad{j}[i + {cols}], grad{j}[i + 2u * {cols}], grad{j}[i + 3u * {cols}]);\n    }}\n    var acc = (sums.x + sums.y) + (sums.z + sums.w);\n    for (; r < {rows}; r++) {{\n        acc += grad{j}[r * {cols} + col];\n    }}\n    return acc;\n}}\n"
         );
     }
     out

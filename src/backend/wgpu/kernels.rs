@@ -13,7 +13,7 @@ use crate::total::Total;
 /// Every hand-written WGSL file of the crate, by name, each after the shared prelude, for
 /// loading and for validation tests. The elementwise family's module and the reductions'
 /// are generated from templates (see [`map_source`] and [`reduce_source`]).
-pub const SHADERS: [(&str, &str); 5] = [
+pub const SHADERS: [(&str, &str); 6] = [
     (
         "matmul.wgsl",
         concat!(
@@ -39,6 +39,10 @@ pub const SHADERS: [(&str, &str); 5] = [
             include_str!("../../../shaders/optim_math.wgsl"),
             include_str!("../../../shaders/optim.wgsl")
         ),
+    ),
+    (
+        "gather.wgsl",
+        concat!(include_str!("../../../shaders/prelude.wgsl"), include_str!("../../../shaders/gather.wgsl")),
     ),
 ];
 
@@ -172,6 +176,9 @@ pub enum Kernel {
     /// `matmul_big` in `matmul.wgsl`: 128×128 tiles.
     MatMulBig,
     MatMulSumSplits,
+    GatherRows,
+    GatherBytes,
+    GatherOneHot,
     /// A whole-tensor sum, from [`reduce_source`].
     Total(Total),
     SumParts,
@@ -232,6 +239,9 @@ impl Kernel {
             Kernel::SliceCols,
             Kernel::PadCols,
             Kernel::ConcatCols,
+            Kernel::GatherRows,
+            Kernel::GatherBytes,
+            Kernel::GatherOneHot,
         ];
         let totals = Total::ALL.into_iter().map(Kernel::Total);
         Map::ALL.into_iter().map(Kernel::Map).chain(totals).chain(fixed).collect()
@@ -252,6 +262,7 @@ impl Kernel {
             }
             Transpose | SliceCols | PadCols | ConcatCols => Origin::File(2),
             DropoutMask => Origin::File(3),
+            GatherRows | GatherBytes | GatherOneHot => Origin::File(5),
             Sgd | SgdMomentum | Adam | AdamCorrections | Increment | Accumulate | FirstNonFinite => Origin::File(4),
         }
     }
@@ -312,6 +323,9 @@ impl Kernel {
             SliceCols => "slice_cols",
             PadCols => "pad_cols",
             ConcatCols => "concat_cols",
+            GatherRows => "gather_rows",
+            GatherBytes => "gather_bytes",
+            GatherOneHot => "gather_one_hot",
         };
         Cow::Borrowed(name)
     }
@@ -379,6 +393,18 @@ pub(crate) struct RandomParams {
     pub p: f32,
     pub seed: u32,
     pub _pad: u32,
+}
+
+/// `Params` of `gather.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub(crate) struct GatherParams {
+    pub rows: u32,
+    pub cols: u32,
+    pub samples: u32,
+    pub steps: u32,
+    pub words: u32,
+    pub _pad: [u32; 3],
 }
 
 /// `Params` of `optim.wgsl` (and of the generated update launches, which add their

@@ -7,7 +7,9 @@ use bytemuck::bytes_of;
 use wgpu::util::DeviceExt;
 
 use super::context::GpuContext;
-use super::kernels::{ElementwiseParams, Kernel, LayoutParams, MatmulParams, OptimParams, RandomParams, ReduceParams};
+use super::kernels::{
+    ElementwiseParams, GatherParams, Kernel, LayoutParams, MatmulParams, OptimParams, RandomParams, ReduceParams,
+};
 use super::matmul::{MatmulShape, Tiling};
 use super::readback::Readback;
 use crate::backend::Session;
@@ -194,6 +196,7 @@ impl GpuSession {
                 workgroups: [1, 1, 1],
             },
             Op::Transpose | Op::SliceCols { .. } | Op::PadCols { .. } | Op::ConcatCols => self.layout(id),
+            Op::GatherRows | Op::GatherBytes | Op::GatherOneHot => self.gather(id),
             Op::DropoutMask { p, seed } => Launch {
                 kernel: Kernel::DropoutMask,
                 params: bytes_of(&RandomParams { len: len as u32, p, seed, _pad: 0 }).to_vec(),
@@ -221,6 +224,31 @@ impl GpuSession {
         if node.inputs.len() > 1 {
             bindings.push((1, node.inputs[1]));
         }
+        Launch { kernel, params: bytes_of(&params).to_vec(), bindings, workgroups: self.linear(node.shape.len()) }
+    }
+
+    /// A batch gathered from a device-resident data set: one thread per output element.
+    fn gather(&self, id: NodeId) -> Launch {
+        let node = self.node(id);
+        let x = &node.inputs;
+        let (kernel, bindings) = match node.op {
+            Op::GatherRows => (Kernel::GatherRows, vec![(0, x[0]), (1, x[1]), (4, x[2])]),
+            Op::GatherBytes => (Kernel::GatherBytes, vec![(0, x[0]), (5, x[1]), (1, x[2]), (4, x[3])]),
+            _ => (Kernel::GatherOneHot, vec![(0, x[0]), (1, x[1]), (4, x[2])]),
+        };
+        let order = bindings.iter().find(|b| b.0 == 1).map(|b| b.1).expect("an order binding");
+        let samples = self.node(order).shape.len();
+        let (rows, cols) = (node.shape.rows, node.shape.cols);
+        let params = GatherParams {
+            rows: rows as u32,
+            cols: cols as u32,
+            samples: samples as u32,
+            steps: samples.div_ceil(rows) as u32,
+            words: self.node(x[0]).shape.cols as u32,
+            _pad: [0; 3],
+        };
+        let mut bindings = bindings;
+        bindings.push((2, id));
         Launch { kernel, params: bytes_of(&params).to_vec(), bindings, workgroups: self.linear(node.shape.len()) }
     }
 

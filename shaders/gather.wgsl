@@ -1,0 +1,94 @@
+// Batches gathered on the device from a data set uploaded once (src/resident.rs): each
+// training step reads its rows of the data set through an index buffer (the epoch's
+// shuffled order, written once per epoch) instead of receiving a batch from the host.
+//
+// Bindings: 0 = table (the data set, read as raw 32-bit words), 1 = order (sample indices
+// as exact f32 integers), 2 = out [rows, cols] (read_write), 3 = params, 4 = step counter
+// [low, high] (see Op::Increment), 5 = palette [256] (gather_bytes only).
+// The step's batch is b = (count − 1) mod steps, count = low + 65536·high; output row r
+// holds sample order[b·rows + r], or zeros past the end of the order (a partial last
+// batch, whose padding rows the losses leave out).
+// gather_rows:    out[r, c] = the f32 whose bits are table[s·cols + c].
+// gather_bytes:   out[r, c] = palette[byte c of row s], rows of `words` words, four bytes
+//                 to a word, little-endian.
+// gather_one_hot: out[r, c] = 1 where c is the label of sample s (labels one byte each,
+//                 four to a word), else 0.
+// Dispatch: ceil(rows·cols / 256) workgroups of 256, spilling into y.
+
+struct Params {
+    rows: u32,
+    cols: u32,
+    samples: u32,
+    steps: u32,
+    words: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+@group(0) @binding(0) var<storage, read> table: array<u32>;
+@group(0) @binding(1) var<storage, read> order: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<uniform> params: Params;
+@group(0) @binding(4) var<storage, read> step: array<f32>;
+@group(0) @binding(5) var<storage, read> palette: array<f32>;
+
+const NO_SAMPLE: u32 = 0xffffffffu;
+
+// The sample output row r of this step holds, or NO_SAMPLE past the end of the order.
+fn sample_of(r: u32) -> u32 {
+    let count = u32(step[0]) + u32(step[1]) * 65536u;
+    let batch = (count + params.steps - 1u) % params.steps;
+    let at = batch * params.rows + r;
+    if (at >= params.samples) {
+        return NO_SAMPLE;
+    }
+    return u32(order[at]);
+}
+
+// Byte `i` of the table read as bytes.
+fn byte_at(i: u32) -> u32 {
+    return (table[i / 4u] >> (8u * (i % 4u))) & 255u;
+}
+
+@compute @workgroup_size(256)
+fn gather_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if (i >= params.rows * params.cols) {
+        return;
+    }
+    let s = sample_of(i / params.cols);
+    var v = 0.0;
+    if (s != NO_SAMPLE) {
+        v = bitcast<f32>(table[s * params.cols + i % params.cols]);
+    }
+    out[i] = v;
+}
+
+@compute @workgroup_size(256)
+fn gather_bytes(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if (i >= params.rows * params.cols) {
+        return;
+    }
+    let s = sample_of(i / params.cols);
+    var v = 0.0;
+    if (s != NO_SAMPLE) {
+        v = palette[byte_at(s * params.words * 4u + i % params.cols)];
+    }
+    out[i] = v;
+}
+
+@compute @workgroup_size(256)
+fn gather_one_hot(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if (i >= params.rows * params.cols) {
+        return;
+    }
+    let s = sample_of(i / params.cols);
+    var v = 0.0;
+    if (s != NO_SAMPLE && byte_at(s) == i % params.cols) {
+        v = 1.0;
+    }
+    out[i] = v;
+}
