@@ -116,7 +116,11 @@ impl Graph {
         if p == 0.0 {
             return Ok(x);
         }
-        let counter = self.state(&format!("dropout.{}.step", x.index()), [1, 2])?;
+        // Named by the dropout's place among the graph's dropouts, not by node id, so that
+        // the same model recorded into another graph (e.g. one gathering its batches on the
+        // device) has the same state names.
+        let earlier = self.nodes().iter().filter(|n| n.name.as_deref().is_some_and(is_dropout_counter)).count();
+        let counter = self.state(&format!("dropout.{earlier}.step"), [1, 2])?;
         let step = self.push_update(Op::Increment, &[counter])?;
         let mask = self.push(Op::DropoutMask { p, seed }, &[step], shape)?;
         self.mul(x, mask)
@@ -156,4 +160,9 @@ impl Graph {
         let max = self.max_cols(t)?;
         self.transpose(max)
     }
+}
+
+/// Whether `name` is a dropout's step counter (`dropout.<k>.step`).
+fn is_dropout_counter(name: &str) -> bool {
+    name.strip_prefix("dropout.").and_then(|r| r.strip_suffix(".step")).is_some_and(|k| k.parse::<usize>().is_ok())
 }

@@ -234,6 +234,10 @@ impl Session for CpuSession {
         Ok(())
     }
 
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+
     fn storage_bytes(&self) -> u64 {
         self.slots.iter().map(|s| s.len() as u64 * 4).sum()
     }

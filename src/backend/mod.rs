@@ -119,6 +119,28 @@ pub trait Session {
         })
     }
 
+    /// This session as [`std::any::Any`], so that a backend can recognise its own
+    /// sessions (GPU sessions of one device copy values between them without the host).
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any;
+
+    /// Copies the current value of each `(from, to)` pair's node `from` of this session
+    /// into node `to` (a leaf) of `other`, which may have been compiled from another
+    /// graph (e.g. training → evaluation). Between GPU sessions of one device the values
+    /// never leave the device.
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::read`] on this session and [`Session::write`] on `other`
+    /// ([`Error::DataLength`] when the two nodes differ in size).
+    fn copy_values_to(&mut self, other: &mut dyn Session, pairs: &[(NodeId, NodeId)]) -> Result<()> {
+        let from: Vec<NodeId> = pairs.iter().map(|p| p.0).collect();
+        let values = self.read_many(&from)?;
+        for ((_, to), values) in pairs.iter().zip(values) {
+            other.write(*to, &values)?;
+        }
+        Ok(())
+    }
+
     /// Copies the current values of `nodes` (leaves, e.g. parameters) into `other`, which
     /// must have been compiled from the same graph (e.g. training → inference).
     ///
@@ -127,11 +149,8 @@ pub trait Session {
     /// As [`Session::read`] on this session and [`Session::write`] on `other` (an id of
     /// another graph is an error there too).
     fn copy_to(&mut self, other: &mut dyn Session, nodes: &[NodeId]) -> Result<()> {
-        for &node in nodes {
-            let values = self.read(node)?;
-            other.write(node, &values)?;
-        }
-        Ok(())
+        let pairs: Vec<(NodeId, NodeId)> = nodes.iter().map(|&n| (n, n)).collect();
+        self.copy_values_to(other, &pairs)
     }
 
     /// Runs once and reads `nodes` back; on the GPU both happen in one submission.

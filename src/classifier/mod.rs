@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use rand::Rng;
 
+mod resident;
 mod save;
 
 use crate::backend::{Device, Session};
@@ -17,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::graph::{Graph, NodeId};
 use crate::nn::{Layer, Recorded, Sequential};
 use crate::optim::Optimizer;
+use crate::resident::DeviceBatches;
 
 /// One compiled step and the nodes it is driven through.
 struct Step {
@@ -39,6 +41,9 @@ struct Step {
     learning_rate: Option<NodeId>,
     /// `(parameter name, gradient)` when the gradients are kept (training only).
     gradients: Vec<(String, NodeId)>,
+    /// The data set this step gathers its batches from on the device ([`Dataset::id`]
+    /// and its nodes); `None` while batches are written from the host.
+    batches: Option<(u64, DeviceBatches)>,
 }
 
 /// What a custom loss ([`TrainOptions::loss`]) is given, all nodes of the classifier's
@@ -129,6 +134,9 @@ pub struct Evaluation {
 
 /// A classifier compiled for training and evaluation on one device.
 pub struct Classifier {
+    device: Device,
+    /// The training step's options, to compile it again for a data set held on the device.
+    options: TrainOptions,
     model: Sequential,
     optimizer: Optimizer,
     /// The training step's global-norm clipping, recorded in saved training states.
@@ -186,9 +194,10 @@ impl Classifier {
         let (inputs, classes) = features(&model)?;
         let loss = options.loss.clone();
         let spec = |batch| StepSpec { batch, inputs, classes, loss: loss.as_ref() };
-        let train = Self::step(device, &model, spec(batch), Some((optimizer, options.clone())))?;
-        let eval = Self::step(device, &model, spec(eval_batch), None)?;
-        Ok(Classifier { model, optimizer, clip_norm: options.clip_norm, train, eval })
+        let train = Self::step(device, &model, spec(batch), Some((optimizer, options.clone())), None)?;
+        let eval = Self::step(device, &model, spec(eval_batch), None, None)?;
+        let clip_norm = options.clip_norm;
+        Ok(Classifier { device: device.clone(), options, model, optimizer, clip_norm, train, eval })
     }
 
     /// The loss of `spec` recorded on the model's output.
@@ -204,16 +213,22 @@ impl Classifier {
         Ok(loss)
     }
 
+    /// Compiles a training step (with `training`) or an evaluation step, its batches
+    /// written from the host, or gathered on the device from `source`.
     fn step(
         device: &Device,
         model: &Sequential,
         spec: StepSpec,
         training: Option<(Optimizer, TrainOptions)>,
+        source: Option<&Dataset>,
     ) -> Result<Step> {
         let batch = spec.batch;
         let mut g = Graph::new();
-        let x = g.input("x", [batch, spec.inputs])?;
-        let y = g.input("y", [batch, spec.classes])?;
+        let batches = source.map(|data| Ok::<_, Error>((data.id(), g.device_batches(data, batch)?))).transpose()?;
+        let (x, y) = match &batches {
+            Some((_, b)) => (b.x, b.y),
+            None => (g.input("x", [batch, spec.inputs])?, g.input("y", [batch, spec.classes])?),
+        };
         // Dropout only in the training step.
         let recorded = if training.is_some() { model.record(&mut g, x)? } else { model.record_eval(&mut g, x)? };
         let loss = Self::record_loss(&mut g, &spec, &recorded, y)?;
@@ -277,6 +292,7 @@ impl Classifier {
             optimizer_state,
             learning_rate,
             gradients,
+            batches,
         })
     }
 
@@ -428,26 +444,30 @@ impl Classifier {
         mut progress: impl FnMut(usize),
     ) -> Result<EpochStats> {
         self.check_data(data)?;
+        self.hold(data)?;
         let order = shuffled(data.len(), rng);
         let step = &mut self.train;
+        let batches = step.batches.as_ref().map(|(_, b)| b.clone()).expect("the data set is held on the device");
+        batches.start_epoch(step.session.as_mut(), &order)?;
         step.session.write(step.tally, &[0.0])?;
         let start = Instant::now();
-        let mut batches = 0;
-        for chunk in order.chunks(step.batch) {
-            step.load(data, chunk)?;
-            step.session.run()?;
-            batches += 1;
-            progress(chunk.len());
-            if let Some(guard) = step.guard.as_ref().filter(|_| batches % NON_FINITE_CHECK_EVERY == 0) {
+        let steps = batches.steps_per_epoch();
+        let mut done = 0;
+        // The epoch's steps go to the device NON_FINITE_CHECK_EVERY at a time, in one
+        // submission each; nothing waits for the device until the non-finite check (when
+        // asked for) or the epoch's loss.
+        while done < steps {
+            let n = NON_FINITE_CHECK_EVERY.min(steps - done);
+            step.session.run_steps(n)?;
+            progress(((done + n) * step.batch).min(data.len()) - done * step.batch);
+            done += n;
+            if let Some(guard) = &step.guard {
                 guard.check(step.session.as_mut())?;
             }
         }
-        if let Some(guard) = &step.guard {
-            guard.check(step.session.as_mut())?;
-        }
         let total = step.session.read(step.tally)?[0];
         let seconds = start.elapsed().as_secs_f64();
-        Ok(EpochStats { mean_loss: total / batches as f32, samples_per_sec: data.len() as f64 / seconds })
+        Ok(EpochStats { mean_loss: total / steps as f32, samples_per_sec: data.len() as f64 / seconds })
     }
 
     /// Accuracy and mean loss on `data` with the current parameters.
@@ -457,10 +477,10 @@ impl Classifier {
     /// As [`Classifier::train_epoch`], without the non-finite check.
     pub fn evaluate(&mut self, data: &Dataset) -> Result<Evaluation> {
         self.check_data(data)?;
-        let trained = self.trained_parameters()?;
-        for ((_, to), values) in self.eval.params.iter().zip(trained) {
-            self.eval.session.write(*to, &values)?;
-        }
+        // Parameter to parameter, on the device when both steps run there.
+        let pairs: Vec<(NodeId, NodeId)> =
+            self.train.params.iter().zip(&self.eval.params).map(|((_, from), (_, to))| (*from, *to)).collect();
+        self.train.session.copy_values_to(self.eval.session.as_mut(), &pairs)?;
         let step = &mut self.eval;
         let (mut loss, mut correct) = (0.0f64, 0.0f64);
         let indices: Vec<usize> = (0..data.len()).collect();

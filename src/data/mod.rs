@@ -19,12 +19,30 @@ pub const CLASSES: usize = 10;
 /// Images (or any feature rows) and their labels. The fields are private so that the
 /// invariants hold: as many images as labels, every label below the class count, every
 /// pixel finite.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Dataset {
     images: Vec<f32>,
     labels: Vec<u8>,
     pixels: usize,
     classes: usize,
+    /// Names these contents (they never change): fresh for each data set built, shared
+    /// by clones, so that a copy held on a device is known to be of the same data.
+    id: u64,
+}
+
+impl PartialEq for Dataset {
+    /// Equal contents, wherever they came from.
+    fn eq(&self, other: &Self) -> bool {
+        (self.pixels, self.classes) == (other.pixels, other.classes)
+            && self.labels == other.labels
+            && self.images == other.images
+    }
+}
+
+/// A fresh [`Dataset::id`].
+fn next_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 fn invalid(msg: String) -> Error {
@@ -65,7 +83,7 @@ impl Dataset {
         if let Some(i) = images.iter().position(|p| !p.is_finite()) {
             return Err(invalid(format!("pixel {} of sample {} is not finite", i % pixels, i / pixels)));
         }
-        Ok(Dataset { images, labels, pixels, classes })
+        Ok(Dataset { images, labels, pixels, classes, id: next_id() })
     }
 
     /// Decodes an images file and a labels file (IDX, plain or gzip); `source` names the
@@ -95,7 +113,7 @@ impl Dataset {
             return Err(format(format!("label {bad} is not below {CLASSES}")));
         }
         let images = images.data.iter().map(|&p| p as f32 / 255.0).collect();
-        Ok(Dataset { images, labels: labels.data, pixels, classes: CLASSES })
+        Ok(Dataset { images, labels: labels.data, pixels, classes: CLASSES, id: next_id() })
     }
 
     /// Reads `images` and `labels` files.
@@ -137,6 +155,12 @@ impl Dataset {
         &self.images
     }
 
+    /// What names these contents: the same for clones, different for every data set
+    /// built or split (the contents of a data set never change).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
     /// One label per image, each below [`CLASSES`].
     pub fn labels(&self) -> &[u8] {
         &self.labels
@@ -150,6 +174,7 @@ impl Dataset {
             labels: self.labels[range].to_vec(),
             pixels: self.pixels,
             classes: self.classes,
+            id: next_id(),
         };
         (part(0..n), part(n..self.len()))
     }

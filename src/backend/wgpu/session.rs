@@ -450,6 +450,32 @@ impl Session for GpuSession {
         self.buffers.iter().map(wgpu::Buffer::size).sum()
     }
 
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+
+    fn copy_values_to(&mut self, other: &mut dyn Session, pairs: &[(NodeId, NodeId)]) -> Result<()> {
+        for &(from, to) in pairs {
+            self.check_readable(from, false)?;
+            other.graph().check_write(to, self.node(from).shape.len())?;
+        }
+        let ctx = self.ctx.clone();
+        let Some(target) = other.as_any_mut().downcast_mut::<GpuSession>().filter(|t| Arc::ptr_eq(&t.ctx, &ctx)) else {
+            let from: Vec<NodeId> = pairs.iter().map(|p| p.0).collect();
+            let values = self.read_many(&from)?;
+            return pairs.iter().zip(values).try_for_each(|((_, to), values)| other.write(*to, &values));
+        };
+        let mut encoder = ctx.device.create_command_encoder(&Default::default());
+        for &(from, to) in pairs {
+            if let Some(slot) = target.plan.slot_of(to) {
+                let bytes = (self.node(from).shape.len() * 4) as u64;
+                encoder.copy_buffer_to_buffer(self.buffer(from), 0, &target.buffers[slot], 0, bytes);
+            }
+        }
+        ctx.checked("copy between sessions", || ctx.queue.submit([encoder.finish()]))?;
+        Ok(())
+    }
+
     fn graph(&self) -> &Graph {
         &self.graph
     }

@@ -1,0 +1,50 @@
+//! The classifier's training step on a data set held on the device: compiled again the
+//! first time a data set is trained on, the data uploaded once, the training state
+//! carried over.
+
+use super::{features, Classifier, StepSpec};
+use crate::backend::Session;
+use crate::data::Dataset;
+use crate::error::Result;
+use crate::graph::NodeId;
+use crate::op::Op;
+
+impl Classifier {
+    /// Makes the training step gather its batches from `data` on the device. The first
+    /// epoch on a data set compiles the step again with the data set's nodes, uploads the
+    /// data, and carries the parameters, the optimizer's state, the learning rate and the
+    /// other training state over by name; later epochs on the same data (or a clone of
+    /// it) upload nothing.
+    pub(super) fn hold(&mut self, data: &Dataset) -> Result<()> {
+        if self.train.batches.as_ref().is_some_and(|(id, _)| *id == data.id()) {
+            return Ok(());
+        }
+        let (inputs, classes) = features(&self.model)?;
+        let spec = StepSpec { batch: self.train.batch, inputs, classes, loss: self.options.loss.as_ref() };
+        let training = Some((self.optimizer, self.options.clone()));
+        let mut step = Self::step(&self.device, &self.model, spec, training, Some(data))?;
+        let (_, batches) = step.batches.as_ref().expect("compiled with a data set");
+        batches.upload(step.session.as_mut(), data)?;
+        carry_state(self.train.session.as_mut(), step.session.as_mut())?;
+        self.train = step;
+        Ok(())
+    }
+}
+
+/// Copies every named parameter and state of `from` into the node of the same name and
+/// size in `to`.
+fn carry_state(from: &mut dyn Session, to: &mut dyn Session) -> Result<()> {
+    let (source, target) = (from.graph(), to.graph());
+    let pairs: Vec<(NodeId, NodeId)> = source
+        .nodes()
+        .iter()
+        .enumerate()
+        .filter(|(_, node)| matches!(node.op, Op::Parameter | Op::State))
+        .filter_map(|(i, node)| {
+            let to = target.find(node.name.as_deref()?)?;
+            let same_size = target.nodes()[to.index()].shape == node.shape;
+            same_size.then_some((source.id_at(i), to))
+        })
+        .collect();
+    from.copy_values_to(to, &pairs)
+}
