@@ -18,7 +18,7 @@ section "device"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name(0))"
 section "GPU tests (kernels, fusion, training), REQUIRE_GPU=1"
-for filter in crosscheck fusion training::; do
+for filter in crosscheck fusion training:: resident classifier; do
   REQUIRE_GPU=1 timeout 45 $run .gpu/bin/tests --test-threads=8 $filter 2>&1 \
     | grep -E "test result|FAILED|panicked|SKIPPED|failed" | head -8
 done

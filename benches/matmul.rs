@@ -80,7 +80,10 @@ fn main() -> Result<()> {
     let quick = std::env::args().any(|a| a == "--quick");
     let device = match Device::gpu() {
         Ok(d) => d,
-        Err(e) => return Ok(println!("no GPU adapter: {e}")),
+        Err(e) => {
+            println!("no GPU adapter: {e}");
+            return Ok(());
+        }
     };
     // A software rasterizer runs WGSL at about 1 GFLOP/s: small products only.
     let software = device.name().contains("llvmpipe");

@@ -146,7 +146,10 @@ fn main() -> Result<()> {
         torch::run(&["step", "--batches", &batches.iter().map(|b| b.to_string()).collect::<Vec<_>>().join(",")]);
     let theirs = match theirs {
         Ok(lines) => lines,
-        Err(why) => return Ok(println!("    not run: {why}")),
+        Err(why) => {
+            println!("    not run: {why}");
+            return Ok(());
+        }
     };
     println!(
         "\n{:<6} {:>6} {:>12} {:>14} {:>16} {:>14} {:>12}",
