@@ -21,7 +21,8 @@ struct Params {
     samples: u32,
     steps: u32,
     words: u32,
-    _pad0: u32,
+    // The class count, for the batch entries.
+    classes: u32,
     _pad1: u32,
     _pad2: u32,
 }
@@ -91,4 +92,54 @@ fn gather_one_hot(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
         v = 1.0;
     }
     out[i] = v;
+}
+
+// The images and the one-hot targets of the same step in one launch (Group::Batch of
+// src/fuse.rs), each value computed as the two entries above compute it. Threads
+// 0..rows·cols write the images (x_out, binding 2), the next rows·classes the targets
+// (y_out, binding 7), reading the labels at binding 6. Dispatch: ceil(rows·(cols +
+// classes) / 256) workgroups of 256, spilling into y.
+@group(0) @binding(6) var<storage, read> labels: array<u32>;
+@group(0) @binding(7) var<storage, read_write> y_out: array<f32>;
+
+fn one_hot(j: u32) {
+    let classes = params.classes;
+    let s = sample_of(j / classes);
+    var v = 0.0;
+    if (s != NO_SAMPLE && ((labels[s / 4u] >> (8u * (s % 4u))) & 255u) == j % classes) {
+        v = 1.0;
+    }
+    y_out[j] = v;
+}
+
+@compute @workgroup_size(256)
+fn gather_batch_bytes(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    let images = params.rows * params.cols;
+    if (i < images) {
+        let s = sample_of(i / params.cols);
+        var v = 0.0;
+        if (s != NO_SAMPLE) {
+            v = palette[byte_at(s * params.words * 4u + i % params.cols)];
+        }
+        out[i] = v;
+    } else if (i < images + params.rows * params.classes) {
+        one_hot(i - images);
+    }
+}
+
+@compute @workgroup_size(256)
+fn gather_batch_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    let images = params.rows * params.cols;
+    if (i < images) {
+        let s = sample_of(i / params.cols);
+        var v = 0.0;
+        if (s != NO_SAMPLE) {
+            v = bitcast<f32>(table[s * params.cols + i % params.cols]);
+        }
+        out[i] = v;
+    } else if (i < images + params.rows * params.classes) {
+        one_hot(i - images);
+    }
 }

@@ -51,6 +51,15 @@ pub enum Group {
     },
     /// Optimizer updates of one kind and configuration, one launch for all.
     Updates(Vec<Update>),
+    /// A step's batch gathered from a data set held on the device: the images
+    /// ([`Op::GatherBytes`] or [`Op::GatherRows`]) and the one-hot targets
+    /// ([`Op::GatherOneHot`]) of the same order and step, in one launch.
+    Batch {
+        /// The images.
+        x: NodeId,
+        /// The targets.
+        y: NodeId,
+    },
 }
 
 /// One member of [`Group::Updates`].
@@ -73,6 +82,7 @@ impl Group {
                 [Some(*loss), Some(*grad), *accumulate].into_iter().flatten().collect()
             }
             Group::Updates(members) => members.iter().flat_map(|u| u.column_sum.into_iter().chain([u.node])).collect(),
+            Group::Batch { x, y } => vec![*x, *y],
         }
     }
 
@@ -95,6 +105,7 @@ pub fn groups(graph: &Graph, order: &[NodeId], kept: &[NodeId], fuse: bool) -> V
     }
     let mut pass = Pass::new(graph, order, kept);
     pass.softmax_xent();
+    pass.batches();
     pass.updates();
     pass.matmul_epilogues();
     pass.finish()
@@ -185,6 +196,22 @@ impl<'g> Pass<'g> {
                 self.order.iter().copied().find(|&r| self.op(r) == Op::Accumulate && self.inputs(r)[1] == loss);
             if !(accumulate.is_some() && self.place(Group::SoftmaxXent { loss, grad, accumulate })) {
                 self.place(Group::SoftmaxXent { loss, grad, accumulate: None });
+            }
+        }
+    }
+
+    fn batches(&mut self) {
+        for &y in self.order {
+            if self.op(y) != Op::GatherOneHot {
+                continue;
+            }
+            let source = &self.inputs(y)[1..];
+            let x =
+                self.order.iter().copied().find(|&x| {
+                    matches!(self.op(x), Op::GatherBytes | Op::GatherRows) && self.inputs(x).ends_with(source)
+                });
+            if let Some(x) = x {
+                self.place(Group::Batch { x, y });
             }
         }
     }

@@ -114,7 +114,8 @@ impl Graph {
     /// [`Error::InvalidArgument`] for a batch of 0, an empty data set, more than
     /// [`MAX_SAMPLES`] samples, or more than 256 classes.
     pub fn device_batches(&mut self, data: &Dataset, batch: usize) -> Result<DeviceBatches> {
-        let encoding = if as_bytes(data.images()).is_some() { Encoding::Bytes } else { Encoding::F32 };
+        let bytes = data.image_bytes().is_some() || as_bytes(data.images()).is_some();
+        let encoding = if bytes { Encoding::Bytes } else { Encoding::F32 };
         self.device_batches_as(data.len(), data.pixels(), data.classes(), batch, encoding)
     }
 
@@ -175,8 +176,15 @@ impl DeviceBatches {
         }
         match (self.encoding, self.palette) {
             (Encoding::Bytes, Some(palette)) => {
-                let bytes = as_bytes(data.images())
-                    .ok_or_else(|| invalid("a value is not a byte over 255; record with Encoding::F32".into()))?;
+                let scanned;
+                let bytes = match data.image_bytes() {
+                    Some(bytes) => bytes,
+                    None => {
+                        let not_bytes = || invalid("a value is not a byte over 255; record with Encoding::F32".into());
+                        scanned = as_bytes(data.images()).ok_or_else(not_bytes)?;
+                        &scanned
+                    }
+                };
                 let words = data.pixels().div_ceil(4);
                 let mut table = Vec::with_capacity(data.len() * words);
                 for row in bytes.chunks(data.pixels()) {

@@ -198,6 +198,10 @@ impl CpuSession {
             Group::Updates(members) => {
                 members.iter().for_each(|&Update { node, column_sum }| self.update(node, column_sum))
             }
+            Group::Batch { x, y } => {
+                self.run_node(*x);
+                self.run_node(*y);
+            }
         }
     }
 }

@@ -6,7 +6,7 @@
 use backprop::data::Dataset;
 use backprop::nn::{Init, Layer, Sequential};
 use backprop::resident::Encoding;
-use backprop::{init, Device, Error, Graph, Optimizer};
+use backprop::{init, CompileOptions, Device, Error, Graph, Optimizer};
 
 /// Ten samples of seven values in three classes: bytes over 255 (`bytes`), or values no
 /// byte gives.
@@ -28,13 +28,17 @@ fn data(bytes: bool) -> Dataset {
 const ORDER: [usize; 10] = [3, 9, 0, 4, 7, 1, 8, 2, 6, 5];
 
 pub fn gathered_batches_equal_host_batches(device: &Device) {
-    for bytes in [true, false] {
+    // Images and targets in one launch (fused, the default) and in one launch each.
+    for (bytes, fuse) in [(true, true), (false, true), (true, false), (false, false)] {
         let data = data(bytes);
         let mut g = Graph::new();
         let batches = g.device_batches(&data, 4).unwrap();
         let expected = if bytes { Encoding::Bytes } else { Encoding::F32 };
         assert_eq!(batches.encoding, expected);
-        let mut session = device.compile(&g, &[batches.x, batches.y]).unwrap();
+        let options = CompileOptions { fuse, ..Default::default() };
+        let mut session = device.compile_with(&g, &[batches.x, batches.y], options).unwrap();
+        // Counter, gathers: three launches unfused, two fused.
+        assert_eq!(session.launches_per_step(), if fuse { 2 } else { 3 });
         batches.upload(session.as_mut(), &data).unwrap();
         // Two epochs: the count restarts with each order.
         for _ in 0..2 {

@@ -30,6 +30,7 @@ impl GpuSession {
             Group::MatMul { matmul, epilogue } => self.matmul(*matmul, epilogue),
             Group::SoftmaxXent { loss, grad, accumulate } => vec![self.softmax_xent(*loss, *grad, *accumulate)],
             Group::Updates(members) => self.updates(members),
+            Group::Batch { x, y } => vec![self.batch(*x, *y)],
         })
     }
 

@@ -179,6 +179,8 @@ pub enum Kernel {
     GatherRows,
     GatherBytes,
     GatherOneHot,
+    GatherBatchBytes,
+    GatherBatchRows,
     /// A whole-tensor sum, from [`reduce_source`].
     Total(Total),
     SumParts,
@@ -242,6 +244,8 @@ impl Kernel {
             Kernel::GatherRows,
             Kernel::GatherBytes,
             Kernel::GatherOneHot,
+            Kernel::GatherBatchBytes,
+            Kernel::GatherBatchRows,
         ];
         let totals = Total::ALL.into_iter().map(Kernel::Total);
         Map::ALL.into_iter().map(Kernel::Map).chain(totals).chain(fixed).collect()
@@ -262,7 +266,7 @@ impl Kernel {
             }
             Transpose | SliceCols | PadCols | ConcatCols => Origin::File(2),
             DropoutMask => Origin::File(3),
-            GatherRows | GatherBytes | GatherOneHot => Origin::File(5),
+            GatherRows | GatherBytes | GatherOneHot | GatherBatchBytes | GatherBatchRows => Origin::File(5),
             Sgd | SgdMomentum | Adam | AdamCorrections | Increment | Accumulate | FirstNonFinite => Origin::File(4),
         }
     }
@@ -326,6 +330,8 @@ impl Kernel {
             GatherRows => "gather_rows",
             GatherBytes => "gather_bytes",
             GatherOneHot => "gather_one_hot",
+            GatherBatchBytes => "gather_batch_bytes",
+            GatherBatchRows => "gather_batch_rows",
         };
         Cow::Borrowed(name)
     }
@@ -404,7 +410,8 @@ pub(crate) struct GatherParams {
     pub samples: u32,
     pub steps: u32,
     pub words: u32,
-    pub _pad: [u32; 3],
+    pub classes: u32,
+    pub _pad: [u32; 2],
 }
 
 /// `Params` of `optim.wgsl` (and of the generated update launches, which add their

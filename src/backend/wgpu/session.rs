@@ -245,11 +245,27 @@ impl GpuSession {
             samples: samples as u32,
             steps: samples.div_ceil(rows) as u32,
             words: self.node(x[0]).shape.cols as u32,
-            _pad: [0; 3],
+            classes: 0,
+            _pad: [0; 2],
         };
         let mut bindings = bindings;
         bindings.push((2, id));
         Launch { kernel, params: bytes_of(&params).to_vec(), bindings, workgroups: self.linear(node.shape.len()) }
+    }
+
+    /// [`Group::Batch`]: the launch of the images `x` with the targets `y` added.
+    pub(super) fn batch(&self, x: NodeId, y: NodeId) -> Launch {
+        let mut launch = self.gather(x);
+        let bytes = launch.kernel == Kernel::GatherBytes;
+        launch.kernel = if bytes { Kernel::GatherBatchBytes } else { Kernel::GatherBatchRows };
+        let classes = self.node(y).shape.cols;
+        let mut params: GatherParams = bytemuck::pod_read_unaligned(&launch.params);
+        params.classes = classes as u32;
+        launch.params = bytes_of(&params).to_vec();
+        launch.bindings.extend([(6, self.node(y).inputs[0]), (7, y)]);
+        let rows = self.node(x).shape.rows;
+        launch.workgroups = self.linear(rows * (self.node(x).shape.cols + classes));
+        launch
     }
 
     /// An optimizer launch: gradient at 0, the parameter (aliased by `id`) at 2, `extra`
