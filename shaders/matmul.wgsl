@@ -94,52 +94,6 @@ fn finish(i: u32, v: f32) -> f32 {
     return epilogue(i, v);
 }
 
-// Where value s (0..4) of thread `tid` goes in a 64×16 tile: (row or column, k). 256
-// threads stage the 1024 values of each tile, 4 each. Neighbouring threads take
-// neighbouring addresses of the operand as stored (along k for A [m, k] and for B stored
-// [n, k], along rows or columns otherwise), so that a warp's loads coalesce whichever
-// operand is transposed.
-fn tile_slot(tid: u32, s: u32, along_k: bool) -> vec2<u32> {
-    let e = tid + s * 256u;
-    if (along_k) {
-        return vec2<u32>(e / KT, e % KT);
-    }
-    return vec2<u32>(e % TILE, e / TILE);
-}
-
-// The four values of A thread `tid` stages for the k-tile at k0; zeros past k_end.
-fn fetch_tile_a(tid: u32, row0: u32, k0: u32, k_end: u32) -> vec4<f32> {
-    var v = vec4<f32>(0.0);
-    for (var s = 0u; s < 4u; s++) {
-        let at = tile_slot(tid, s, params.trans_a == 0u);
-        v[s] = select(0.0, load_a(row0 + at.x, k0 + at.y), k0 + at.y < k_end);
-    }
-    return v;
-}
-
-fn fetch_tile_b(tid: u32, col0: u32, k0: u32, k_end: u32) -> vec4<f32> {
-    var v = vec4<f32>(0.0);
-    for (var s = 0u; s < 4u; s++) {
-        let at = tile_slot(tid, s, params.trans_b == 1u);
-        v[s] = select(0.0, load_b(k0 + at.y, col0 + at.x), k0 + at.y < k_end);
-    }
-    return v;
-}
-
-fn put_tile_a(tid: u32, v: vec4<f32>) {
-    for (var s = 0u; s < 4u; s++) {
-        let at = tile_slot(tid, s, params.trans_a == 0u);
-        tile_a[at.y * TILE + at.x] = v[s];
-    }
-}
-
-fn put_tile_b(tid: u32, v: vec4<f32>) {
-    for (var s = 0u; s < 4u; s++) {
-        let at = tile_slot(tid, s, params.trans_b == 1u);
-        tile_b[at.y * TILE + at.x] = v[s];
-    }
-}
-
 @compute @workgroup_size(16, 16)
 fn matmul(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
     let row0 = wid.y * TILE;
@@ -153,18 +107,29 @@ fn matmul(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) w
     var acc3 = vec4<f32>(0.0);
     let k_begin = wid.z * params.k_chunk;
     let k_end = min(params.k, k_begin + params.k_chunk);
-    // The next k-tile is fetched into registers before the current one is multiplied, so
-    // its loads overlap the arithmetic.
-    var next_a = fetch_tile_a(tid, row0, k_begin, k_end);
-    var next_b = fetch_tile_b(tid, col0, k_begin, k_end);
     for (var k0 = k_begin; k0 < k_end; k0 += KT) {
-        put_tile_a(tid, next_a);
-        put_tile_b(tid, next_b);
-        workgroupBarrier();
-        if (k0 + KT < k_end) {
-            next_a = fetch_tile_a(tid, row0, k0 + KT, k_end);
-            next_b = fetch_tile_b(tid, col0, k0 + KT, k_end);
+        // 256 threads stage 1024 values of each tile, 4 each; past k_end they load zeros.
+        // Neighbouring threads take neighbouring addresses of the operand as stored (along
+        // k for A [m, k] and for B stored [n, k], along rows or columns otherwise), so that
+        // a warp's loads coalesce whichever operand is transposed.
+        for (var s = 0u; s < 4u; s++) {
+            let e = tid + s * 256u;
+            var ra = e / KT;
+            var ka = e % KT;
+            if (params.trans_a == 1u) {
+                ra = e % TILE;
+                ka = e / TILE;
+            }
+            tile_a[ka * TILE + ra] = select(0.0, load_a(row0 + ra, k0 + ka), k0 + ka < k_end);
+            var kb = e / TILE;
+            var cb = e % TILE;
+            if (params.trans_b == 1u) {
+                cb = e / KT;
+                kb = e % KT;
+            }
+            tile_b[kb * TILE + cb] = select(0.0, load_b(k0 + kb, col0 + cb), k0 + kb < k_end);
         }
+        workgroupBarrier();
         for (var kk = 0u; kk < KT; kk++) {
             let base = kk * TILE;
             let av = vec4<f32>(tile_a[base + lid.y], tile_a[base + lid.y + 16u], tile_a[base + lid.y + 32u], tile_a[base + lid.y + 48u]);
