@@ -28,4 +28,6 @@ section "step benchmark"
 timeout 120 $run .gpu/bin/step_bench
 section "10 epochs with evaluation, ours and PyTorch eager / CUDA graph"
 timeout 120 $run .gpu/bin/mlp_bench --data $data --epochs 10 --gpu-only
+section "mlp example, 10 epochs"
+timeout 60 $run .gpu/bin/mlp --data $data --plot "$out/mlp-training.png" 2>&1 | grep -v "^epoch .*\["
 section "done"

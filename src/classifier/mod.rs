@@ -24,14 +24,13 @@ use crate::resident::DeviceBatches;
 struct Step {
     session: Box<dyn Session>,
     batch: usize,
-    x: NodeId,
-    y: NodeId,
+    /// The batch's loss; evaluating a data set held on the device, the running sum of
+    /// each batch's loss times its real rows.
     loss: NodeId,
-    /// Training: the on-device sum of batch losses. Evaluation: correct predictions.
+    /// Training: the on-device sum of batch losses. Evaluation: correct predictions
+    /// (their running sum over a data set held on the device).
     tally: NodeId,
     params: Vec<(String, NodeId)>,
-    x_host: Vec<f32>,
-    y_host: Vec<f32>,
     watch: Option<GradWatch>,
     guard: Option<NonFiniteGuard>,
     grad_norm: Option<NodeId>,
@@ -105,14 +104,6 @@ struct StepSpec<'a> {
 
 /// How many steps may run between two reads of the non-finite record.
 pub const NON_FINITE_CHECK_EVERY: usize = 100;
-
-impl Step {
-    fn load(&mut self, data: &Dataset, indices: &[usize]) -> Result<()> {
-        data.fill_batch(indices, &mut self.x_host, &mut self.y_host)?;
-        self.session.write(self.x, &self.x_host)?;
-        self.session.write(self.y, &self.y_host)
-    }
-}
 
 /// What one training epoch measured.
 #[derive(Clone, Copy, Debug)]
@@ -233,7 +224,7 @@ impl Classifier {
         let recorded = if training.is_some() { model.record(&mut g, x)? } else { model.record_eval(&mut g, x)? };
         let loss = Self::record_loss(&mut g, &spec, &recorded, y)?;
         let (mut watch, mut guard, mut grad_norm, mut optimizer_state) = (None, None, None, vec![]);
-        let (mut learning_rate, mut gradients) = (None, vec![]);
+        let (mut learning_rate, mut gradients, mut summed_loss) = (None, vec![], None);
         let (session, tally) = match training {
             Some((optimizer, options)) => {
                 let raw = g.backward(loss)?;
@@ -269,23 +260,31 @@ impl Classifier {
                 g.accumulate(total, loss)?;
                 (device.compile(&g, &keep)?, total)
             }
+            None if batches.is_some() => {
+                // Over a data set held on the device: the loss (times the batch's real
+                // rows) and the correct predictions summed on the device, read once.
+                let correct = g.count_correct(recorded.output, y)?;
+                let rows = g.sum(y)?;
+                let weighted = g.mul(loss, rows)?;
+                let (loss_total, correct_total) =
+                    (g.state("eval.loss_total", [1, 1])?, g.state("eval.correct", [1, 1])?);
+                g.accumulate(loss_total, weighted)?;
+                g.accumulate(correct_total, correct)?;
+                summed_loss = Some(loss_total);
+                (device.compile(&g, &[])?, correct_total)
+            }
             None => {
                 let correct = g.count_correct(recorded.output, y)?;
                 (device.compile_inference(&g, &[loss, correct])?, correct)
             }
         };
-        let (x_host, y_host) = (vec![0.0; batch * spec.inputs], vec![0.0; batch * spec.classes]);
         let params = recorded.params;
         Ok(Step {
             session,
             batch,
-            x,
-            y,
-            loss,
+            loss: summed_loss.unwrap_or(loss),
             tally,
             params,
-            x_host,
-            y_host,
             watch,
             guard,
             grad_norm,
@@ -477,21 +476,21 @@ impl Classifier {
     /// As [`Classifier::train_epoch`], without the non-finite check.
     pub fn evaluate(&mut self, data: &Dataset) -> Result<Evaluation> {
         self.check_data(data)?;
+        self.hold_for_evaluation(data)?;
         // Parameter to parameter, on the device when both steps run there.
         let pairs: Vec<(NodeId, NodeId)> =
             self.train.params.iter().zip(&self.eval.params).map(|((_, from), (_, to))| (*from, *to)).collect();
         self.train.session.copy_values_to(self.eval.session.as_mut(), &pairs)?;
         let step = &mut self.eval;
-        let (mut loss, mut correct) = (0.0f64, 0.0f64);
-        let indices: Vec<usize> = (0..data.len()).collect();
-        for chunk in indices.chunks(step.batch) {
-            step.load(data, chunk)?;
-            let out = step.session.run_and_read(&[step.loss, step.tally])?;
-            loss += out[0][0] as f64 * chunk.len() as f64;
-            correct += out[1][0] as f64;
-        }
-        let n = data.len() as f64;
-        Ok(Evaluation { accuracy: (correct / n) as f32, loss: (loss / n) as f32 })
+        let (_, batches) = step.batches.as_ref().expect("the data set is held on the device");
+        let in_order: Vec<usize> = (0..data.len()).collect();
+        batches.start_epoch(step.session.as_mut(), &in_order)?;
+        step.session.write(step.loss, &[0.0])?;
+        step.session.write(step.tally, &[0.0])?;
+        step.session.run_steps(batches.steps_per_epoch())?;
+        let totals = step.session.read_many(&[step.loss, step.tally])?;
+        let n = data.len() as f32;
+        Ok(Evaluation { accuracy: totals[1][0] / n, loss: totals[0][0] / n })
     }
 
     /// The model with the parameters as trained so far.

@@ -31,6 +31,24 @@ impl Classifier {
     }
 }
 
+impl Classifier {
+    /// Makes the evaluation step gather its batches from `data` on the device, compiled
+    /// again the first time a data set is evaluated (its parameters are copied from the
+    /// training step before each evaluation).
+    pub(super) fn hold_for_evaluation(&mut self, data: &Dataset) -> Result<()> {
+        if self.eval.batches.as_ref().is_some_and(|(id, _)| *id == data.id()) {
+            return Ok(());
+        }
+        let (inputs, classes) = features(&self.model)?;
+        let spec = StepSpec { batch: self.eval.batch, inputs, classes, loss: self.options.loss.as_ref() };
+        let mut step = Self::step(&self.device, &self.model, spec, None, Some(data))?;
+        let (_, batches) = step.batches.as_ref().expect("compiled with a data set");
+        batches.upload(step.session.as_mut(), data)?;
+        self.eval = step;
+        Ok(())
+    }
+}
+
 /// Copies every named parameter and state of `from` into the node of the same name and
 /// size in `to`.
 fn carry_state(from: &mut dyn Session, to: &mut dyn Session) -> Result<()> {

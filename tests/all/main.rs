@@ -155,6 +155,7 @@ fn both_tests() -> Vec<(&'static str, DeviceTest)> {
         optimizers::values_are_read_by_name,
         classifier::any_class_count_and_a_custom_loss,
         classifier::save_and_load_continue_exactly,
+        classifier::evaluation_on_the_device_equals_the_host,
         fusion::the_mlp_step_takes_at_most_thirteen_launches,
         fusion::fusion_never_changes_what_other_nodes_see,
         diagnostics::clipping_leaves_small_gradients_alone_and_clips_by_value,
