@@ -86,16 +86,21 @@ impl CpuSession {
             Op::CountCorrect => out[0] = k::count_correct(arg(0), arg(1), shape(0)),
             Op::GradStats => out.copy_from_slice(&k::grad_stats(arg(0))),
             Op::DropoutMask { p, seed } => k::dropout_mask(arg(0), p, seed, out),
-            Op::GatherRows => k::gather(arg(1), arg(2), node.shape, out, |s, c| arg(0)[s * node.shape.cols + c]),
+            Op::GatherRows => {
+                let cols = node.shape.cols;
+                k::gather(arg(1), arg(2), node.shape, out, |s, row| row.copy_from_slice(&arg(0)[s * cols..][..cols]))
+            }
             Op::GatherBytes => {
                 let words = shape(0).cols;
-                let value = |s: usize, c: usize| arg(1)[k::byte_at(arg(0), s * words * 4 + c) as usize];
-                k::gather(arg(2), arg(3), node.shape, out, value)
+                let fill = |s: usize, row: &mut [f32]| k::decode_bytes(&arg(0)[s * words..][..words], arg(1), row);
+                k::gather(arg(2), arg(3), node.shape, out, fill)
             }
-            Op::GatherOneHot => {
-                let hot = |s: usize, c: usize| if k::byte_at(arg(0), s) as usize == c { 1.0 } else { 0.0 };
-                k::gather(arg(1), arg(2), node.shape, out, hot)
-            }
+            Op::GatherOneHot => k::gather(arg(1), arg(2), node.shape, out, |s, row| {
+                row.fill(0.0);
+                if let Some(hot) = row.get_mut(k::byte_at(arg(0), s) as usize) {
+                    *hot = 1.0;
+                }
+            }),
             Op::Transpose | Op::SliceCols { .. } | Op::PadCols { .. } | Op::ConcatCols => {
                 let b = if node.inputs.len() > 1 { shape(1) } else { Shape::SCALAR };
                 let cols = node.shape.cols;

@@ -392,17 +392,26 @@ pub fn dropout_mask(step: &[f32], p: f32, seed: u32, out: &mut [f32]) {
 }
 
 /// A batch gathered from a device-resident data set (see [`crate::op::Op::GatherRows`]):
-/// `out[r, c] = value(sample, c)` for the sample row `r` holds this step, zeros past the end
-/// of `order`.
-pub fn gather(order: &[f32], step: &[f32], shape: Shape, out: &mut [f32], value: impl Fn(usize, usize) -> f32) {
+/// `fill(sample, row)` writes output row `r` from the sample it holds this step; rows past
+/// the end of `order` are zeros.
+pub fn gather(order: &[f32], step: &[f32], shape: Shape, out: &mut [f32], fill: impl Fn(usize, &mut [f32])) {
     let count = (step[0] as u32).wrapping_add((step[1] as u32).wrapping_mul(65_536));
     let steps = order.len().div_ceil(shape.rows) as u32;
     let batch = (count.wrapping_add(steps - 1) % steps) as usize;
     for (r, row) in out.chunks_mut(shape.cols).enumerate() {
-        let at = batch * shape.rows + r;
-        match order.get(at) {
-            Some(&sample) => row.iter_mut().enumerate().for_each(|(c, y)| *y = value(sample as usize, c)),
+        match order.get(batch * shape.rows + r) {
+            Some(&sample) => fill(sample as usize, row),
             None => row.fill(0.0),
+        }
+    }
+}
+
+/// Decodes a row of bytes stored four to a word (little-endian) through `palette`.
+pub fn decode_bytes(words: &[f32], palette: &[f32], row: &mut [f32]) {
+    for (values, word) in row.chunks_mut(4).zip(words) {
+        let bits = word.to_bits();
+        for (b, v) in values.iter_mut().enumerate() {
+            *v = palette[((bits >> (8 * b)) & 255) as usize];
         }
     }
 }

@@ -215,7 +215,8 @@ impl Classifier {
     ) -> Result<Step> {
         let batch = spec.batch;
         let mut g = Graph::new();
-        let batches = source.map(|data| Ok::<_, Error>((data.id(), g.device_batches(data, batch)?))).transpose()?;
+        let batches = source.map(|data| Ok::<_, Error>((data.id(), Self::hold_batches(&mut g, device, data, batch)?)));
+        let batches = batches.transpose()?;
         let (x, y) = match &batches {
             Some((_, b)) => (b.x, b.y),
             None => (g.input("x", [batch, spec.inputs])?, g.input("y", [batch, spec.classes])?),

@@ -3,13 +3,25 @@
 //! carried over.
 
 use super::{features, Classifier, StepSpec};
-use crate::backend::Session;
+use crate::backend::{Device, Session};
 use crate::data::Dataset;
 use crate::error::Result;
-use crate::graph::NodeId;
+use crate::graph::{Graph, NodeId};
+use crate::resident::{DeviceBatches, Encoding};
 use crate::op::Op;
 
 impl Classifier {
+    /// Records `data` held on `device` for batches of `batch`. The GPU holds images as
+    /// bytes where it can (a quarter of the memory and of the upload); the CPU holds them
+    /// as f32, so that a step copies rows instead of decoding each value (10% of an
+    /// epoch at batch 1024 on a 2-core machine).
+    pub(super) fn hold_batches(g: &mut Graph, device: &Device, data: &Dataset, batch: usize) -> Result<DeviceBatches> {
+        match device {
+            Device::Cpu => g.device_batches_as(data.len(), data.pixels(), data.classes(), batch, Encoding::F32),
+            Device::Gpu(_) => g.device_batches(data, batch),
+        }
+    }
+
     /// Makes the training step gather its batches from `data` on the device. The first
     /// epoch on a data set compiles the step again with the data set's nodes, uploads the
     /// data, and carries the parameters, the optimizer's state, the learning rate and the
