@@ -7,8 +7,8 @@ use crate::backend::{Device, Session};
 use crate::data::Dataset;
 use crate::error::Result;
 use crate::graph::{Graph, NodeId};
-use crate::resident::{DeviceBatches, Encoding};
 use crate::op::Op;
+use crate::resident::{DeviceBatches, Encoding};
 
 impl Classifier {
     /// Records `data` held on `device` for batches of `batch`. The GPU holds images as
