@@ -44,7 +44,13 @@ fn sample_of(r: u32) -> u32 {
     if (at >= params.samples) {
         return NO_SAMPLE;
     }
-    return u32(order[at]);
+    // An index past the data set (an order written other than by start_epoch) reads
+    // nothing: a zero row, as on the CPU.
+    let s = u32(order[at]);
+    if (s >= params.samples) {
+        return NO_SAMPLE;
+    }
+    return s;
 }
 
 // Byte `i` of the table read as bytes.

@@ -32,9 +32,9 @@ impl Default for CompileOptions {
 /// test each one at any shape.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum MatmulTiles {
-    /// By shape: one thread per output below one 64×64 tile, 128×128 tiles when the
-    /// output has enough of them to fill a large GPU, 64×64 tiles (split along K when
-    /// they are few) in between.
+    /// By shape: one thread per output below one 64×64 tile when K ≤ 16, 128×128 tiles
+    /// when the output has enough of them to fill a large GPU (128), 64×64 tiles split
+    /// along K toward 512 workgroups otherwise.
     #[default]
     Auto,
     /// 64×64 tiles for every product (split along K when they are few).

@@ -54,7 +54,9 @@ pub struct DeviceBatches {
     pub palette: Option<NodeId>,
     /// `[1, ⌈n / 4⌉]`: the labels, one byte each.
     pub labels: NodeId,
-    /// `[1, n]`: the epoch's sample order.
+    /// `[1, n]`: the epoch's sample order, written by [`DeviceBatches::start_epoch`]
+    /// (written otherwise, each entry is truncated to an integer and one past the data
+    /// set gathers a zero row).
     pub order: NodeId,
     /// `[1, 2]`: the step counter the batch index comes from.
     pub counter: NodeId,
@@ -169,9 +171,16 @@ impl DeviceBatches {
     /// [`Encoding::Bytes`]) holds a value that is not a byte over 255; as
     /// [`Session::write`].
     pub fn upload(&self, session: &mut dyn Session, data: &Dataset) -> Result<()> {
-        let recorded = session.graph().shape(self.x)?;
-        if data.len() != self.samples || data.pixels() != recorded.cols || data.classes() != self.classes(session)? {
-            let msg = format!("{} samples of {} values, recorded for {}", data.len(), data.pixels(), self.samples);
+        let (recorded, classes) = (session.graph().shape(self.x)?, self.classes(session)?);
+        if data.len() != self.samples || data.pixels() != recorded.cols || data.classes() != classes {
+            let msg = format!(
+                "{} samples of {} values in {} classes; recorded for {} of {} in {classes}",
+                data.len(),
+                data.pixels(),
+                data.classes(),
+                self.samples,
+                recorded.cols
+            );
             return Err(invalid(msg));
         }
         match (self.encoding, self.palette) {

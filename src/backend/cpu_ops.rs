@@ -399,9 +399,11 @@ pub fn gather(order: &[f32], step: &[f32], shape: Shape, out: &mut [f32], fill: 
     let steps = order.len().div_ceil(shape.rows) as u32;
     let batch = (count.wrapping_add(steps - 1) % steps) as usize;
     for (r, row) in out.chunks_mut(shape.cols).enumerate() {
-        match order.get(batch * shape.rows + r) {
-            Some(&sample) => fill(sample as usize, row),
-            None => row.fill(0.0),
+        // Past the order, or an index past the data set (an order written other than by
+        // `start_epoch`): a zero row, as on the GPU.
+        match order.get(batch * shape.rows + r).map(|&s| s as usize) {
+            Some(sample) if sample < order.len() => fill(sample, row),
+            _ => row.fill(0.0),
         }
     }
 }

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use rand::Rng;
 
+mod host;
 mod resident;
 mod save;
 
@@ -43,6 +44,8 @@ struct Step {
     /// The data set this step gathers its batches from on the device ([`Dataset::id`]
     /// and its nodes); `None` while batches are written from the host.
     batches: Option<(u64, DeviceBatches)>,
+    /// The inputs batches are written to from the host (when `batches` is `None`).
+    host: Option<host::HostBatches>,
 }
 
 /// What a custom loss ([`TrainOptions::loss`]) is given, all nodes of the classifier's
@@ -110,7 +113,8 @@ pub const NON_FINITE_CHECK_EVERY: usize = 100;
 pub struct EpochStats {
     /// Mean of the batch losses.
     pub mean_loss: f32,
-    /// Training samples per second, host batching and device work included.
+    /// Training samples per second over the epoch's steps (the upload of a data set on
+    /// its first epoch is not counted).
     pub samples_per_sec: f64,
 }
 
@@ -217,9 +221,14 @@ impl Classifier {
         let mut g = Graph::new();
         let batches = source.map(|data| Ok::<_, Error>((data.id(), Self::hold_batches(&mut g, device, data, batch)?)));
         let batches = batches.transpose()?;
-        let (x, y) = match &batches {
-            Some((_, b)) => (b.x, b.y),
-            None => (g.input("x", [batch, spec.inputs])?, g.input("y", [batch, spec.classes])?),
+        let host = match batches {
+            Some(_) => None,
+            None => Some(host::HostBatches::record(&mut g, batch, spec.inputs, spec.classes)?),
+        };
+        let (x, y) = match (&batches, &host) {
+            (Some((_, b)), _) => (b.x, b.y),
+            (None, Some(h)) => (h.x, h.y),
+            (None, None) => unreachable!("one of the two is recorded"),
         };
         // Dropout only in the training step.
         let recorded = if training.is_some() { model.record(&mut g, x)? } else { model.record_eval(&mut g, x)? };
@@ -293,6 +302,7 @@ impl Classifier {
             learning_rate,
             gradients,
             batches,
+            host,
         })
     }
 
@@ -430,7 +440,11 @@ impl Classifier {
     }
 
     /// One pass over `data` in a fresh random order; `progress` hears how many samples
-    /// each batch held. Nothing is read back until the epoch's summed loss at the end.
+    /// were sent to the device since it was last called (after each submission of up to
+    /// [`NON_FINITE_CHECK_EVERY`] batches). The data set is held on the device when it
+    /// fits there (uploaded on its first epoch, see [`crate::resident`]), and written
+    /// batch by batch from the host otherwise. Nothing is read back until the epoch's
+    /// summed loss at the end, except the non-finite record when that check is on.
     ///
     /// # Errors
     ///
@@ -444,21 +458,27 @@ impl Classifier {
         mut progress: impl FnMut(usize),
     ) -> Result<EpochStats> {
         self.check_data(data)?;
-        self.hold(data)?;
+        let held = self.hold(data)?;
         let order = shuffled(data.len(), rng);
         let step = &mut self.train;
-        let batches = step.batches.as_ref().map(|(_, b)| b.clone()).expect("the data set is held on the device");
-        batches.start_epoch(step.session.as_mut(), &order)?;
         step.session.write(step.tally, &[0.0])?;
         let start = Instant::now();
-        let steps = batches.steps_per_epoch();
+        let steps = data.len().div_ceil(step.batch);
+        if held {
+            let (_, batches) = step.batches.as_ref().expect("the data set is held on the device");
+            batches.start_epoch(step.session.as_mut(), &order)?;
+        }
         let mut done = 0;
-        // The epoch's steps go to the device NON_FINITE_CHECK_EVERY at a time, in one
-        // submission each; nothing waits for the device until the non-finite check (when
-        // asked for) or the epoch's loss.
+        // NON_FINITE_CHECK_EVERY steps at a time, one submission each when the data are on
+        // the device; nothing waits for the device until the non-finite check (when asked
+        // for) or the epoch's loss.
         while done < steps {
             let n = NON_FINITE_CHECK_EVERY.min(steps - done);
-            step.session.run_steps(n)?;
+            if held {
+                step.session.run_steps(n)?;
+            } else {
+                step.run_from_host(data, &order[done * step.batch..((done + n) * step.batch).min(data.len())])?;
+            }
             progress(((done + n) * step.batch).min(data.len()) - done * step.batch);
             done += n;
             if let Some(guard) = &step.guard {
@@ -477,18 +497,27 @@ impl Classifier {
     /// As [`Classifier::train_epoch`], without the non-finite check.
     pub fn evaluate(&mut self, data: &Dataset) -> Result<Evaluation> {
         self.check_data(data)?;
-        self.hold_for_evaluation(data)?;
+        let held = self.hold_for_evaluation(data)?;
         // Parameter to parameter, on the device when both steps run there.
         let pairs: Vec<(NodeId, NodeId)> =
             self.train.params.iter().zip(&self.eval.params).map(|((_, from), (_, to))| (*from, *to)).collect();
         self.train.session.copy_values_to(self.eval.session.as_mut(), &pairs)?;
         let step = &mut self.eval;
+        if !held {
+            return step.evaluate_from_host(data);
+        }
         let (_, batches) = step.batches.as_ref().expect("the data set is held on the device");
         let in_order: Vec<usize> = (0..data.len()).collect();
         batches.start_epoch(step.session.as_mut(), &in_order)?;
         step.session.write(step.loss, &[0.0])?;
         step.session.write(step.tally, &[0.0])?;
-        step.session.run_steps(batches.steps_per_epoch())?;
+        let mut left = batches.steps_per_epoch();
+        // Bounded submissions: a long one can trip a driver's watchdog.
+        while left > 0 {
+            let n = left.min(NON_FINITE_CHECK_EVERY);
+            step.session.run_steps(n)?;
+            left -= n;
+        }
         let totals = step.session.read_many(&[step.loss, step.tally])?;
         let n = data.len() as f32;
         Ok(Evaluation { accuracy: totals[1][0] / n, loss: totals[0][0] / n })

@@ -8,7 +8,7 @@ use crate::data::Dataset;
 use crate::error::Result;
 use crate::graph::{Graph, NodeId};
 use crate::op::Op;
-use crate::resident::{DeviceBatches, Encoding};
+use crate::resident::{DeviceBatches, Encoding, MAX_SAMPLES};
 
 impl Classifier {
     /// Records `data` held on `device` for batches of `batch`. The GPU holds images as
@@ -22,14 +22,18 @@ impl Classifier {
         }
     }
 
-    /// Makes the training step gather its batches from `data` on the device. The first
-    /// epoch on a data set compiles the step again with the data set's nodes, uploads the
-    /// data, and carries the parameters, the optimizer's state, the learning rate and the
-    /// other training state over by name; later epochs on the same data (or a clone of
-    /// it) upload nothing.
-    pub(super) fn hold(&mut self, data: &Dataset) -> Result<()> {
+    /// Makes the training step gather its batches from `data` on the device, when it fits
+    /// there (`false`: batches are written from the host). The first epoch on a data set
+    /// compiles the step again with the data set's nodes, uploads the data, and carries
+    /// the parameters, the optimizer's state, the learning rate and the other training
+    /// state over by name; later epochs on the same data (or a clone of it) upload
+    /// nothing.
+    pub(super) fn hold(&mut self, data: &Dataset) -> Result<bool> {
         if self.train.batches.as_ref().is_some_and(|(id, _)| *id == data.id()) {
-            return Ok(());
+            return Ok(true);
+        }
+        if !fits(&self.device, data) {
+            return self.let_go(data, true);
         }
         let (inputs, classes) = features(&self.model)?;
         let spec = StepSpec { batch: self.train.batch, inputs, classes, loss: self.options.loss.as_ref() };
@@ -39,7 +43,44 @@ impl Classifier {
         batches.upload(step.session.as_mut(), data)?;
         carry_state(self.train.session.as_mut(), step.session.as_mut())?;
         self.train = step;
-        Ok(())
+        Ok(true)
+    }
+
+    /// Back to batches written from the host for a data set too large to hold: the step
+    /// compiled again without data nodes (training state carried) when it had some.
+    fn let_go(&mut self, _data: &Dataset, training: bool) -> Result<bool> {
+        let current = if training { &self.train } else { &self.eval };
+        if current.batches.is_none() {
+            return Ok(false);
+        }
+        let (inputs, classes) = features(&self.model)?;
+        let batch = current.batch;
+        let spec = StepSpec { batch, inputs, classes, loss: self.options.loss.as_ref() };
+        let run = training.then(|| (self.optimizer, self.options.clone()));
+        let mut step = Self::step(&self.device, &self.model, spec, run, None)?;
+        if training {
+            carry_state(self.train.session.as_mut(), step.session.as_mut())?;
+            self.train = step;
+        } else {
+            self.eval = step;
+        }
+        Ok(false)
+    }
+}
+
+/// Whether `data` can be held on `device`: indices exact in f32, and (on a GPU) the
+/// images within one storage binding.
+fn fits(device: &Device, data: &Dataset) -> bool {
+    if data.len() > MAX_SAMPLES {
+        return false;
+    }
+    match device {
+        Device::Cpu => true,
+        Device::Gpu(ctx) => {
+            let per_sample =
+                if data.image_bytes().is_some() { data.pixels().div_ceil(4) * 4 } else { data.pixels() * 4 };
+            (data.len() * per_sample) as u64 <= ctx.limits().max_storage_buffer_binding_size
+        }
     }
 }
 
@@ -47,9 +88,12 @@ impl Classifier {
     /// Makes the evaluation step gather its batches from `data` on the device, compiled
     /// again the first time a data set is evaluated (its parameters are copied from the
     /// training step before each evaluation).
-    pub(super) fn hold_for_evaluation(&mut self, data: &Dataset) -> Result<()> {
+    pub(super) fn hold_for_evaluation(&mut self, data: &Dataset) -> Result<bool> {
         if self.eval.batches.as_ref().is_some_and(|(id, _)| *id == data.id()) {
-            return Ok(());
+            return Ok(true);
+        }
+        if !fits(&self.device, data) {
+            return self.let_go(data, false);
         }
         let (inputs, classes) = features(&self.model)?;
         let spec = StepSpec { batch: self.eval.batch, inputs, classes, loss: self.options.loss.as_ref() };
@@ -57,7 +101,7 @@ impl Classifier {
         let (_, batches) = step.batches.as_ref().expect("compiled with a data set");
         batches.upload(step.session.as_mut(), data)?;
         self.eval = step;
-        Ok(())
+        Ok(true)
     }
 }
 

@@ -142,3 +142,18 @@ pub fn evaluation_on_the_device_equals_the_host(device: &Device) {
     assert_eq!(c.evaluate(&second).unwrap().accuracy, evaluate_on_the_host(&c.model().unwrap(), &second).0);
     assert_eq!(c.evaluate(&first).unwrap().accuracy, evaluate_on_the_host(&c.model().unwrap(), &first).0);
 }
+
+/// More samples than an f32 order indexes exactly (2²⁴ + 1): the classifier writes the
+/// batches from the host instead of holding the data set, and trains and evaluates.
+pub fn data_sets_too_large_to_hold_are_fed_from_the_host() {
+    let n = (1 << 24) + 1;
+    let images: Vec<f32> = (0..n).map(|i| if i % 2 == 0 { 1.0 } else { -1.0 }).collect();
+    let labels: Vec<u8> = (0..n).map(|i| (i % 2) as u8).collect();
+    let data = Dataset::with_classes(images, labels, 1, 2).unwrap();
+    let model = Sequential::mlp(&[1, 2], Layer::Relu, Init::PyTorch, &mut init::rng(3)).unwrap();
+    let mut c = Classifier::new(&Device::Cpu, model, Optimizer::sgd(0.5), 1 << 16, 1 << 16).unwrap();
+    let stats = c.train_epoch(&data, &mut init::rng(4), |_| {}).unwrap();
+    assert!(stats.mean_loss.is_finite());
+    let evaluation = c.evaluate(&data).unwrap();
+    assert_eq!(evaluation.accuracy, 1.0, "the sign decides the class");
+}

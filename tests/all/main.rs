@@ -49,6 +49,7 @@ fn cpu_tests() -> Vec<(&'static str, fn())> {
         checkpoints::strict_loading_rejects_missing_unexpected_and_misshapen,
         checkpoints::unreadable_files_are_errors,
         checkpoints::layer_norms_have_pytorch_shapes,
+        classifier::data_sets_too_large_to_hold_are_fed_from_the_host,
         data::reads_plain_and_gzip_and_scales_pixels,
         data::wrong_magic_number,
         data::truncated_files,

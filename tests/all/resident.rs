@@ -123,6 +123,19 @@ pub fn orders_and_data_that_do_not_fit_are_errors(device: &Device) {
     // Recorded for bytes, given values that are not: an error, not a silent rounding.
     assert!(invalid(batches.upload(session.as_mut(), &self::data(false))), "not bytes");
     assert!(invalid(g.device_batches(&data, 0).map(|_| ())), "a batch of 0");
+    // An order written directly with an index past the data set gathers a zero row (no
+    // panic, no stray memory), the same on both backends.
+    let mut session = device.compile(&g, &[batches.x, batches.y]).unwrap();
+    batches.upload(session.as_mut(), &data).unwrap();
+    batches.start_epoch(session.as_mut(), &ORDER).unwrap();
+    session.write(batches.order, &[10.0, 2.0, 1e9, 0.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]).unwrap();
+    let got = session.run_and_read(&[batches.x, batches.y]).unwrap();
+    let row = |v: &Vec<f32>, r: usize, w: usize| v[r * w..(r + 1) * w].to_vec();
+    assert_eq!(row(&got[0], 0, 7), vec![0.0; 7], "index 10 of 10 samples");
+    assert_eq!(row(&got[0], 2, 7), vec![0.0; 7], "index 1e9");
+    assert_eq!(row(&got[0], 1, 7), data.images()[2 * 7..3 * 7].to_vec(), "index 2");
+    assert_eq!(row(&got[0], 3, 7), data.images()[..7].to_vec(), "index 0");
+    assert_eq!(row(&got[1], 0, 3), vec![0.0; 3], "no target for index 10");
     let many = g.device_batches_as(1 << 25, 4, 2, 8, Encoding::F32);
     assert!(invalid(many.map(|_| ())), "more samples than f32 indexes exactly");
 }
