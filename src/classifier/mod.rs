@@ -138,6 +138,10 @@ pub struct Classifier {
     clip_norm: Option<f32>,
     train: Step,
     eval: Step,
+    /// The evaluation step held for the data set evaluated before the current one, so
+    /// that alternating between two data sets (training and test accuracy each epoch)
+    /// compiles and uploads each once.
+    eval_spare: Option<Step>,
 }
 
 fn features(model: &Sequential) -> Result<(usize, usize)> {
@@ -192,7 +196,7 @@ impl Classifier {
         let train = Self::step(device, &model, spec(batch), Some((optimizer, options.clone())), None)?;
         let eval = Self::step(device, &model, spec(eval_batch), None, None)?;
         let clip_norm = options.clip_norm;
-        Ok(Classifier { device: device.clone(), options, model, optimizer, clip_norm, train, eval })
+        Ok(Classifier { device: device.clone(), options, model, optimizer, clip_norm, train, eval, eval_spare: None })
     }
 
     /// The loss of `spec` recorded on the model's output.

@@ -2,7 +2,7 @@
 //! first time a data set is trained on, the data uploaded once, the training state
 //! carried over.
 
-use super::{features, Classifier, StepSpec};
+use super::{features, Classifier, Step, StepSpec};
 use crate::backend::{Device, Session};
 use crate::data::Dataset;
 use crate::error::Result;
@@ -89,7 +89,12 @@ impl Classifier {
     /// again the first time a data set is evaluated (its parameters are copied from the
     /// training step before each evaluation).
     pub(super) fn hold_for_evaluation(&mut self, data: &Dataset) -> Result<bool> {
-        if self.eval.batches.as_ref().is_some_and(|(id, _)| *id == data.id()) {
+        let holds = |step: &Step| step.batches.as_ref().is_some_and(|(id, _)| *id == data.id());
+        if holds(&self.eval) {
+            return Ok(true);
+        }
+        if self.eval_spare.as_ref().is_some_and(holds) {
+            std::mem::swap(&mut self.eval, self.eval_spare.as_mut().expect("checked"));
             return Ok(true);
         }
         if !fits(&self.device, data) {
@@ -100,7 +105,10 @@ impl Classifier {
         let mut step = Self::step(&self.device, &self.model, spec, None, Some(data))?;
         let (_, batches) = step.batches.as_ref().expect("compiled with a data set");
         batches.upload(step.session.as_mut(), data)?;
-        self.eval = step;
+        let previous = std::mem::replace(&mut self.eval, step);
+        if previous.batches.is_some() {
+            self.eval_spare = Some(previous);
+        }
         Ok(true)
     }
 }

@@ -141,6 +141,9 @@ pub fn evaluation_on_the_device_equals_the_host(device: &Device) {
     let (first, second) = data.split_at(100);
     assert_eq!(c.evaluate(&second).unwrap().accuracy, evaluate_on_the_host(&c.model().unwrap(), &second).0);
     assert_eq!(c.evaluate(&first).unwrap().accuracy, evaluate_on_the_host(&c.model().unwrap(), &first).0);
+    // Back to the one before (kept aside, not compiled again), after more training.
+    c.train_epoch(&data, &mut init::rng(5), |_| {}).unwrap();
+    assert_eq!(c.evaluate(&second).unwrap().accuracy, evaluate_on_the_host(&c.model().unwrap(), &second).0);
 }
 
 /// More samples than an f32 order indexes exactly (2²⁴ + 1): the classifier writes the
