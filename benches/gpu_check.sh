@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Every GPU check in one run, on a headless NVIDIA machine prepared from this checkout:
+# Every GPU check in one run, on a headless NVIDIA machine without a Rust toolchain,
+# prepared from this checkout:
 #   cargo build --release --examples --benches && cargo test --release --no-run
-#   ../shared/gpu/bundle.sh --data target/release/examples/{mlp,xor}
-#   cp target/release/deps/{all,matmul,step,mlp}-<hash> .gpu/bin/{tests,matmul_bench,step_bench,mlp_bench}
-#   strip .gpu/bin/* && gzip -9 .gpu/bin/* && rm .gpu/data/fashion-mnist/t10k-*
-#   (to fit the transfer limit; the t10k files are the ones in data/)
-# then there: bash benches/gpu_check.sh  (charts land in $OUT or /tmp)
+#   .gpu/bin/: the `mlp` example and target/release/deps/{all,matmul,step,mlp}-<hash> as
+#     tests, matmul_bench, step_bench, mlp_bench (stripped, gzipped: gunzipped here)
+#   .gpu/data/fashion-mnist/: the training IDX files (the t10k ones are copied from data/)
+#   .gpu/run.sh CMD...: runs CMD with a Vulkan loader and an ICD manifest that works
+#     without a display (on NVIDIA, one naming libEGL_nvidia.so.0 rather than the stock
+#     libGLX_nvidia.so.0)
+# then there: bash benches/gpu_check.sh  (charts land in $OUT or /tmp). Needs python3 with
+# torch for the PyTorch columns.
 set -u
 out=${OUT:-/tmp}
 run="bash .gpu/run.sh"

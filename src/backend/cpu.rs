@@ -247,6 +247,10 @@ impl Session for CpuSession {
         self
     }
 
+    fn is_stored(&self, id: NodeId) -> bool {
+        self.graph.node(id).is_ok() && self.plan.slot_of(id).is_some()
+    }
+
     fn storage_bytes(&self) -> u64 {
         self.slots.iter().map(|s| s.len() as u64 * 4).sum()
     }

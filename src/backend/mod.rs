@@ -119,6 +119,10 @@ pub trait Session {
         })
     }
 
+    /// Whether node `id` has storage in this session: the leaves its plan uses and the
+    /// nodes it computes and stores (a leaf nothing reads is not allocated).
+    fn is_stored(&self, id: NodeId) -> bool;
+
     /// This session as [`std::any::Any`], so that a backend can recognise its own
     /// sessions (GPU sessions of one device copy values between them without the host).
     fn as_any_mut(&mut self) -> &mut dyn std::any::Any;

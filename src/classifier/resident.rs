@@ -116,6 +116,7 @@ impl Classifier {
 /// Copies every named parameter and state of `from` into the node of the same name and
 /// size in `to`.
 fn carry_state(from: &mut dyn Session, to: &mut dyn Session) -> Result<()> {
+    let to_stored = |id| to.is_stored(id);
     let (source, target) = (from.graph(), to.graph());
     let pairs: Vec<(NodeId, NodeId)> = source
         .nodes()
@@ -125,7 +126,10 @@ fn carry_state(from: &mut dyn Session, to: &mut dyn Session) -> Result<()> {
         .filter_map(|(i, node)| {
             let to = target.find(node.name.as_deref()?)?;
             let same_size = target.nodes()[to.index()].shape == node.shape;
-            same_size.then_some((source.id_at(i), to))
+            // A leaf one of the steps never reads (e.g. under a loss that ignores it) has
+            // nothing to carry.
+            let stored = from.is_stored(source.id_at(i)) && to_stored(to);
+            (same_size && stored).then_some((source.id_at(i), to))
         })
         .collect();
     from.copy_values_to(to, &pairs)

@@ -470,6 +470,10 @@ impl Session for GpuSession {
         self
     }
 
+    fn is_stored(&self, id: NodeId) -> bool {
+        self.graph.node(id).is_ok() && self.plan.slot_of(id).is_some()
+    }
+
     fn copy_values_to(&mut self, other: &mut dyn Session, pairs: &[(NodeId, NodeId)]) -> Result<()> {
         for &(from, to) in pairs {
             self.check_readable(from, false)?;
