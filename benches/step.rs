@@ -1,6 +1,6 @@
 //! Where a training step's time goes: the MLP step (784-128-64-10, Adam) at batch 64, 256
-//! and 4096 on the CPU backend and the GPU (a hardware adapter, or the software one when
-//! it is all there is, at small batches), fused (the default) and unfused side by side:
+//! and 4096 on the CPU backend (fused) and the GPU (a hardware adapter, or the software
+//! one when it is all there is, at small batches), fused (the default) and unfused:
 //! µs per step submitted one at a time, in submissions of 50 steps, and with new batch
 //! data written before each step; launches per step, the device memory of the plan and
 //! the slowest kernels. Then PyTorch's same step on the same devices, eager and (on CUDA)

@@ -4,7 +4,7 @@
 //
 // Bindings: 0 = table (the data set, read as raw 32-bit words), 1 = order (sample indices
 // as exact f32 integers), 2 = out [rows, cols] (read_write), 3 = params, 4 = step counter
-// [low, high] (see Op::Increment), 5 = palette [256] (gather_bytes only).
+// [low, high] (see Op::Increment), 5 = palette [256] (the bytes entries only).
 // The step's batch is b = (count − 1) mod steps, count = low + 65536·high; output row r
 // holds sample order[b·rows + r], or zeros past the end of the order (a partial last
 // batch, whose padding rows the losses leave out).

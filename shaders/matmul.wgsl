@@ -380,7 +380,7 @@ fn matmul_sum_splits(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num
     c[i] = epilogue(i, acc);
 }
 
-// Small products (fewer than 64×64 outputs): one thread per output element walks K.
+// Small products (fewer than 64×64 outputs, K ≤ 16): one thread per output element walks K.
 // A 64×64 tile would leave most of its threads idle there, which software rasterizers
 // such as lavapipe pay for in full. Dispatch: ceil(m·n / 64) workgroups of 64, spilling
 // into y; thread i computes C[i / n, i % n].

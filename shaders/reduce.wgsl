@@ -16,7 +16,7 @@
 // sum_all, sum_squares, mse: out[0] = scale * Σ TERM.
 // sum_rows: out[c] = scale * sum_r x[r, c] (the batch-axis sum, [rows, cols] -> [1, cols]).
 //           Dispatch: [ceil(cols / 256) (spilling into y), 1, parts]; one thread per
-//           column walks down its part's rows (at most 4096), so neighbouring threads read
+//           column walks down its part's rows (at most 64, as four interleaved running sums), so neighbouring threads read
 //           neighbouring values; with several parts, part z writes out[cols · (1 + z) + c]
 //           and sum_rows_parts adds them per column in order.
 

@@ -7,7 +7,9 @@
 //! - softmax cross-entropy, its gradient, and the running total of the loss:
 //!   [`Group::SoftmaxXent`];
 //! - every optimizer update of one kind, with the column sums that are bias gradients
-//!   computed inline: [`Group::Updates`].
+//!   (of at most [`MAX_FUSED_ROWS`] rows) computed inline: [`Group::Updates`];
+//! - a step's images and targets gathered from a data set held on the device:
+//!   [`Group::Batch`].
 //!
 //! A group runs where its last node was, so it is formed only when moving its nodes there
 //! changes nothing another node sees (see [`movable`]). Both backends run the groups; the

@@ -26,10 +26,11 @@ impl Default for CompileOptions {
     }
 }
 
-/// How the GPU backend tiles a matrix product. Every choice computes the same products
-/// (each output is one sum over K in increasing order); they differ in speed only. The
-/// forced choices are there to compare the kernels (`cargo bench --bench matmul`) and to
-/// test each one at any shape.
+/// How the GPU backend tiles a matrix product. The choices differ in speed and, where a
+/// product is split along K (its partial sums then added in order), in rounding: each is
+/// deterministic and checked against the CPU within the same tolerance. The forced
+/// choices are there to compare the kernels (`cargo bench --bench matmul`) and to test
+/// each one at any shape.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum MatmulTiles {
     /// By shape: one thread per output below one 64×64 tile when K ≤ 16, 128×128 tiles

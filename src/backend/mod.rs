@@ -275,7 +275,8 @@ impl Device {
     }
 
     /// Compiles `graph` as `options` say: with or without the updates, fused or not (an
-    /// unfused session runs one launch per node; the fused one computes the same values).
+    /// unfused session runs one launch per node, two for a product or reduction split in
+    /// parts; the fused one computes the same values).
     ///
     /// # Errors
     ///

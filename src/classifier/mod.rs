@@ -1,6 +1,8 @@
-//! Training a [`Sequential`] classifier with softmax cross-entropy: one compiled training
-//! step (forward, backward, optimizer, loss accumulated on the device) and one compiled
-//! evaluation step, each replayed over mini-batches.
+//! Training a [`Sequential`] classifier with softmax cross-entropy (or a loss of your
+//! own): one compiled training step (forward, backward, optimizer, loss accumulated on the
+//! device) and an evaluation step, each replayed over mini-batches gathered on the device
+//! from a data set held there (`resident.rs`), or written from the host for a data set too
+//! large to hold (`host.rs`).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -123,7 +125,8 @@ pub struct EpochStats {
 pub struct Evaluation {
     /// Fraction of samples whose largest logit is the right class.
     pub accuracy: f32,
-    /// Mean cross-entropy per sample.
+    /// Mean loss per sample: cross-entropy, or the [`TrainOptions::loss`] the classifier
+    /// was built with.
     pub loss: f32,
 }
 
