@@ -232,11 +232,11 @@ impl GpuSession {
         let node = self.node(id);
         let x = &node.inputs;
         let (kernel, bindings) = match node.op {
-            Op::GatherRows => (Kernel::GatherRows, vec![(0, x[0]), (1, x[1]), (4, x[2])]),
-            Op::GatherBytes => (Kernel::GatherBytes, vec![(0, x[0]), (5, x[1]), (1, x[2]), (4, x[3])]),
-            _ => (Kernel::GatherOneHot, vec![(0, x[0]), (1, x[1]), (4, x[2])]),
+            Op::GatherRows => (Kernel::GatherRows, vec![(0, x[0]), (1, x[1]), (4, x[2]), (2, id)]),
+            Op::GatherBytes => (Kernel::GatherBytes, vec![(0, x[0]), (5, x[1]), (1, x[2]), (4, x[3]), (2, id)]),
+            _ => (Kernel::GatherOneHot, vec![(6, x[0]), (1, x[1]), (4, x[2]), (7, id)]),
         };
-        let order = bindings.iter().find(|b| b.0 == 1).map(|b| b.1).expect("an order binding");
+        let order = x[x.len() - 2];
         let samples = self.node(order).shape.len();
         let (rows, cols) = (node.shape.rows, node.shape.cols);
         let params = GatherParams {
@@ -245,11 +245,9 @@ impl GpuSession {
             samples: samples as u32,
             steps: samples.div_ceil(rows) as u32,
             words: self.node(x[0]).shape.cols as u32,
-            classes: 0,
+            classes: cols as u32,
             _pad: [0; 2],
         };
-        let mut bindings = bindings;
-        bindings.push((2, id));
         Launch { kernel, params: bytes_of(&params).to_vec(), bindings, workgroups: self.linear(node.shape.len()) }
     }
 
