@@ -6,8 +6,7 @@
 //!
 //! cargo bench --bench mlp [-- --data DIR --epochs 1 --limit N --gpu-only]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::time::Instant;
 
 #[path = "common/torch.rs"]
@@ -49,25 +48,20 @@ fn ours(device: &Device, train: &Dataset, test: &Dataset, epochs: usize, batch: 
 
 /// Runs `benches/mlp_torch.py` and parses its per-epoch samples/s and final accuracy.
 fn pytorch(device: &str, o: &Options, batch: usize) -> std::result::Result<(f64, f32), String> {
-    let local = Path::new("benches/mlp_torch.py");
-    let script = if local.exists() { local.to_path_buf() } else { Path::new(env!("CARGO_MANIFEST_DIR")).join(local) };
-    let mut cmd = Command::new("python3");
-    cmd.arg(script).args(["--device", device, "--epochs", &o.epochs.to_string(), "--batch", &batch.to_string()]);
-    cmd.arg("--data").arg(&o.data);
+    let mut args: Vec<String> = ["--device", device, "--epochs", &o.epochs.to_string(), "--batch", &batch.to_string()]
+        .map(str::to_owned)
+        .to_vec();
+    args.extend(["--data".to_owned(), o.data.display().to_string()]);
     if let Some(limit) = o.limit {
-        cmd.args(["--limit", &limit.to_string()]);
+        args.extend(["--limit".to_owned(), limit.to_string()]);
     }
-    let out = cmd.output().map_err(|e| format!("python3: {e}"))?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("failed").to_owned());
-    }
+    let lines = torch::run_script("mlp_torch.py", &args)?;
     let rates: Vec<f64> =
-        text.lines().filter_map(|l| l.strip_suffix(" samples/s")?.rsplit(' ').next()?.parse().ok()).collect();
-    let accuracy = text.lines().last().and_then(|l| l.strip_prefix("test accuracy: ")?.parse().ok());
+        lines.iter().filter_map(|l| l.strip_suffix(" samples/s")?.rsplit(' ').next()?.parse().ok()).collect();
+    let accuracy = lines.last().and_then(|l| l.strip_prefix("test accuracy: ")?.parse().ok());
     match (rates.is_empty(), accuracy) {
         (false, Some(a)) => Ok((rates.len() as f64 / rates.iter().map(|r| 1.0 / r).sum::<f64>(), a)),
-        _ => Err(format!("unexpected output: {text}")),
+        _ => Err(format!("unexpected output: {}", lines.join("\n"))),
     }
 }
 

@@ -6,8 +6,14 @@ use std::process::Command;
 
 /// The script's output lines, or why it could not run.
 pub fn run(args: &[&str]) -> Result<Vec<String>, String> {
-    let local = Path::new("benches/torch_gpu.py");
-    let script = if local.exists() { local.to_path_buf() } else { Path::new(env!("CARGO_MANIFEST_DIR")).join(local) };
+    run_script("torch_gpu.py", args)
+}
+
+/// The output lines of `benches/<script>` run by python3 with `args`, or why it could
+/// not run (the last line of its standard error).
+pub fn run_script<S: AsRef<std::ffi::OsStr>>(script: &str, args: &[S]) -> Result<Vec<String>, String> {
+    let local = Path::new("benches").join(script);
+    let script = if local.exists() { local } else { Path::new(env!("CARGO_MANIFEST_DIR")).join(local) };
     let out = Command::new("python3").arg(script).args(args).output().map_err(|e| format!("python3: {e}"))?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);

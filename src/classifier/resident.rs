@@ -22,6 +22,20 @@ impl Classifier {
         }
     }
 
+    /// The training step (`training`) or the evaluation step compiled again, gathering its
+    /// batches from `source` held on the device (uploaded here), or fed from the host.
+    fn recompile(&self, training: bool, source: Option<&Dataset>) -> Result<Step> {
+        let (inputs, classes) = features(&self.model)?;
+        let batch = if training { self.train.batch } else { self.eval.batch };
+        let spec = StepSpec { batch, inputs, classes, loss: self.options.loss.as_ref() };
+        let run = training.then(|| (self.optimizer, self.options.clone()));
+        let mut step = Self::step(&self.device, &self.model, spec, run, source)?;
+        if let (Some((_, batches)), Some(data)) = (&step.batches, source) {
+            batches.upload(step.session.as_mut(), data)?;
+        }
+        Ok(step)
+    }
+
     /// Makes the training step gather its batches from `data` on the device, when it fits
     /// there (`false`: batches are written from the host). The first epoch on a data set
     /// compiles the step again with the data set's nodes, uploads the data, and carries
@@ -32,39 +46,14 @@ impl Classifier {
         if self.train.batches.as_ref().is_some_and(|(id, _)| *id == data.id()) {
             return Ok(true);
         }
-        if !fits(&self.device, data) {
-            return self.let_go(data, true);
-        }
-        let (inputs, classes) = features(&self.model)?;
-        let spec = StepSpec { batch: self.train.batch, inputs, classes, loss: self.options.loss.as_ref() };
-        let training = Some((self.optimizer, self.options.clone()));
-        let mut step = Self::step(&self.device, &self.model, spec, training, Some(data))?;
-        let (_, batches) = step.batches.as_ref().expect("compiled with a data set");
-        batches.upload(step.session.as_mut(), data)?;
-        carry_state(self.train.session.as_mut(), step.session.as_mut())?;
-        self.train = step;
-        Ok(true)
-    }
-
-    /// Back to batches written from the host for a data set too large to hold: the step
-    /// compiled again without data nodes (training state carried) when it had some.
-    fn let_go(&mut self, _data: &Dataset, training: bool) -> Result<bool> {
-        let current = if training { &self.train } else { &self.eval };
-        if current.batches.is_none() {
+        let held = fits(&self.device, data);
+        if !held && self.train.batches.is_none() {
             return Ok(false);
         }
-        let (inputs, classes) = features(&self.model)?;
-        let batch = current.batch;
-        let spec = StepSpec { batch, inputs, classes, loss: self.options.loss.as_ref() };
-        let run = training.then(|| (self.optimizer, self.options.clone()));
-        let mut step = Self::step(&self.device, &self.model, spec, run, None)?;
-        if training {
-            carry_state(self.train.session.as_mut(), step.session.as_mut())?;
-            self.train = step;
-        } else {
-            self.eval = step;
-        }
-        Ok(false)
+        let mut step = self.recompile(true, held.then_some(data))?;
+        carry_state(self.train.session.as_mut(), step.session.as_mut())?;
+        self.train = step;
+        Ok(held)
     }
 }
 
@@ -97,19 +86,16 @@ impl Classifier {
             std::mem::swap(&mut self.eval, self.eval_spare.as_mut().expect("checked"));
             return Ok(true);
         }
-        if !fits(&self.device, data) {
-            return self.let_go(data, false);
+        let held = fits(&self.device, data);
+        if !held && self.eval.batches.is_none() {
+            return Ok(false);
         }
-        let (inputs, classes) = features(&self.model)?;
-        let spec = StepSpec { batch: self.eval.batch, inputs, classes, loss: self.options.loss.as_ref() };
-        let mut step = Self::step(&self.device, &self.model, spec, None, Some(data))?;
-        let (_, batches) = step.batches.as_ref().expect("compiled with a data set");
-        batches.upload(step.session.as_mut(), data)?;
+        let step = self.recompile(false, held.then_some(data))?;
         let previous = std::mem::replace(&mut self.eval, step);
         if previous.batches.is_some() {
             self.eval_spare = Some(previous);
         }
-        Ok(true)
+        Ok(held)
     }
 }
 
