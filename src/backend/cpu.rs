@@ -9,6 +9,7 @@ use super::Session;
 use crate::error::{Error, Result};
 use crate::fuse::{Group, Update};
 use crate::graph::{Graph, NodeId};
+use crate::map::ElementLoop;
 use crate::op::Op;
 use crate::plan::{CompileOptions, Plan};
 use crate::shape::Shape;
@@ -76,7 +77,7 @@ impl CpuSession {
             Op::MatMul { trans_a, trans_b } => k::matmul(arg(0), shape(0), arg(1), shape(1), trans_a, trans_b, out),
             Op::Map(map, s) => {
                 let (b, sb) = if node.inputs.len() > 1 { (arg(1), shape(1)) } else { (&[0.0][..], Shape::SCALAR) };
-                k::map(map.def().cpu, s, arg(0), shape(0), b, sb, node.shape, out)
+                map.with_cpu(MapInto { s, a: (arg(0), shape(0)), b: (b, sb), shape: node.shape, out })
             }
             Op::SumRows => k::sum_rows(arg(0), shape(0), out),
             Op::SumCols => k::sum_cols(arg(0), shape(0), out),
@@ -187,10 +188,23 @@ impl CpuSession {
                 Some(&o) => (self.slots[self.slot(o)].as_slice(), nodes[o.index()].shape),
                 None => (&[0.0][..], crate::shape::Shape::SCALAR),
             };
-            k::map_in_place(map.def().cpu, s, value, shape, other, value_first);
+            map.with_cpu(MapInPlace { s, value: &mut *value, shape, other, value_first });
             previous = id;
         }
         self.slots[slot] = out;
+    }
+
+    /// Softmax cross-entropy and its gradient in one pass over the rows (the gradient
+    /// node reads the loss node's logits and targets).
+    fn run_softmax_xent(&mut self, loss: NodeId, grad: NodeId) {
+        let (grad_slot, loss_slot) = (self.slot(grad), self.slot(loss));
+        let mut out = std::mem::take(&mut self.slots[grad_slot]);
+        let node = &self.graph.nodes()[grad.index()];
+        let arg = |i: usize| self.slots[self.slot(node.inputs[i])].as_slice();
+        let shape = self.graph.nodes()[node.inputs[0].index()].shape;
+        let value = k::softmax_cross_entropy_with_grad(arg(0), arg(1), arg(2)[0], shape, &mut out[..shape.len()]);
+        self.slots[grad_slot] = out;
+        self.slots[loss_slot][0] = value;
     }
 
     fn run_group(&mut self, group: &Group) {
@@ -198,7 +212,8 @@ impl CpuSession {
             Group::Single(id) => self.run_node(*id),
             Group::MatMul { matmul, epilogue } => self.run_matmul(*matmul, epilogue),
             Group::SoftmaxXent { loss, grad, accumulate } => {
-                [Some(*loss), Some(*grad), *accumulate].into_iter().flatten().for_each(|id| self.run_node(id))
+                self.run_softmax_xent(*loss, *grad);
+                accumulate.iter().for_each(|&id| self.run_node(id));
             }
             Group::Updates(members) => {
                 members.iter().for_each(|&Update { node, column_sum }| self.update(node, column_sum))
@@ -259,6 +274,36 @@ impl Session for CpuSession {
         super::check_readable(&self.graph, &self.plan, id, self.has_run)?;
         let len = self.graph.nodes()[id.index()].shape.len();
         Ok(self.slots[self.slot(id)][..len].to_vec())
+    }
+}
+
+/// An elementwise node's operands and output, for [`k::map`] with the op's function.
+struct MapInto<'a> {
+    s: f32,
+    a: (&'a [f32], Shape),
+    b: (&'a [f32], Shape),
+    shape: Shape,
+    out: &'a mut [f32],
+}
+
+impl ElementLoop for MapInto<'_> {
+    fn run<F: Fn(f32, f32, f32) -> f32 + Copy>(self, f: F) {
+        k::map(f, self.s, self.a.0, self.a.1, self.b.0, self.b.1, self.shape, self.out)
+    }
+}
+
+/// One step of a fused epilogue, for [`k::map_in_place`] with the op's function.
+struct MapInPlace<'a> {
+    s: f32,
+    value: &'a mut [f32],
+    shape: Shape,
+    other: (&'a [f32], Shape),
+    value_first: bool,
+}
+
+impl ElementLoop for MapInPlace<'_> {
+    fn run<F: Fn(f32, f32, f32) -> f32 + Copy>(self, f: F) {
+        k::map_in_place(f, self.s, self.value, self.shape, self.other, self.value_first)
     }
 }
 

@@ -14,8 +14,8 @@ fn broadcast_index(from: Shape, r: usize, c: usize) -> usize {
 /// broadcast to `shape`, into `out`. Operands of the output's own shape are read in
 /// place, without the index arithmetic of broadcasting.
 #[allow(clippy::too_many_arguments)] // the op, its constant, two operands with shapes, out
-pub fn map(
-    f: fn(f32, f32, f32) -> f32,
+pub fn map<F: Fn(f32, f32, f32) -> f32>(
+    f: F,
     s: f32,
     a: &[f32],
     sa: Shape,
@@ -40,8 +40,8 @@ pub fn map(
 /// An elementwise op applied in place to `value` (the running value of a fused chain, of
 /// the output's shape): `f(value, other)` when `value_first`, else `f(other, value)`;
 /// `other` is broadcast like any operand, and 0 for a one-operand op.
-pub fn map_in_place(
-    f: fn(f32, f32, f32) -> f32,
+pub fn map_in_place<F: Fn(f32, f32, f32) -> f32>(
+    f: F,
     s: f32,
     value: &mut [f32],
     shape: Shape,
@@ -142,10 +142,19 @@ pub fn total(term: fn(f64, f64) -> f64, x: &[f32], y: &[f32]) -> f64 {
     }
 }
 
-/// Column sums of a `[rows, cols]` matrix, into `out`.
+/// Column sums of a `[rows, cols]` matrix, into `out`: each column summed in f64 from
+/// the first row down, walking the rows in storage order (a block of columns at a time,
+/// their running sums on the stack).
 pub fn sum_rows(x: &[f32], shape: Shape, out: &mut [f32]) {
-    for (c, y) in out.iter_mut().enumerate() {
-        *y = (0..shape.rows).map(|r| x[r * shape.cols + c] as f64).sum::<f64>() as f32;
+    const BLOCK: usize = 64;
+    for (start, block) in (0..shape.cols).step_by(BLOCK).zip(out.chunks_mut(BLOCK)) {
+        let mut sums = [0.0f64; BLOCK];
+        for row in x.chunks(shape.cols).take(shape.rows) {
+            for (sum, &v) in sums.iter_mut().zip(&row[start..start + block.len()]) {
+                *sum += v as f64;
+            }
+        }
+        block.iter_mut().zip(sums).for_each(|(y, sum)| *y = sum as f32);
     }
 }
 
@@ -163,12 +172,9 @@ pub fn max_cols(x: &[f32], shape: Shape, out: &mut [f32]) {
     }
 }
 
-/// Per row of `[rows, k]` logits: `(log Σ exp z, index of the largest z)`.
-fn log_sum_exp(row: &[f32]) -> (f64, usize) {
-    let (argmax, &max) =
-        row.iter().enumerate().fold((0, &row[0]), |best, (i, z)| if *z > *best.1 { (i, z) } else { best });
-    let sum: f64 = row.iter().map(|&z| ((z - max) as f64).exp()).sum();
-    (max as f64 + sum.ln(), argmax)
+/// The index of a row's largest value (the first of equals).
+fn argmax(row: &[f32]) -> usize {
+    row.iter().enumerate().fold(0, |best, (i, &v)| if v > row[best] { i } else { best })
 }
 
 /// Rows whose targets are not all zero (padding rows are), at least 1.
@@ -177,14 +183,43 @@ fn counted_rows(targets: &[f32], k: usize) -> f64 {
     counted.max(1) as f64
 }
 
+/// Rows this wide keep their exponentials on the stack between the sum and the gradient;
+/// wider ones compute them again (the same values).
+const CACHED_EXPS: usize = 32;
+
+/// One row of softmax cross-entropy: `e^(z − max z)` in f64, their sum, the row's loss
+/// `−Σ t · (z − log Σ e^z)`, and, into `grad` when given, `(softmax(z) · Σt − t) · scale`.
+/// The loss node, its gradient node and their fused launch all call this, so they agree
+/// bit for bit.
+fn softmax_row(z: &[f32], t: &[f32], grad: Option<(&mut [f32], f64)>) -> f64 {
+    let max = z[argmax(z)];
+    let exp = |z: f32| ((z - max) as f64).exp();
+    let mut cache = [0.0f64; CACHED_EXPS];
+    let cached = z.len() <= CACHED_EXPS;
+    let mut sum = 0.0;
+    for (i, &v) in z.iter().enumerate() {
+        let e = exp(v);
+        if cached {
+            cache[i] = e;
+        }
+        sum += e;
+    }
+    let lse = max as f64 + sum.ln();
+    let loss = -z.iter().zip(t).map(|(&z, &t)| t as f64 * (z as f64 - lse)).sum::<f64>();
+    if let Some((grad, scale)) = grad {
+        let mass: f64 = t.iter().map(|&v| v as f64).sum();
+        for (i, ((g, &z), &t)) in grad.iter_mut().zip(z).zip(t).enumerate() {
+            let e = if cached { cache[i] } else { exp(z) };
+            *g = ((e / sum * mass - t as f64) * scale) as f32;
+        }
+    }
+    loss
+}
+
 /// `mean over counted rows of −Σ t · log softmax(z)`.
 pub fn softmax_cross_entropy(logits: &[f32], targets: &[f32], shape: Shape) -> f32 {
     let k = shape.cols;
-    let mut total = 0.0f64;
-    for (z, t) in logits.chunks(k).zip(targets.chunks(k)) {
-        let (lse, _) = log_sum_exp(z);
-        total -= z.iter().zip(t).map(|(&z, &t)| t as f64 * (z as f64 - lse)).sum::<f64>();
-    }
+    let total: f64 = logits.chunks(k).zip(targets.chunks(k)).map(|(z, t)| softmax_row(z, t, None)).sum();
     (total / counted_rows(targets, k)) as f32
 }
 
@@ -194,12 +229,20 @@ pub fn softmax_cross_entropy_grad(logits: &[f32], targets: &[f32], dy: f32, shap
     let scale = dy as f64 / counted_rows(targets, k);
     let rows = logits.chunks(k).zip(targets.chunks(k)).zip(out.chunks_mut(k));
     for ((z, t), grad) in rows {
-        let (lse, _) = log_sum_exp(z);
-        let mass: f64 = t.iter().map(|&v| v as f64).sum();
-        for ((g, &z), &t) in grad.iter_mut().zip(z).zip(t) {
-            *g = (((z as f64 - lse).exp() * mass - t as f64) * scale) as f32;
-        }
+        softmax_row(z, t, Some((grad, scale)));
     }
+}
+
+/// The loss of [`softmax_cross_entropy`] and the gradient of
+/// [`softmax_cross_entropy_grad`] (into `out`) in one pass over the rows: the same
+/// values, bit for bit.
+pub fn softmax_cross_entropy_with_grad(logits: &[f32], targets: &[f32], dy: f32, shape: Shape, out: &mut [f32]) -> f32 {
+    let k = shape.cols;
+    let counted = counted_rows(targets, k);
+    let scale = dy as f64 / counted;
+    let rows = logits.chunks(k).zip(targets.chunks(k)).zip(out.chunks_mut(k));
+    let total: f64 = rows.map(|((z, t), grad)| softmax_row(z, t, Some((grad, scale)))).sum();
+    (total / counted) as f32
 }
 
 /// Rows (padding excluded) whose largest logit sits where the target is largest.
@@ -208,7 +251,7 @@ pub fn count_correct(logits: &[f32], targets: &[f32], shape: Shape) -> f32 {
     let hits = logits
         .chunks(k)
         .zip(targets.chunks(k))
-        .filter(|(z, t)| t.iter().any(|&v| v != 0.0) && log_sum_exp(z).1 == log_sum_exp(t).1)
+        .filter(|(z, t)| t.iter().any(|&v| v != 0.0) && argmax(z) == argmax(t))
         .count();
     hits as f32
 }
