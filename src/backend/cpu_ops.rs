@@ -76,18 +76,21 @@ pub fn max_nan(a: f32, b: f32) -> f32 {
     }
 }
 
-/// Products with fewer multiply-adds than this run on one thread: below it, handing the
-/// work to other cores costs more than it saves.
-const PARALLEL_MATMUL: usize = 1 << 18;
+/// Products with fewer multiply-adds than this run on one thread: below it, waking the
+/// other cores costs more than it saves (the MLP's 1024×64×10 products took 60–160 µs
+/// split and 40–65 µs on one thread; its 1024×128×64 ones gain from two).
+const PARALLEL_MATMUL: usize = 1 << 22;
 /// Products with fewer multiply-adds than this are summed by a plain loop: a GEMM call's
 /// setup costs more than the arithmetic of XOR's 4×2·2×4.
 const TINY_MATMUL: usize = 1 << 12;
 
-/// `op(A)·op(B)` into `out`, through the `gemm` crate: a transposed operand is read in
-/// place through its strides (no copy), the kernel is the widest the CPU has (chosen at
-/// run time), and large products split their output across cores. Each output element
-/// is one thread's sum over k in a fixed blocking, so results do not depend on the
-/// thread count (`tests/all/cpu.rs` checks).
+/// `op(A)·op(B)` into `out`: on a CPU with AVX-512 through our own kernel
+/// (`cpu_matmul`, 1.5–2× the `gemm` crate's AVX2 kernel at the MLP's shapes), elsewhere
+/// through the `gemm` crate (the widest kernel the CPU has, chosen at run time). Either
+/// way a transposed operand is read through its strides (no copy of the operands), and
+/// large products split their output across cores. Each output element is one thread's
+/// sum over k in a fixed blocking, so results do not depend on the thread count
+/// (`tests/all/cpu.rs` checks).
 pub fn matmul(a: &[f32], sa: Shape, b: &[f32], sb: Shape, trans_a: bool, trans_b: bool, out: &mut [f32]) {
     let (m, k) = if trans_a { (sa.cols, sa.rows) } else { (sa.rows, sa.cols) };
     let n = if trans_b { sb.rows } else { sb.cols };
@@ -103,6 +106,12 @@ pub fn matmul(a: &[f32], sa: Shape, b: &[f32], sb: Shape, trans_a: bool, trans_b
             }
         }
         return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if super::cpu_matmul::available() {
+        use super::cpu_matmul::Strided;
+        let (a, b) = (Strided { data: a, rs: a_rs, cs: a_cs }, Strided { data: b, rs: b_rs, cs: b_cs });
+        return super::cpu_matmul::matmul(m, n, k, a, b, out, m * n * k >= PARALLEL_MATMUL);
     }
     let parallelism = if m * n * k >= PARALLEL_MATMUL { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
     // SAFETY: the pointers come from slices that hold the m×k, k×n and m×n elements the
@@ -434,20 +443,34 @@ pub fn dropout_mask(step: &[f32], p: f32, seed: u32, out: &mut [f32]) {
     }
 }
 
+/// Rows are copied in parts of this many, across cores when there is more than one part:
+/// the rows of a shuffled data set are scattered through memory, and two cores waiting on
+/// it get twice as many rows at a time.
+const GATHER_PART: usize = 128;
+
 /// A batch gathered from a device-resident data set (see [`crate::op::Op::GatherRows`]):
 /// `fill(sample, row)` writes output row `r` from the sample it holds this step; rows past
 /// the end of `order` are zeros.
-pub fn gather(order: &[f32], step: &[f32], shape: Shape, out: &mut [f32], fill: impl Fn(usize, &mut [f32])) {
+pub fn gather(order: &[f32], step: &[f32], shape: Shape, out: &mut [f32], fill: impl Fn(usize, &mut [f32]) + Sync) {
+    use rayon::prelude::*;
     let count = (step[0] as u32).wrapping_add((step[1] as u32).wrapping_mul(65_536));
     let steps = order.len().div_ceil(shape.rows) as u32;
-    let batch = (count.wrapping_add(steps - 1) % steps) as usize;
-    for (r, row) in out.chunks_mut(shape.cols).enumerate() {
-        // Past the order, or an index past the data set (an order written other than by
-        // `start_epoch`): a zero row, as on the GPU.
-        match order.get(batch * shape.rows + r).map(|&s| s as usize) {
-            Some(sample) if sample < order.len() => fill(sample, row),
-            _ => row.fill(0.0),
+    let first = (count.wrapping_add(steps - 1) % steps) as usize * shape.rows;
+    let part = |(p, rows): (usize, &mut [f32])| {
+        for (r, row) in rows.chunks_mut(shape.cols).enumerate() {
+            // Past the order, or an index past the data set (an order written other than
+            // by `start_epoch`): a zero row, as on the GPU.
+            match order.get(first + p * GATHER_PART + r).map(|&s| s as usize) {
+                Some(sample) if sample < order.len() => fill(sample, row),
+                _ => row.fill(0.0),
+            }
         }
+    };
+    let out = &mut out[..shape.len()];
+    if shape.rows > GATHER_PART {
+        out.par_chunks_mut(GATHER_PART * shape.cols).enumerate().for_each(part);
+    } else {
+        part((0, out));
     }
 }
 

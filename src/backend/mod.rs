@@ -1,6 +1,8 @@
 //! Backends: where a compiled graph runs. [`Device`] picks one; [`Session`] runs steps.
 
 pub mod cpu;
+#[cfg(target_arch = "x86_64")]
+mod cpu_matmul;
 pub mod cpu_ops;
 pub mod wgpu;
 
