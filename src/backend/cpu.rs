@@ -91,11 +91,7 @@ impl CpuSession {
                 let cols = node.shape.cols;
                 k::gather(arg(1), arg(2), node.shape, out, |s, row| row.copy_from_slice(&arg(0)[s * cols..][..cols]))
             }
-            Op::GatherBytes => {
-                let words = shape(0).cols;
-                let fill = |s: usize, row: &mut [f32]| k::decode_bytes(&arg(0)[s * words..][..words], arg(1), row);
-                k::gather(arg(2), arg(3), node.shape, out, fill)
-            }
+            Op::GatherBytes => k::gather_bytes(arg(0), shape(0).cols, arg(1), arg(2), arg(3), node.shape, out),
             Op::GatherOneHot => k::gather(arg(1), arg(2), node.shape, out, |s, row| {
                 row.fill(0.0);
                 if let Some(hot) = row.get_mut(k::byte_at(arg(0), s) as usize) {

@@ -77,7 +77,7 @@ pub fn matmul(m: usize, n: usize, k: usize, a: Strided, b: Strided, out: &mut [f
         (Part { n: cols, ..whole }, Part { n: n - cols, b: rest, c: Out(c.0.wrapping_add(cols)), ..whole })
     };
     // SAFETY: the halves write disjoint rows (or columns of each row) of `out`.
-    rayon::join(|| unsafe { first.run(k, n) }, || unsafe { second.run(k, n) });
+    super::cpu_pool::join(|| unsafe { first.run(k, n) }, || unsafe { second.run(k, n) });
 }
 
 /// Rows `m` × columns `n` of the output at `c`, from the operands' matching rows of A
@@ -170,7 +170,11 @@ fn pack(packed: &mut Vec<f32>, b: Strided, p0: usize, kc: usize, n: usize) {
         }
         for (kk, run) in panel.chunks_mut(NR).enumerate() {
             let first = (p0 + kk) * b.rs + j * NR * b.cs;
-            run[..cols].iter_mut().enumerate().for_each(|(jj, v)| *v = b.data[first + jj * b.cs]);
+            if b.cs == 1 {
+                run[..cols].copy_from_slice(&b.data[first..first + cols]);
+            } else {
+                run[..cols].iter_mut().enumerate().for_each(|(jj, v)| *v = b.data[first + jj * b.cs]);
+            }
         }
     }
 }

@@ -2,6 +2,7 @@
 //! output slice it is given (the session's storage, allocated once). They define what
 //! every GPU kernel must compute. Sums accumulate in f64.
 
+use super::cpu_pool::{for_parts, join, Parts};
 use crate::op::{AdamConfig, SgdConfig};
 use crate::shape::Shape;
 
@@ -225,32 +226,55 @@ fn softmax_row(z: &[f32], t: &[f32], grad: Option<(&mut [f32], f64)>) -> f64 {
     loss
 }
 
+/// Rows of softmax cross-entropy summed by one thread; more are split in two (at a
+/// multiple of this) and the halves run across cores. The tree of sums depends only on
+/// the row count, so the loss's bits do not depend on the thread count.
+const XENT_PART: usize = 256;
+
+/// `Σ` over the rows of [`softmax_row`]'s loss, with the gradient into `grad` when given.
+fn softmax_rows(z: &[f32], t: &[f32], k: usize, grad: Option<(&mut [f32], f64)>) -> f64 {
+    let rows = z.len() / k;
+    if rows <= XENT_PART {
+        return match grad {
+            Some((grad, scale)) => {
+                let rows = z.chunks(k).zip(t.chunks(k)).zip(grad.chunks_mut(k));
+                rows.map(|((z, t), g)| softmax_row(z, t, Some((g, scale)))).sum()
+            }
+            None => z.chunks(k).zip(t.chunks(k)).map(|(z, t)| softmax_row(z, t, None)).sum(),
+        };
+    }
+    let split = rows.div_ceil(XENT_PART).div_ceil(2) * XENT_PART * k;
+    let ((z0, z1), (t0, t1)) = (z.split_at(split), t.split_at(split));
+    let (first, second) = match grad {
+        Some((grad, scale)) => {
+            let (g0, g1) = grad.split_at_mut(split);
+            join(|| softmax_rows(z0, t0, k, Some((g0, scale))), || softmax_rows(z1, t1, k, Some((g1, scale))))
+        }
+        None => join(|| softmax_rows(z0, t0, k, None), || softmax_rows(z1, t1, k, None)),
+    };
+    first + second
+}
+
 /// `mean over counted rows of −Σ t · log softmax(z)`.
 pub fn softmax_cross_entropy(logits: &[f32], targets: &[f32], shape: Shape) -> f32 {
     let k = shape.cols;
-    let total: f64 = logits.chunks(k).zip(targets.chunks(k)).map(|(z, t)| softmax_row(z, t, None)).sum();
+    let total = softmax_rows(&logits[..shape.len()], &targets[..shape.len()], k, None);
     (total / counted_rows(targets, k)) as f32
 }
 
 /// `dy · (softmax(z) · Σt − t) / counted rows`, row by row, into `out`.
 pub fn softmax_cross_entropy_grad(logits: &[f32], targets: &[f32], dy: f32, shape: Shape, out: &mut [f32]) {
-    let k = shape.cols;
-    let scale = dy as f64 / counted_rows(targets, k);
-    let rows = logits.chunks(k).zip(targets.chunks(k)).zip(out.chunks_mut(k));
-    for ((z, t), grad) in rows {
-        softmax_row(z, t, Some((grad, scale)));
-    }
+    softmax_cross_entropy_with_grad(logits, targets, dy, shape, out);
 }
 
 /// The loss of [`softmax_cross_entropy`] and the gradient of
 /// [`softmax_cross_entropy_grad`] (into `out`) in one pass over the rows: the same
 /// values, bit for bit.
 pub fn softmax_cross_entropy_with_grad(logits: &[f32], targets: &[f32], dy: f32, shape: Shape, out: &mut [f32]) -> f32 {
-    let k = shape.cols;
-    let counted = counted_rows(targets, k);
-    let scale = dy as f64 / counted;
-    let rows = logits.chunks(k).zip(targets.chunks(k)).zip(out.chunks_mut(k));
-    let total: f64 = rows.map(|((z, t), grad)| softmax_row(z, t, Some((grad, scale)))).sum();
+    let (k, len) = (shape.cols, shape.len());
+    let counted = counted_rows(&targets[..len], k);
+    let grad = (&mut out[..len], dy as f64 / counted);
+    let total = softmax_rows(&logits[..len], &targets[..len], k, Some(grad));
     (total / counted) as f32
 }
 
@@ -355,10 +379,12 @@ pub fn adam(
     };
     // Each element is updated alone, so splitting across cores changes no value.
     if p.len() >= PARALLEL_ELEMENTS {
-        use rayon::prelude::*;
-        let chunks =
-            p.par_chunks_mut(CHUNK).zip(g.par_chunks(CHUNK)).zip(m.par_chunks_mut(CHUNK)).zip(v.par_chunks_mut(CHUNK));
-        chunks.for_each(|(((p, g), m), v)| adam_chunk(p, g, m, v, &k));
+        let (n, p, m, v) = (p.len(), Parts::new(p), Parts::new(m), Parts::new(v));
+        for_parts(n.div_ceil(CHUNK), |i| {
+            // SAFETY: part i takes chunk i of each, once.
+            let (p, m, v) = unsafe { (p.chunk(i, CHUNK), m.chunk(i, CHUNK), v.chunk(i, CHUNK)) };
+            adam_chunk(p, &g[i * CHUNK..][..p.len()], m, v, &k)
+        });
     } else {
         adam_chunk(p, g, m, v, &k);
     }
@@ -452,7 +478,6 @@ const GATHER_PART: usize = 128;
 /// `fill(sample, row)` writes output row `r` from the sample it holds this step; rows past
 /// the end of `order` are zeros.
 pub fn gather(order: &[f32], step: &[f32], shape: Shape, out: &mut [f32], fill: impl Fn(usize, &mut [f32]) + Sync) {
-    use rayon::prelude::*;
     let count = (step[0] as u32).wrapping_add((step[1] as u32).wrapping_mul(65_536));
     let steps = order.len().div_ceil(shape.rows) as u32;
     let first = (count.wrapping_add(steps - 1) % steps) as usize * shape.rows;
@@ -466,12 +491,37 @@ pub fn gather(order: &[f32], step: &[f32], shape: Shape, out: &mut [f32], fill: 
             }
         }
     };
-    let out = &mut out[..shape.len()];
-    if shape.rows > GATHER_PART {
-        out.par_chunks_mut(GATHER_PART * shape.cols).enumerate().for_each(part);
-    } else {
-        part((0, out));
-    }
+    let size = GATHER_PART * shape.cols;
+    let out = Parts::new(&mut out[..shape.len()]);
+    // SAFETY: part i takes chunk i, once.
+    for_parts(shape.rows.div_ceil(GATHER_PART), |i| part((i, unsafe { out.chunk(i, size) })));
+}
+
+/// [`gather`] of rows of bytes stored four to a word (`words` per row), decoded through
+/// `palette`: by arithmetic when the palette is `b / 255` (as data read from IDX files
+/// are; the same f32 division, so the same bits), else by looking each byte up.
+#[allow(clippy::too_many_arguments)] // the table and its row length, the palette, the gather's order, step, shape and output
+pub fn gather_bytes(
+    table: &[f32],
+    words: usize,
+    palette: &[f32],
+    order: &[f32],
+    step: &[f32],
+    shape: Shape,
+    out: &mut [f32],
+) {
+    let scaled = cfg!(target_endian = "little")
+        && palette.iter().enumerate().all(|(b, &v)| v.to_bits() == (b as f32 / 255.0).to_bits());
+    gather(order, step, shape, out, |s, row| {
+        let words = &table[s * words..][..words];
+        if scaled {
+            // Little-endian: the bytes of the words in storage order are the bytes in order.
+            let bytes: &[u8] = bytemuck::cast_slice(words);
+            row.iter_mut().zip(bytes).for_each(|(v, &b)| *v = b as f32 / 255.0);
+        } else {
+            decode_bytes(words, palette, row)
+        }
+    })
 }
 
 /// Decodes a row of bytes stored four to a word (little-endian) through `palette`.

@@ -4,6 +4,7 @@ pub mod cpu;
 #[cfg(target_arch = "x86_64")]
 mod cpu_matmul;
 pub mod cpu_ops;
+mod cpu_pool;
 pub mod wgpu;
 
 use std::sync::Arc;

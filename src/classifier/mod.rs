@@ -226,7 +226,10 @@ impl Classifier {
     ) -> Result<Step> {
         let batch = spec.batch;
         let mut g = Graph::new();
-        let batches = source.map(|data| Ok::<_, Error>((data.id(), Self::hold_batches(&mut g, device, data, batch)?)));
+        // Both backends hold images as bytes where they can: a quarter of the memory and of
+        // the upload, and on the CPU a quarter of the memory a step's scattered rows are
+        // read from (decoded by vectorised arithmetic, faster than copying f32 rows).
+        let batches = source.map(|data| Ok::<_, Error>((data.id(), g.device_batches(data, batch)?)));
         let batches = batches.transpose()?;
         let host = match batches {
             Some(_) => None,

@@ -6,22 +6,11 @@ use super::{features, Classifier, Step, StepSpec};
 use crate::backend::{Device, Session};
 use crate::data::Dataset;
 use crate::error::Result;
-use crate::graph::{Graph, NodeId};
+use crate::graph::NodeId;
 use crate::op::Op;
-use crate::resident::{DeviceBatches, Encoding, MAX_SAMPLES};
+use crate::resident::MAX_SAMPLES;
 
 impl Classifier {
-    /// Records `data` held on `device` for batches of `batch`. The GPU holds images as
-    /// bytes where it can (a quarter of the memory and of the upload); the CPU holds them
-    /// as f32, so that a step copies rows instead of decoding each value (10% of an
-    /// epoch at batch 1024 on a 2-core machine).
-    pub(super) fn hold_batches(g: &mut Graph, device: &Device, data: &Dataset, batch: usize) -> Result<DeviceBatches> {
-        match device {
-            Device::Cpu => g.device_batches_as(data.len(), data.pixels(), data.classes(), batch, Encoding::F32),
-            Device::Gpu(_) => g.device_batches(data, batch),
-        }
-    }
-
     /// The training step (`training`) or the evaluation step compiled again, gathering its
     /// batches from `source` held on the device (uploaded here), or fed from the host.
     fn recompile(&self, training: bool, source: Option<&Dataset>) -> Result<Step> {
