@@ -234,7 +234,7 @@ pub(crate) fn def(
 /// the function is compiled into the loop (vectorised) rather than called per element.
 pub(crate) trait ElementLoop {
     /// Runs the loop with `f(a, b, s)` as the element function.
-    fn run<F: Fn(f32, f32, f32) -> f32 + Copy>(self, f: F);
+    fn run<F: Fn(f32, f32, f32) -> f32 + Copy + Sync>(self, f: F);
 }
 
 impl Map {
@@ -332,7 +332,7 @@ mod tests {
     const VALUES: [f32; 9] = [0.0, -0.0, 1.5, -2.25, 1e-30, 88.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN];
 
     impl ElementLoop for Sample<'_> {
-        fn run<F: Fn(f32, f32, f32) -> f32 + Copy>(self, f: F) {
+        fn run<F: Fn(f32, f32, f32) -> f32 + Copy + Sync>(self, f: F) {
             for a in VALUES {
                 for b in VALUES {
                     self.0.push(f(a, b, 0.75).to_bits());

@@ -283,7 +283,7 @@ struct MapInto<'a> {
 }
 
 impl ElementLoop for MapInto<'_> {
-    fn run<F: Fn(f32, f32, f32) -> f32 + Copy>(self, f: F) {
+    fn run<F: Fn(f32, f32, f32) -> f32 + Copy + Sync>(self, f: F) {
         k::map(f, self.s, self.a.0, self.a.1, self.b.0, self.b.1, self.shape, self.out)
     }
 }
@@ -298,7 +298,7 @@ struct MapInPlace<'a> {
 }
 
 impl ElementLoop for MapInPlace<'_> {
-    fn run<F: Fn(f32, f32, f32) -> f32 + Copy>(self, f: F) {
+    fn run<F: Fn(f32, f32, f32) -> f32 + Copy + Sync>(self, f: F) {
         k::map_in_place(f, self.s, self.value, self.shape, self.other, self.value_first)
     }
 }

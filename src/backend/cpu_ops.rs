@@ -11,11 +11,32 @@ fn broadcast_index(from: Shape, r: usize, c: usize) -> usize {
     (r % from.rows) * from.cols + c % from.cols
 }
 
+/// Elementwise loops over more values than this are split across cores, in parts of
+/// about this many (whole rows): below it, a part is over before another core could help.
+const ELEMENTWISE_PART: usize = 1 << 15;
+
+/// Runs `body(rows, out_rows)` over the rows of a `shape` output in parts of about
+/// [`ELEMENTWISE_PART`] values, across cores when there is more than one part. Each
+/// element is computed alone, so the split changes no value.
+fn by_rows(shape: Shape, out: &mut [f32], body: impl Fn(std::ops::Range<usize>, &mut [f32]) + Sync) {
+    let rows = (ELEMENTWISE_PART / shape.cols.max(1)).max(1);
+    let out = &mut out[..shape.len()];
+    if shape.rows <= rows {
+        return body(0..shape.rows, out);
+    }
+    let parts = Parts::new(out);
+    for_parts(shape.rows.div_ceil(rows), |i| {
+        let first = i * rows;
+        // SAFETY: part i takes chunk i, once.
+        body(first..(first + rows).min(shape.rows), unsafe { parts.chunk(i, rows * shape.cols) })
+    });
+}
+
 /// An elementwise op (`f(a, b, s)` per element, see [`crate::Map`]) of `a` and `b`
 /// broadcast to `shape`, into `out`. Operands of the output's own shape are read in
 /// place, without the index arithmetic of broadcasting.
 #[allow(clippy::too_many_arguments)] // the op, its constant, two operands with shapes, out
-pub fn map<F: Fn(f32, f32, f32) -> f32>(
+pub fn map<F: Fn(f32, f32, f32) -> f32 + Sync>(
     f: F,
     s: f32,
     a: &[f32],
@@ -25,23 +46,30 @@ pub fn map<F: Fn(f32, f32, f32) -> f32>(
     shape: Shape,
     out: &mut [f32],
 ) {
-    match (sa == shape, sb == shape, b.len() == 1) {
-        (true, true, _) => out.iter_mut().zip(a).zip(b).for_each(|((y, &a), &b)| *y = f(a, b, s)),
-        (true, _, true) => out.iter_mut().zip(a).for_each(|(y, &a)| *y = f(a, b[0], s)),
-        _ => {
-            for r in 0..shape.rows {
-                for c in 0..shape.cols {
-                    out[r * shape.cols + c] = f(a[broadcast_index(sa, r, c)], b[broadcast_index(sb, r, c)], s);
+    let cols = shape.cols;
+    by_rows(shape, out, |rows, out| {
+        let values = rows.start * cols..rows.end * cols;
+        match (sa == shape, sb == shape, b.len() == 1) {
+            (true, true, _) => {
+                let operands = a[values.clone()].iter().zip(&b[values]);
+                out.iter_mut().zip(operands).for_each(|(y, (&a, &b))| *y = f(a, b, s))
+            }
+            (true, _, true) => out.iter_mut().zip(&a[values]).for_each(|(y, &a)| *y = f(a, b[0], s)),
+            _ => {
+                for (r, row) in rows.zip(out.chunks_mut(cols)) {
+                    for (c, y) in row.iter_mut().enumerate() {
+                        *y = f(a[broadcast_index(sa, r, c)], b[broadcast_index(sb, r, c)], s);
+                    }
                 }
             }
         }
-    }
+    })
 }
 
 /// An elementwise op applied in place to `value` (the running value of a fused chain, of
 /// the output's shape): `f(value, other)` when `value_first`, else `f(other, value)`;
 /// `other` is broadcast like any operand, and 0 for a one-operand op.
-pub fn map_in_place<F: Fn(f32, f32, f32) -> f32>(
+pub fn map_in_place<F: Fn(f32, f32, f32) -> f32 + Sync>(
     f: F,
     s: f32,
     value: &mut [f32],
@@ -51,21 +79,24 @@ pub fn map_in_place<F: Fn(f32, f32, f32) -> f32>(
 ) {
     let (b, sb) = other;
     let apply = |y: &mut f32, o: f32| *y = if value_first { f(*y, o, s) } else { f(o, *y, s) };
-    // The common operands (same shape, a bias row, a scalar) without the modulo arithmetic
-    // of general broadcasting.
-    if sb == shape {
-        value.iter_mut().zip(b).for_each(|(y, &o)| apply(y, o));
-    } else if sb.rows == 1 && sb.cols == shape.cols {
-        value.chunks_mut(shape.cols).for_each(|row| row.iter_mut().zip(b).for_each(|(y, &o)| apply(y, o)));
-    } else if sb.len() == 1 {
-        value.iter_mut().for_each(|y| apply(y, b[0]));
-    } else {
-        for r in 0..shape.rows {
-            for c in 0..shape.cols {
-                apply(&mut value[r * shape.cols + c], b[broadcast_index(sb, r, c)]);
+    let cols = shape.cols;
+    by_rows(shape, value, |rows, value| {
+        // The common operands (same shape, a bias row, a scalar) without the modulo
+        // arithmetic of general broadcasting.
+        if sb == shape {
+            value.iter_mut().zip(&b[rows.start * cols..rows.end * cols]).for_each(|(y, &o)| apply(y, o));
+        } else if sb.rows == 1 && sb.cols == cols {
+            value.chunks_mut(cols).for_each(|row| row.iter_mut().zip(b).for_each(|(y, &o)| apply(y, o)));
+        } else if sb.len() == 1 {
+            value.iter_mut().for_each(|y| apply(y, b[0]));
+        } else {
+            for (r, row) in rows.zip(value.chunks_mut(cols)) {
+                for (c, y) in row.iter_mut().enumerate() {
+                    apply(y, b[broadcast_index(sb, r, c)]);
+                }
             }
         }
-    }
+    })
 }
 
 /// The larger of two values, NaN if either is NaN (PyTorch's `max`; `f32::max` skips NaN).
@@ -157,15 +188,23 @@ pub fn total(term: fn(f64, f64) -> f64, x: &[f32], y: &[f32]) -> f64 {
 /// their running sums on the stack).
 pub fn sum_rows(x: &[f32], shape: Shape, out: &mut [f32]) {
     const BLOCK: usize = 64;
-    for (start, block) in (0..shape.cols).step_by(BLOCK).zip(out.chunks_mut(BLOCK)) {
+    let block = |start: usize, out: &mut [f32]| {
         let mut sums = [0.0f64; BLOCK];
         for row in x.chunks(shape.cols).take(shape.rows) {
-            for (sum, &v) in sums.iter_mut().zip(&row[start..start + block.len()]) {
+            for (sum, &v) in sums.iter_mut().zip(&row[start..start + out.len()]) {
                 *sum += v as f64;
             }
         }
-        block.iter_mut().zip(sums).for_each(|(y, sum)| *y = sum as f32);
+        out.iter_mut().zip(sums).for_each(|(y, sum)| *y = sum as f32);
+    };
+    let blocks = shape.cols.div_ceil(BLOCK);
+    if shape.len() < ELEMENTWISE_PART || blocks == 1 {
+        return (0..blocks).zip(out.chunks_mut(BLOCK)).for_each(|(i, out)| block(i * BLOCK, out));
     }
+    // Blocks of columns across cores: each column's sum is still one thread's, in order.
+    let parts = Parts::new(&mut out[..shape.cols]);
+    // SAFETY: part i takes chunk i, once.
+    for_parts(blocks, |i| block(i * BLOCK, unsafe { parts.chunk(i, BLOCK) }));
 }
 
 /// Row sums of a `[rows, cols]` matrix, into `out`.

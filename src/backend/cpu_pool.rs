@@ -97,9 +97,9 @@ fn help(pool: &'static Shared) {
             }
         };
         seen = generation;
-        // Join the section if there is still room for a helper.
-        if pool.wanted.fetch_sub(1, Ordering::AcqRel) as isize <= 0 {
-            pool.wanted.fetch_add(1, Ordering::AcqRel);
+        // Join the section if a place is still open. `wanted` never goes below 0, so only
+        // the caller's store opens places and its swap closes exactly the untaken ones.
+        if pool.wanted.fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| w.checked_sub(1)).is_err() {
             continue;
         }
         let job = *lock(&pool.job);
@@ -158,10 +158,8 @@ pub fn for_parts(parts: usize, f: impl Fn(usize) + Sync) {
     take_parts(shared, job, parts);
     IN_PART.with(|p| p.set(false));
     // Places no helper took before the parts ran out are closed, and count as finished.
-    let untaken = shared.wanted.swap(0, Ordering::AcqRel) as isize;
-    if untaken > 0 {
-        shared.busy.fetch_sub(untaken as usize, Ordering::AcqRel);
-    }
+    let untaken = shared.wanted.swap(0, Ordering::AcqRel);
+    shared.busy.fetch_sub(untaken, Ordering::AcqRel);
     while shared.busy.load(Ordering::Acquire) != 0 {
         std::hint::spin_loop();
     }
@@ -217,7 +215,7 @@ impl<'a> Parts<'a> {
     /// No two live chunks of one `Parts` may overlap: each `i` is taken once, with one size.
     #[allow(clippy::mut_from_ref)] // disjoint chunks, as the contract says
     pub unsafe fn chunk(&self, i: usize, size: usize) -> &'a mut [f32] {
-        let start = (i * size).min(self.len);
+        let start = i.saturating_mul(size).min(self.len);
         std::slice::from_raw_parts_mut(self.ptr.add(start), size.min(self.len - start))
     }
 }
@@ -246,6 +244,31 @@ mod tests {
         });
         assert!(runs.iter().all(|r| r.load(Ordering::Relaxed) == 150));
         assert_eq!(join(|| 1, || "two"), (1, "two"));
+    }
+
+    /// No part is still running when its section returns, even when helpers arrive late
+    /// (parts of uneven length, sections back to back, several callers).
+    #[test]
+    fn sections_end_after_their_last_part() {
+        std::thread::scope(|s| {
+            for seed in 0..3u64 {
+                s.spawn(move || {
+                    // This caller's parts only.
+                    let in_flight = &AtomicUsize::new(0);
+                    for round in 0..300u64 {
+                        let pause = |part: u64| {
+                            in_flight.fetch_add(1, Ordering::SeqCst);
+                            let micros = (round * 7 + part * 13 + seed * 5) % 40;
+                            std::thread::sleep(std::time::Duration::from_micros(micros));
+                            in_flight.fetch_sub(1, Ordering::SeqCst);
+                        };
+                        join(|| pause(0), || pause(1));
+                        for_parts(3, |i| pause(i as u64 + 2));
+                        assert_eq!(in_flight.load(Ordering::SeqCst), 0, "a part outlived its section");
+                    }
+                });
+            }
+        });
     }
 
     /// A part that panics makes the section panic once the others are done, and the
