@@ -66,8 +66,11 @@ pub fn matmul(m: usize, n: usize, k: usize, a: Strided, b: Strided, out: &mut [f
         // SAFETY: `out` holds the m×n elements written (asserted above).
         return unsafe { whole.run(k, n) };
     }
-    // Split where there are more tiles, on a tile boundary so that no tile changes.
-    let (first, second) = if row_tiles >= col_tiles {
+    // Split on a tile boundary (so no tile changes), by rows when A has at least as many
+    // values as B (each half then packs all of B) and there are two row tiles, else by
+    // columns (each half then reads all of A).
+    let by_rows = row_tiles >= 2 && (m >= n || col_tiles < 2);
+    let (first, second) = if by_rows {
         let rows = row_tiles.div_ceil(2) * MR;
         let rest = Strided { data: &a.data[rows * a.rs..], ..a };
         (Part { m: rows, ..whole }, Part { m: m - rows, a: rest, c: Out(c.0.wrapping_add(rows * n)), ..whole })

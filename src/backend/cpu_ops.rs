@@ -108,10 +108,11 @@ pub fn max_nan(a: f32, b: f32) -> f32 {
     }
 }
 
-/// Products with fewer multiply-adds than this run on one thread: below it, waking the
-/// other cores costs more than it saves (the MLP's 1024×64×10 products took 60–160 µs
-/// split and 40–65 µs on one thread; its 1024×128×64 ones gain from two).
-const PARALLEL_MATMUL: usize = 1 << 22;
+/// Products with fewer multiply-adds than this run on one thread: below it, handing half
+/// to another core saves less than it costs (the MLP's 1024×64×10 products, 655k
+/// multiply-adds, take 35–40 µs split against 55–70 µs on one thread, its 64×64×128 ones
+/// the same either way).
+const PARALLEL_MATMUL: usize = 1 << 19;
 /// Products with fewer multiply-adds than this are summed by a plain loop: a GEMM call's
 /// setup costs more than the arithmetic of XOR's 4×2·2×4.
 const TINY_MATMUL: usize = 1 << 12;
@@ -511,7 +512,7 @@ pub fn dropout_mask(step: &[f32], p: f32, seed: u32, out: &mut [f32]) {
 /// Rows are copied in parts of this many, across cores when there is more than one part:
 /// the rows of a shuffled data set are scattered through memory, and two cores waiting on
 /// it get twice as many rows at a time.
-const GATHER_PART: usize = 128;
+const GATHER_PART: usize = 32;
 
 /// A batch gathered from a device-resident data set (see [`crate::op::Op::GatherRows`]):
 /// `fill(sample, row)` writes output row `r` from the sample it holds this step; rows past
