@@ -4,7 +4,11 @@
 //! backend (a hardware adapter) next to PyTorch on CUDA, eager and with its step captured
 //! in a CUDA graph (`benches/torch_gpu.py`). All measured in this run.
 //!
-//! cargo bench --bench mlp [-- --data DIR --epochs 1 --limit N --gpu-only]
+//! With `--peer 'COMMAND'`, another trainer runs after ours at each batch and its figure
+//! is printed beside ours with the ratio: `{batch}`, `{epochs}` and `{data}` in the
+//! command are filled in, and its output must hold `samples/s=N` or `N samples/s`.
+//!
+//! cargo bench --bench mlp [-- --data DIR --epochs 1 --limit N --gpu-only --peer 'COMMAND']
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -21,6 +25,7 @@ struct Options {
     data: PathBuf,
     epochs: usize,
     limit: Option<usize>,
+    peer: Option<String>,
 }
 
 fn options() -> Options {
@@ -30,6 +35,7 @@ fn options() -> Options {
         data: value("--data").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(DEBIAN_FASHION_MNIST)),
         epochs: value("--epochs").and_then(|v| v.parse().ok()).unwrap_or(1),
         limit: value("--limit").and_then(|v| v.parse().ok()),
+        peer: value("--peer"),
     }
 }
 
@@ -62,6 +68,30 @@ fn pytorch(device: &str, o: &Options, batch: usize) -> std::result::Result<(f64,
     match (rates.is_empty(), accuracy) {
         (false, Some(a)) => Ok((rates.len() as f64 / rates.iter().map(|r| 1.0 / r).sum::<f64>(), a)),
         _ => Err(format!("unexpected output: {}", lines.join("\n"))),
+    }
+}
+
+/// Runs the `--peer` command for `batch`: `(its name, samples per second)`.
+fn peer(command: &str, o: &Options, batch: usize) -> std::result::Result<(String, f64), String> {
+    let filled = command
+        .replace("{batch}", &batch.to_string())
+        .replace("{epochs}", &o.epochs.to_string())
+        .replace("{data}", &o.data.display().to_string());
+    let mut words = filled.split_whitespace();
+    let program = words.next().ok_or("an empty command")?;
+    let output = std::process::Command::new(program).args(words).output().map_err(|e| format!("{program}: {e}"))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let number = |w: &str| w.trim_matches(|c: char| !c.is_ascii_digit() && c != '.').parse::<f64>().ok();
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let rate = words.iter().enumerate().find_map(|(i, w)| match w.strip_prefix("samples/s=") {
+        Some(value) => number(value),
+        None if *w == "samples/s" && i > 0 => number(words[i - 1]),
+        None => None,
+    });
+    let name = std::path::Path::new(program).file_name().map_or(program.into(), |n| n.to_string_lossy().into_owned());
+    match rate {
+        Some(rate) if output.status.success() => Ok((name, rate)),
+        _ => Err(format!("{name} gave no samples/s ({})", output.status)),
     }
 }
 
@@ -137,6 +167,16 @@ fn main() {
         row(&format!("batch {batch:>4}: pytorch eager cpu"), &theirs);
         if let (Ok((a, _)), Ok((b, _))) = (&mine, &theirs) {
             println!("batch {batch:>4}: backprop / pytorch on the cpu = {:.2}", a / b);
+        }
+        match o.peer.as_deref().map(|command| peer(command, &o, batch)) {
+            Some(Ok((name, rate))) => {
+                println!("{:<52} {rate:>10.0} samples/s", format!("batch {batch:>4}: {name}"));
+                if let Ok((a, _)) = &mine {
+                    println!("batch {batch:>4}: backprop / {name} = {:.2}", a / rate);
+                }
+            }
+            Some(Err(why)) => println!("batch {batch:>4}: peer not measured ({why})"),
+            None => {}
         }
     }
     gpu_epochs(&o, &train, &test);
