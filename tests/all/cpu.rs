@@ -1,5 +1,6 @@
-//! The CPU backend as the reference: its products go through a GEMM that splits large
-//! ones across cores, and its results must not depend on how many threads it has.
+//! The CPU backend as the reference: its products, elementwise loops, sums and updates
+//! split across cores, and its results must not depend on how many threads it has
+//! (capped by the rayon pool the session runs in).
 
 use backprop::nn::{Init, Layer, Sequential};
 use backprop::{init, Device, Graph, Optimizer};
