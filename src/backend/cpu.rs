@@ -74,7 +74,9 @@ impl CpuSession {
             return;
         }
         match node.op {
-            Op::MatMul { trans_a, trans_b } => k::matmul(arg(0), shape(0), arg(1), shape(1), trans_a, trans_b, out),
+            Op::MatMul { trans_a, trans_b } => {
+                super::cpu_matmul::matmul(arg(0), shape(0), arg(1), shape(1), trans_a, trans_b, out)
+            }
             Op::Map(map, s) => {
                 let (b, sb) = if node.inputs.len() > 1 { (arg(1), shape(1)) } else { (&[0.0][..], Shape::SCALAR) };
                 map.with_cpu(MapInto { s, a: (arg(0), shape(0)), b: (b, sb), shape: node.shape, out })

@@ -1,296 +1,119 @@
-//! The CPU backend's matrix product on AVX-512 (chosen at run time where the CPU has it;
-//! `cpu_ops::matmul` falls back on the `gemm` crate elsewhere).
-//!
-//! A register tile of [`MR`] rows × [`NR`] columns of the output (24 of the 32 vector
-//! registers) is summed over a block of [`KC`] steps of k: each step loads two vectors of
-//! B and broadcasts one element of A per row. B is packed per block into panels of `NR`
-//! columns, each step's `NR` values side by side (zeros past the last column), so the
-//! tile reads it in order; A is read in place through its strides, whichever way it is
-//! transposed. The packing buffer is one per thread, grown once and reused.
-//!
-//! Each output element is summed in a fixed order whatever the thread count: within a
-//! block by one FMA chain from k = 0, then the blocks added to the output in order. Large
-//! products are split into two halves of output rows (or columns) run on two threads.
+//! The CPU backend's matrix product: a plain loop for tiny products, our AVX-512 kernel
+//! (`cpu_avx512`) where the CPU has it, the `gemm` crate elsewhere.
 
-use std::arch::x86_64::*;
-use std::cell::RefCell;
+use crate::shape::Shape;
 
-/// Output rows per register tile.
-const MR: usize = 12;
-/// Output columns per register tile: two vectors of 16 floats.
-const NR: usize = 32;
-/// Steps of k per block: a tile's A rows (12 KiB) and a B panel (32 KiB) stay near the core.
-const KC: usize = 256;
+/// Products with fewer multiply-adds than this run on one thread: below it, handing half
+/// to another core saves less than it costs (the MLP's 1024×64×10 products, 655k
+/// multiply-adds, take 35–40 µs split against 55–70 µs on one thread, its 64×64×128 ones
+/// the same either way).
+const PARALLEL_MATMUL: usize = 1 << 19;
+/// Products with fewer multiply-adds than this are summed by a plain loop: a GEMM call's
+/// setup costs more than the arithmetic of XOR's 4×2·2×4.
+const TINY_MATMUL: usize = 1 << 12;
 
-/// B with contiguous rows is read in place by products of at most this many rows...
-const DIRECT_ROWS: usize = 8 * MR;
-/// ... or of at most this many values of B (256 KiB).
-const DIRECT_VALUES: usize = 1 << 16;
-
-/// A matrix operand read through its strides: element `(i, p)` is `data[i·rs + p·cs]`.
-#[derive(Clone, Copy)]
-pub struct Strided<'a> {
-    /// The values.
-    pub data: &'a [f32],
-    /// Distance between rows.
-    pub rs: usize,
-    /// Distance between columns.
-    pub cs: usize,
-}
-
-/// Whether this CPU runs [`matmul`].
-pub fn available() -> bool {
-    is_x86_feature_detected!("avx512f")
-}
-
-/// A raw output pointer that may cross to the other thread: the two halves it is used
-/// for write disjoint elements.
-#[derive(Clone, Copy)]
-struct Out(*mut f32);
-// SAFETY: see the type's comment; each half writes only its own rows or columns.
-unsafe impl Send for Out {}
-unsafe impl Sync for Out {}
-
-/// `out (m×n, row-major) = A (m×k) · B (k×n)`, split across two threads when `parallel`
-/// and there are at least two tiles to split. The caller checks that the strides stay
-/// inside the slices and that [`available`] is true.
-pub fn matmul(m: usize, n: usize, k: usize, a: Strided, b: Strided, out: &mut [f32], parallel: bool) {
-    assert!(out.len() >= m * n && available(), "the output fits and the CPU has AVX-512");
-    if k == 0 {
-        return out[..m * n].fill(0.0);
-    }
-    let c = Out(out.as_mut_ptr());
-    let whole = Part { m, n, a, b, c };
-    let (row_tiles, col_tiles) = (m.div_ceil(MR), n.div_ceil(NR));
-    if !parallel || row_tiles.max(col_tiles) < 2 {
-        // SAFETY: `out` holds the m×n elements written (asserted above).
-        return unsafe { whole.run(k, n) };
-    }
-    // Split on a tile boundary (so no tile changes), by rows when A has at least as many
-    // values as B (each half then packs all of B) and there are two row tiles, else by
-    // columns (each half then reads all of A).
-    let by_rows = row_tiles >= 2 && (m >= n || col_tiles < 2);
-    let (first, second) = if by_rows {
-        let rows = row_tiles.div_ceil(2) * MR;
-        let rest = Strided { data: &a.data[rows * a.rs..], ..a };
-        (Part { m: rows, ..whole }, Part { m: m - rows, a: rest, c: Out(c.0.wrapping_add(rows * n)), ..whole })
-    } else {
-        let cols = col_tiles.div_ceil(2) * NR;
-        let rest = Strided { data: &b.data[cols * b.cs..], ..b };
-        (Part { n: cols, ..whole }, Part { n: n - cols, b: rest, c: Out(c.0.wrapping_add(cols)), ..whole })
-    };
-    // SAFETY: the halves write disjoint rows (or columns of each row) of `out`.
-    super::cpu_pool::join(|| unsafe { first.run(k, n) }, || unsafe { second.run(k, n) });
-}
-
-/// Rows `m` × columns `n` of the output at `c`, from the operands' matching rows of A
-/// and columns of B.
-#[derive(Clone, Copy)]
-struct Part<'a> {
-    m: usize,
-    n: usize,
-    a: Strided<'a>,
-    b: Strided<'a>,
-    c: Out,
-}
-
-impl Part<'_> {
-    /// # Safety
-    ///
-    /// As [`serial`], with output rows `ldc` apart.
-    unsafe fn run(self, k: usize, ldc: usize) {
-        serial(self.m, self.n, k, self.a, self.b, self.c, ldc)
-    }
-}
-
-thread_local! {
-    /// Each thread's packed block of B.
-    static PACKED: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
-}
-
-/// The product on this thread into `c` (row stride `ldc`): block by block of k, B packed,
-/// then every tile.
-///
-/// # Safety
-///
-/// `c` must be valid for writes of `m` rows of `n` elements `ldc` apart, and the CPU must
-/// have AVX-512F.
-unsafe fn serial(m: usize, n: usize, k: usize, a: Strided, b: Strided, c: Out, ldc: usize) {
-    PACKED.with(|packed| {
-        let mut packed = packed.borrow_mut();
-        let panels = n.div_ceil(NR);
-        // B with contiguous rows is read in place when few row tiles read it or it is
-        // small (a wide one read by many tiles is packed: its runs of NR values, 3 KiB
-        // apart in a 784-wide row, come faster from a packed panel); a transposed one is
-        // always packed.
-        let direct = b.cs == 1 && (m <= DIRECT_ROWS || k * n <= DIRECT_VALUES);
-        for p0 in (0..k).step_by(KC) {
-            let kc = KC.min(k - p0);
-            if !direct {
-                pack(&mut packed, b, p0, kc, n);
-            }
-            for j in 0..panels {
-                for i0 in (0..m).step_by(MR) {
-                    let rows = MR.min(m - i0);
-                    let (b_at, b_rs) = match direct {
-                        true => (b.data.as_ptr().add(p0 * b.rs + j * NR), b.rs),
-                        false => (packed.as_ptr().add(j * kc * NR), NR),
-                    };
-                    let tile = Tile {
-                        a: a.data.as_ptr().add(i0 * a.rs + p0 * a.cs),
-                        a_rs: a.rs,
-                        a_cs: a.cs,
-                        b: b_at,
-                        b_rs,
-                        kc,
-                        c: c.0.add(i0 * ldc + j * NR),
-                        ldc,
-                        cols: NR.min(n - j * NR),
-                        accumulate: p0 > 0,
-                    };
-                    run_tile(rows, &tile);
-                }
+/// `op(A)·op(B)` into `out`: on a CPU with AVX-512 through our own kernel
+/// (`cpu_avx512`, 1.5–2× the `gemm` crate's AVX2 kernel at the MLP's shapes), elsewhere
+/// through the `gemm` crate (the widest kernel the CPU has, chosen at run time). Either
+/// way a transposed operand is read through its strides (no copy of the operands), and
+/// large products split their output across cores. Each output element is one thread's
+/// sum over k in a fixed blocking, so results do not depend on the thread count
+/// (`tests/all/cpu.rs` checks).
+pub fn matmul(a: &[f32], sa: Shape, b: &[f32], sb: Shape, trans_a: bool, trans_b: bool, out: &mut [f32]) {
+    let (m, k) = if trans_a { (sa.cols, sa.rows) } else { (sa.rows, sa.cols) };
+    let n = if trans_b { sb.rows } else { sb.cols };
+    assert!(a.len() >= sa.len() && b.len() >= sb.len() && out.len() >= m * n, "matmul operands fit their shapes");
+    // Element (i, p) of op(A) is at i·rs + p·cs.
+    let (a_rs, a_cs) = if trans_a { (1, sa.cols) } else { (sa.cols, 1) };
+    let (b_rs, b_cs) = if trans_b { (1, sb.cols) } else { (sb.cols, 1) };
+    if m * n * k < TINY_MATMUL {
+        for i in 0..m {
+            for j in 0..n {
+                let dot = (0..k).fold(0.0f32, |acc, p| acc + a[i * a_rs + p * a_cs] * b[p * b_rs + j * b_cs]);
+                out[i * n + j] = dot;
             }
         }
-    });
-}
-
-/// Packs rows `p0..p0 + kc` of B into `panels` of `NR` columns: `kc` runs of `NR` values,
-/// zeros past column `n`.
-fn pack(packed: &mut Vec<f32>, b: Strided, p0: usize, kc: usize, n: usize) {
-    let panels = n.div_ceil(NR);
-    packed.clear();
-    packed.resize(panels * kc * NR, 0.0);
-    for (j, panel) in packed.chunks_mut(kc * NR).enumerate() {
-        let cols = NR.min(n - j * NR);
-        if b.rs == 1 {
-            // Transposed: each column of the panel is a contiguous run of B's storage.
-            for jj in 0..cols {
-                let column = &b.data[(j * NR + jj) * b.cs + p0..][..kc];
-                column.iter().enumerate().for_each(|(kk, &v)| panel[kk * NR + jj] = v);
-            }
-            continue;
-        }
-        for (kk, run) in panel.chunks_mut(NR).enumerate() {
-            let first = (p0 + kk) * b.rs + j * NR * b.cs;
-            if b.cs == 1 {
-                run[..cols].copy_from_slice(&b.data[first..first + cols]);
-            } else {
-                run[..cols].iter_mut().enumerate().for_each(|(jj, v)| *v = b.data[first + jj * b.cs]);
-            }
-        }
+        return;
     }
-}
-
-/// One register tile's operands.
-struct Tile {
-    a: *const f32,
-    a_rs: usize,
-    a_cs: usize,
-    b: *const f32,
-    b_rs: usize,
-    kc: usize,
-    c: *mut f32,
-    ldc: usize,
-    cols: usize,
-    accumulate: bool,
-}
-
-/// Runs the tile kernel compiled for `rows` rows.
-///
-/// # Safety
-///
-/// As [`tile`].
-unsafe fn run_tile(rows: usize, t: &Tile) {
-    match rows {
-        12 => tile::<12>(t),
-        11 => tile::<11>(t),
-        10 => tile::<10>(t),
-        9 => tile::<9>(t),
-        8 => tile::<8>(t),
-        7 => tile::<7>(t),
-        6 => tile::<6>(t),
-        5 => tile::<5>(t),
-        4 => tile::<4>(t),
-        3 => tile::<3>(t),
-        2 => tile::<2>(t),
-        _ => tile::<1>(t),
+    #[cfg(target_arch = "x86_64")]
+    if super::cpu_avx512::available() {
+        use super::cpu_avx512::Strided;
+        let (a, b) = (Strided { data: a, rs: a_rs, cs: a_cs }, Strided { data: b, rs: b_rs, cs: b_cs });
+        return super::cpu_avx512::matmul(m, n, k, a, b, out, m * n * k >= PARALLEL_MATMUL);
     }
+    portable(m, n, k, (a, a_rs, a_cs), (b, b_rs, b_cs), out)
 }
 
-/// `R` rows × `t.cols` columns of the output: the sum over the block's `kc` steps, added
-/// to what the output holds when `t.accumulate`.
-///
-/// # Safety
-///
-/// `t.a` must reach `R` rows and `kc` columns through its strides, `t.b` a packed panel of
-/// `kc · NR` values, `t.c` `R` rows of `t.cols` writable values `ldc` apart; AVX-512F.
-#[target_feature(enable = "avx512f")]
-unsafe fn tile<const R: usize>(t: &Tile) {
-    let lanes = |cols: usize| if cols >= 16 { 0xFFFF } else { ((1u32 << cols) - 1) as u16 };
-    let (mask0, mask1) = (lanes(t.cols), lanes(t.cols.saturating_sub(16)));
-    let mut low = [_mm512_setzero_ps(); R];
-    let mut high = [_mm512_setzero_ps(); R];
-    for kk in 0..t.kc {
-        let b = t.b.wrapping_add(kk * t.b_rs);
-        let b0 = _mm512_maskz_loadu_ps(mask0, b);
-        let b1 = _mm512_maskz_loadu_ps(mask1, b.wrapping_add(16));
-        let a = t.a.add(kk * t.a_cs);
-        for r in 0..R {
-            let v = _mm512_set1_ps(*a.add(r * t.a_rs));
-            low[r] = _mm512_fmadd_ps(v, b0, low[r]);
-            high[r] = _mm512_fmadd_ps(v, b1, high[r]);
-        }
-    }
-    for r in 0..R {
-        let c = t.c.add(r * t.ldc);
-        let (mut v0, mut v1) = (low[r], high[r]);
-        if t.accumulate {
-            v0 = _mm512_add_ps(_mm512_maskz_loadu_ps(mask0, c), v0);
-            v1 = _mm512_add_ps(_mm512_maskz_loadu_ps(mask1, c.wrapping_add(16)), v1);
-        }
-        // Masked lanes are neither read nor written, so a pointer past the last column
-        // (wrapping_add) is never dereferenced.
-        _mm512_mask_storeu_ps(c, mask0, v0);
-        _mm512_mask_storeu_ps(c.wrapping_add(16), mask1, v1);
+/// An operand for [`portable`]: its values and the distances between rows and columns.
+type Operand<'a> = (&'a [f32], usize, usize);
+
+/// The product through the `gemm` crate (for CPUs without AVX-512).
+fn portable(m: usize, n: usize, k: usize, a: Operand, b: Operand, out: &mut [f32]) {
+    let ((a, a_rs, a_cs), (b, b_rs, b_cs)) = (a, b);
+    let parallelism = if m * n * k >= PARALLEL_MATMUL { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
+    // SAFETY: the pointers come from slices that hold the m×k, k×n and m×n elements the
+    // strides reach (asserted by `matmul`, its only caller), `out` does not alias the operands (it is borrowed
+    // mutably), and with read_dst = false gemm writes every output element once.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            out.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            a.as_ptr(),
+            a_cs as isize,
+            a_rs as isize,
+            b.as_ptr(),
+            b_cs as isize,
+            b_rs as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{available, matmul, Strided, KC, MR, NR};
+    use super::{matmul, portable};
+    use crate::shape::Shape;
 
-    /// Values in [−1, 1) from a counter (no two neighbours alike).
     fn values(len: usize, seed: usize) -> Vec<f32> {
         (0..len).map(|i| ((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.5 - 1.0).collect()
     }
 
-    /// Shapes off every tile and block boundary, and on them, with each operand stored
-    /// either way: against an f64 sum, and split across threads equal to unsplit, bit for bit.
+    /// The dispatching product (whichever kernel this CPU gets) and the `gemm` crate's
+    /// path (the one CPUs without AVX-512 get) against an f64 sum, each operand either way,
+    /// tiny, small and split across cores.
     #[test]
-    fn products_match_a_plain_sum_at_odd_shapes() {
-        if !available() {
-            eprintln!("SKIPPED: this CPU has no AVX-512F");
-            return;
-        }
-        let shapes =
-            [(1, 1, 1), (MR + 1, NR + 1, KC + 1), (2 * MR, 2 * NR, 2 * KC), (37, 5, 300), (3, 70, 9), (130, 17, 0)];
-        for (m, n, k) in shapes {
+    fn both_paths_match_a_plain_sum() {
+        for (m, n, k) in [(2, 3, 4), (17, 9, 33), (130, 70, 300), (3, 1, 1)] {
             for (trans_a, trans_b) in [(false, false), (true, false), (false, true), (true, true)] {
                 let (a, b) = (values(m * k, 1), values(k * n, 2));
-                let a = if trans_a { Strided { data: &a, rs: 1, cs: m } } else { Strided { data: &a, rs: k, cs: 1 } };
-                let b = if trans_b { Strided { data: &b, rs: 1, cs: k } } else { Strided { data: &b, rs: n, cs: 1 } };
-                let (mut serial, mut split) = (vec![f32::NAN; m * n], vec![f32::NAN; m * n]);
-                matmul(m, n, k, a, b, &mut serial, false);
-                matmul(m, n, k, a, b, &mut split, true);
-                assert_eq!(serial, split, "{m}×{n}×{k} split across threads");
+                let sa = if trans_a { Shape::new(k, m) } else { Shape::new(m, k) };
+                let sb = if trans_b { Shape::new(n, k) } else { Shape::new(k, n) };
+                let (a_rs, a_cs) = if trans_a { (1, m) } else { (k, 1) };
+                let (b_rs, b_cs) = if trans_b { (1, k) } else { (n, 1) };
+                let (mut dispatched, mut crate_path) = (vec![f32::NAN; m * n], vec![f32::NAN; m * n]);
+                matmul(&a, sa, &b, sb, trans_a, trans_b, &mut dispatched);
+                portable(m, n, k, (&a, a_rs, a_cs), (&b, b_rs, b_cs), &mut crate_path);
                 for i in 0..m {
                     for j in 0..n {
-                        let exact: f64 = (0..k)
-                            .map(|p| a.data[i * a.rs + p * a.cs] as f64 * b.data[p * b.rs + j * b.cs] as f64)
-                            .sum();
-                        let error = (serial[i * n + j] as f64 - exact).abs();
-                        assert!(error <= 1e-5 * k.max(1) as f64, "{m}×{n}×{k} ({trans_a}, {trans_b}) at ({i}, {j})");
+                        let exact: f64 =
+                            (0..k).map(|p| a[i * a_rs + p * a_cs] as f64 * b[p * b_rs + j * b_cs] as f64).sum();
+                        for (path, got) in [("dispatched", &dispatched), ("gemm crate", &crate_path)] {
+                            let error = (got[i * n + j] as f64 - exact).abs();
+                            assert!(
+                                error <= 1e-5 * k as f64,
+                                "{path} {m}×{n}×{k} ({trans_a}, {trans_b}) at ({i}, {j})"
+                            );
+                        }
                     }
                 }
             }

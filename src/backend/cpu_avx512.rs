@@ -1,0 +1,305 @@
+//! The CPU backend's matrix product on AVX-512 (chosen at run time where the CPU has it;
+//! `cpu_matmul::matmul` falls back on the `gemm` crate elsewhere).
+//!
+//! A register tile of [`MR`] rows × [`NR`] columns of the output (24 of the 32 vector
+//! registers) is summed over a block of [`KC`] steps of k: each step loads two vectors of
+//! B and broadcasts one element of A per row. B is packed per block into panels of `NR`
+//! columns, each step's `NR` values side by side (zeros past the last column), so the
+//! tile reads it in order; A is read in place through its strides, whichever way it is
+//! transposed. The packing buffer is one per thread, grown once and reused.
+//!
+//! Each output element is summed in a fixed order whatever the thread count: within a
+//! block by one FMA chain from k = 0, then the blocks added to the output in order. Large
+//! products are split into two halves of output rows (or columns) run on two threads.
+
+use std::arch::x86_64::*;
+use std::sync::Mutex;
+
+/// Output rows per register tile.
+const MR: usize = 12;
+/// Output columns per register tile: two vectors of 16 floats.
+const NR: usize = 32;
+/// Steps of k per block: a tile's A rows (12 KiB) and a B panel (32 KiB) stay near the core.
+const KC: usize = 256;
+
+/// B with contiguous rows is read in place by products of at most this many rows...
+const DIRECT_ROWS: usize = 8 * MR;
+/// ... or of at most this many values of B (256 KiB).
+const DIRECT_VALUES: usize = 1 << 16;
+
+/// A matrix operand read through its strides: element `(i, p)` is `data[i·rs + p·cs]`.
+#[derive(Clone, Copy)]
+pub struct Strided<'a> {
+    /// The values.
+    pub data: &'a [f32],
+    /// Distance between rows.
+    pub rs: usize,
+    /// Distance between columns.
+    pub cs: usize,
+}
+
+/// Whether this CPU runs [`matmul`].
+pub fn available() -> bool {
+    is_x86_feature_detected!("avx512f")
+}
+
+/// A raw output pointer that may cross to the other thread: the two halves it is used
+/// for write disjoint elements.
+#[derive(Clone, Copy)]
+struct Out(*mut f32);
+// SAFETY: see the type's comment; each half writes only its own rows or columns.
+unsafe impl Send for Out {}
+unsafe impl Sync for Out {}
+
+/// `out (m×n, row-major) = A (m×k) · B (k×n)`, split across two threads when `parallel`
+/// and there are at least two tiles to split. The caller checks that the strides stay
+/// inside the slices and that [`available`] is true.
+pub fn matmul(m: usize, n: usize, k: usize, a: Strided, b: Strided, out: &mut [f32], parallel: bool) {
+    assert!(out.len() >= m * n && available(), "the output fits and the CPU has AVX-512");
+    if k == 0 {
+        return out[..m * n].fill(0.0);
+    }
+    let c = Out(out.as_mut_ptr());
+    let whole = Part { m, n, a, b, c };
+    let (row_tiles, col_tiles) = (m.div_ceil(MR), n.div_ceil(NR));
+    if !parallel || row_tiles.max(col_tiles) < 2 {
+        // SAFETY: `out` holds the m×n elements written (asserted above).
+        return unsafe { whole.run(k, n, 0) };
+    }
+    // Split on a tile boundary (so no tile changes), by rows when A has at least as many
+    // values as B (each half then packs all of B) and there are two row tiles, else by
+    // columns (each half then reads all of A).
+    let by_rows = row_tiles >= 2 && (m >= n || col_tiles < 2);
+    let (first, second) = if by_rows {
+        let rows = row_tiles.div_ceil(2) * MR;
+        let rest = Strided { data: &a.data[rows * a.rs..], ..a };
+        (Part { m: rows, ..whole }, Part { m: m - rows, a: rest, c: Out(c.0.wrapping_add(rows * n)), ..whole })
+    } else {
+        let cols = col_tiles.div_ceil(2) * NR;
+        let rest = Strided { data: &b.data[cols * b.cs..], ..b };
+        (Part { n: cols, ..whole }, Part { n: n - cols, b: rest, c: Out(c.0.wrapping_add(cols)), ..whole })
+    };
+    // SAFETY: the halves write disjoint rows (or columns of each row) of `out`.
+    super::cpu_pool::join(|| unsafe { first.run(k, n, 0) }, || unsafe { second.run(k, n, 1) });
+}
+
+/// Rows `m` × columns `n` of the output at `c`, from the operands' matching rows of A
+/// and columns of B.
+#[derive(Clone, Copy)]
+struct Part<'a> {
+    m: usize,
+    n: usize,
+    a: Strided<'a>,
+    b: Strided<'a>,
+    c: Out,
+}
+
+impl Part<'_> {
+    /// # Safety
+    ///
+    /// As [`serial`], with output rows `ldc` apart, packing into buffer `half`.
+    unsafe fn run(self, k: usize, ldc: usize, half: usize) {
+        let mut own = Vec::new();
+        // Each half has its buffer, whichever thread runs it, so the buffers grow on the
+        // first product of each shape and never again; a product on another thread at the
+        // same moment packs into a buffer of its own.
+        let mut buffer = PACKED[half].try_lock();
+        let packed = match buffer.as_deref_mut() {
+            Ok(packed) => packed,
+            Err(_) => &mut own,
+        };
+        serial(self.m, self.n, k, self.a, self.b, self.c, ldc, packed)
+    }
+}
+
+/// The packing buffers of a product's first and second half (a whole product uses the
+/// first).
+static PACKED: [Mutex<Vec<f32>>; 2] = [Mutex::new(Vec::new()), Mutex::new(Vec::new())];
+
+/// The product on this thread into `c` (row stride `ldc`): block by block of k, B packed
+/// into `packed` (or read in place), then every tile.
+///
+/// # Safety
+///
+/// `c` must be valid for writes of `m` rows of `n` elements `ldc` apart, and the CPU must
+/// have AVX-512F.
+#[allow(clippy::too_many_arguments)] // the sizes, the operands, the output and its stride, the buffer
+unsafe fn serial(m: usize, n: usize, k: usize, a: Strided, b: Strided, c: Out, ldc: usize, packed: &mut Vec<f32>) {
+    let panels = n.div_ceil(NR);
+    // B with contiguous rows is read in place when few row tiles read it or it is
+    // small (a wide one read by many tiles is packed: its runs of NR values, 3 KiB
+    // apart in a 784-wide row, come faster from a packed panel); a transposed one is
+    // always packed.
+    let direct = b.cs == 1 && (m <= DIRECT_ROWS || k * n <= DIRECT_VALUES);
+    for p0 in (0..k).step_by(KC) {
+        let kc = KC.min(k - p0);
+        if !direct {
+            pack(packed, b, p0, kc, n);
+        }
+        for j in 0..panels {
+            for i0 in (0..m).step_by(MR) {
+                let rows = MR.min(m - i0);
+                let (b_at, b_rs) = match direct {
+                    true => (b.data.as_ptr().add(p0 * b.rs + j * NR), b.rs),
+                    false => (packed.as_ptr().add(j * kc * NR), NR),
+                };
+                let tile = Tile {
+                    a: a.data.as_ptr().add(i0 * a.rs + p0 * a.cs),
+                    a_rs: a.rs,
+                    a_cs: a.cs,
+                    b: b_at,
+                    b_rs,
+                    kc,
+                    c: c.0.add(i0 * ldc + j * NR),
+                    ldc,
+                    cols: NR.min(n - j * NR),
+                    accumulate: p0 > 0,
+                };
+                run_tile(rows, &tile);
+            }
+        }
+    }
+}
+
+/// Packs rows `p0..p0 + kc` of B into `panels` of `NR` columns: `kc` runs of `NR` values,
+/// zeros past column `n`.
+fn pack(packed: &mut Vec<f32>, b: Strided, p0: usize, kc: usize, n: usize) {
+    let panels = n.div_ceil(NR);
+    packed.clear();
+    packed.resize(panels * kc * NR, 0.0);
+    for (j, panel) in packed.chunks_mut(kc * NR).enumerate() {
+        let cols = NR.min(n - j * NR);
+        if b.rs == 1 {
+            // Transposed: each column of the panel is a contiguous run of B's storage.
+            for jj in 0..cols {
+                let column = &b.data[(j * NR + jj) * b.cs + p0..][..kc];
+                column.iter().enumerate().for_each(|(kk, &v)| panel[kk * NR + jj] = v);
+            }
+            continue;
+        }
+        for (kk, run) in panel.chunks_mut(NR).enumerate() {
+            let first = (p0 + kk) * b.rs + j * NR * b.cs;
+            if b.cs == 1 {
+                run[..cols].copy_from_slice(&b.data[first..first + cols]);
+            } else {
+                run[..cols].iter_mut().enumerate().for_each(|(jj, v)| *v = b.data[first + jj * b.cs]);
+            }
+        }
+    }
+}
+
+/// One register tile's operands.
+struct Tile {
+    a: *const f32,
+    a_rs: usize,
+    a_cs: usize,
+    b: *const f32,
+    b_rs: usize,
+    kc: usize,
+    c: *mut f32,
+    ldc: usize,
+    cols: usize,
+    accumulate: bool,
+}
+
+/// Runs the tile kernel compiled for `rows` rows.
+///
+/// # Safety
+///
+/// As [`tile`].
+unsafe fn run_tile(rows: usize, t: &Tile) {
+    match rows {
+        12 => tile::<12>(t),
+        11 => tile::<11>(t),
+        10 => tile::<10>(t),
+        9 => tile::<9>(t),
+        8 => tile::<8>(t),
+        7 => tile::<7>(t),
+        6 => tile::<6>(t),
+        5 => tile::<5>(t),
+        4 => tile::<4>(t),
+        3 => tile::<3>(t),
+        2 => tile::<2>(t),
+        _ => tile::<1>(t),
+    }
+}
+
+/// `R` rows × `t.cols` columns of the output: the sum over the block's `kc` steps, added
+/// to what the output holds when `t.accumulate`.
+///
+/// # Safety
+///
+/// `t.a` must reach `R` rows and `kc` columns through its strides, `t.b` a packed panel of
+/// `kc · NR` values, `t.c` `R` rows of `t.cols` writable values `ldc` apart; AVX-512F.
+#[target_feature(enable = "avx512f")]
+unsafe fn tile<const R: usize>(t: &Tile) {
+    let lanes = |cols: usize| if cols >= 16 { 0xFFFF } else { ((1u32 << cols) - 1) as u16 };
+    let (mask0, mask1) = (lanes(t.cols), lanes(t.cols.saturating_sub(16)));
+    let mut low = [_mm512_setzero_ps(); R];
+    let mut high = [_mm512_setzero_ps(); R];
+    for kk in 0..t.kc {
+        let b = t.b.wrapping_add(kk * t.b_rs);
+        let b0 = _mm512_maskz_loadu_ps(mask0, b);
+        let b1 = _mm512_maskz_loadu_ps(mask1, b.wrapping_add(16));
+        let a = t.a.add(kk * t.a_cs);
+        for r in 0..R {
+            let v = _mm512_set1_ps(*a.add(r * t.a_rs));
+            low[r] = _mm512_fmadd_ps(v, b0, low[r]);
+            high[r] = _mm512_fmadd_ps(v, b1, high[r]);
+        }
+    }
+    for r in 0..R {
+        let c = t.c.add(r * t.ldc);
+        let (mut v0, mut v1) = (low[r], high[r]);
+        if t.accumulate {
+            v0 = _mm512_add_ps(_mm512_maskz_loadu_ps(mask0, c), v0);
+            v1 = _mm512_add_ps(_mm512_maskz_loadu_ps(mask1, c.wrapping_add(16)), v1);
+        }
+        // Masked lanes are neither read nor written, so a pointer past the last column
+        // (wrapping_add) is never dereferenced.
+        _mm512_mask_storeu_ps(c, mask0, v0);
+        _mm512_mask_storeu_ps(c.wrapping_add(16), mask1, v1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{available, matmul, Strided, KC, MR, NR};
+
+    /// Values in [−1, 1) from a counter (no two neighbours alike).
+    fn values(len: usize, seed: usize) -> Vec<f32> {
+        (0..len).map(|i| ((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.5 - 1.0).collect()
+    }
+
+    /// Shapes off every tile and block boundary, and on them, with each operand stored
+    /// either way: against an f64 sum, and split across threads equal to unsplit, bit for bit.
+    #[test]
+    fn products_match_a_plain_sum_at_odd_shapes() {
+        if !available() {
+            eprintln!("SKIPPED: this CPU has no AVX-512F");
+            return;
+        }
+        let shapes =
+            [(1, 1, 1), (MR + 1, NR + 1, KC + 1), (2 * MR, 2 * NR, 2 * KC), (37, 5, 300), (3, 70, 9), (130, 17, 0)];
+        for (m, n, k) in shapes {
+            for (trans_a, trans_b) in [(false, false), (true, false), (false, true), (true, true)] {
+                let (a, b) = (values(m * k, 1), values(k * n, 2));
+                let a = if trans_a { Strided { data: &a, rs: 1, cs: m } } else { Strided { data: &a, rs: k, cs: 1 } };
+                let b = if trans_b { Strided { data: &b, rs: 1, cs: k } } else { Strided { data: &b, rs: n, cs: 1 } };
+                let (mut serial, mut split) = (vec![f32::NAN; m * n], vec![f32::NAN; m * n]);
+                matmul(m, n, k, a, b, &mut serial, false);
+                matmul(m, n, k, a, b, &mut split, true);
+                assert_eq!(serial, split, "{m}×{n}×{k} split across threads");
+                for i in 0..m {
+                    for j in 0..n {
+                        let exact: f64 = (0..k)
+                            .map(|p| a.data[i * a.rs + p * a.cs] as f64 * b.data[p * b.rs + j * b.cs] as f64)
+                            .sum();
+                        let error = (serial[i * n + j] as f64 - exact).abs();
+                        assert!(error <= 1e-5 * k.max(1) as f64, "{m}×{n}×{k} ({trans_a}, {trans_b}) at ({i}, {j})");
+                    }
+                }
+            }
+        }
+    }
+}
