@@ -6,7 +6,8 @@
 //!
 //! With `--peer 'COMMAND'`, another trainer runs after ours at each batch and its figure
 //! is printed beside ours with the ratio: `{batch}`, `{epochs}` and `{data}` in the
-//! command are filled in, and its output must hold `samples/s=N` or `N samples/s`.
+//! command are filled in, it runs through `sh -c`, and its output must hold `samples/s=N`
+//! or `N samples/s`.
 //!
 //! cargo bench --bench mlp [-- --data DIR --epochs 1 --limit N --gpu-only --peer 'COMMAND']
 
@@ -77,9 +78,8 @@ fn peer(command: &str, o: &Options, batch: usize) -> std::result::Result<(String
         .replace("{batch}", &batch.to_string())
         .replace("{epochs}", &o.epochs.to_string())
         .replace("{data}", &o.data.display().to_string());
-    let mut words = filled.split_whitespace();
-    let program = words.next().ok_or("an empty command")?;
-    let output = std::process::Command::new(program).args(words).output().map_err(|e| format!("{program}: {e}"))?;
+    let program = filled.split_whitespace().next().ok_or("an empty command")?;
+    let output = std::process::Command::new("sh").args(["-c", &filled]).output().map_err(|e| format!("sh: {e}"))?;
     let text = String::from_utf8_lossy(&output.stdout);
     let number = |w: &str| w.trim_matches(|c: char| !c.is_ascii_digit() && c != '.').parse::<f64>().ok();
     let words: Vec<&str> = text.split_whitespace().collect();

@@ -241,7 +241,8 @@ impl Map {
     /// Runs `body` with this op's CPU function ([`MapDef::cpu`]): the ops training spends
     /// its elementwise time in as their own function items, which the loop inlines; the
     /// rest through the pointer (`tests::inlined_ops_are_their_definitions` checks that
-    /// each arm names the function its definition does).
+    /// each arm computes what its definition does, bit for bit, on 81 pairs of awkward
+    /// operands).
     pub(crate) fn with_cpu(self, body: impl ElementLoop) {
         match self {
             Map::Add => body.run(add),

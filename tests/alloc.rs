@@ -57,7 +57,7 @@ fn cpu_training_steps_allocate_nothing() {
     batches.upload(session.as_mut(), &data).unwrap();
     let order: Vec<usize> = (0..samples).rev().collect();
     batches.start_epoch(session.as_mut(), &order).unwrap();
-    // The first steps start the helper threads and grow each thread's packing buffer.
+    // The first steps start the helper threads and grow the packing buffers.
     session.run_steps(2).unwrap();
     let before = ALLOCATIONS.load(Ordering::Relaxed);
     session.run_steps(6).unwrap();

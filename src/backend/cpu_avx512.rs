@@ -6,7 +6,8 @@
 //! B and broadcasts one element of A per row. B is packed per block into panels of `NR`
 //! columns, each step's `NR` values side by side (zeros past the last column), so the
 //! tile reads it in order; A is read in place through its strides, whichever way it is
-//! transposed. The packing buffer is one per thread, grown once and reused.
+//! transposed. There is one packing buffer per half of a split product, grown by the first
+//! product of each shape and reused.
 //!
 //! Each output element is summed in a fixed order whatever the thread count: within a
 //! block by one FMA chain from k = 0, then the blocks added to the output in order. Large
@@ -139,9 +140,10 @@ unsafe fn serial(m: usize, n: usize, k: usize, a: Strided, b: Strided, c: Out, l
         for j in 0..panels {
             for i0 in (0..m).step_by(MR) {
                 let rows = MR.min(m - i0);
-                let (b_at, b_rs) = match direct {
-                    true => (b.data.as_ptr().add(p0 * b.rs + j * NR), b.rs),
-                    false => (packed.as_ptr().add(j * kc * NR), NR),
+                let (b_at, b_rs) = if direct {
+                    (b.data.as_ptr().add(p0 * b.rs + j * NR), b.rs)
+                } else {
+                    (packed.as_ptr().add(j * kc * NR), NR)
                 };
                 let tile = Tile {
                     a: a.data.as_ptr().add(i0 * a.rs + p0 * a.cs),
@@ -229,8 +231,8 @@ unsafe fn run_tile(rows: usize, t: &Tile) {
 ///
 /// # Safety
 ///
-/// `t.a` must reach `R` rows and `kc` columns through its strides, `t.b` a packed panel of
-/// `kc · NR` values, `t.c` `R` rows of `t.cols` writable values `ldc` apart; AVX-512F.
+/// `t.a` must reach `R` rows and `kc` columns through its strides, `t.b` `kc` rows `b_rs`
+/// apart of `t.cols` readable values (a packed panel, or B in place), `t.c` `R` rows of `t.cols` writable values `ldc` apart; AVX-512F.
 #[target_feature(enable = "avx512f")]
 unsafe fn tile<const R: usize>(t: &Tile) {
     let lanes = |cols: usize| if cols >= 16 { 0xFFFF } else { ((1u32 << cols) - 1) as u16 };

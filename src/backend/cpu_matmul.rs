@@ -52,7 +52,7 @@ fn portable(m: usize, n: usize, k: usize, a: Operand, b: Operand, out: &mut [f32
     let ((a, a_rs, a_cs), (b, b_rs, b_cs)) = (a, b);
     let parallelism = if m * n * k >= PARALLEL_MATMUL { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
     // SAFETY: the pointers come from slices that hold the m×k, k×n and m×n elements the
-    // strides reach (asserted by `matmul`, its only caller), `out` does not alias the operands (it is borrowed
+    // strides reach (asserted by `matmul`, or by the test that calls this directly), `out` does not alias the operands (it is borrowed
     // mutably), and with read_dst = false gemm writes every output element once.
     unsafe {
         gemm::gemm(

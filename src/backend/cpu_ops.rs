@@ -204,35 +204,30 @@ fn softmax_row(z: &[f32], t: &[f32], grad: Option<(&mut [f32], f64)>) -> f64 {
 /// the row count, so the loss's bits do not depend on the thread count.
 const XENT_PART: usize = 256;
 
-/// `Σ` over the rows of [`softmax_row`]'s loss, with the gradient into `grad` when given.
-fn softmax_rows(z: &[f32], t: &[f32], k: usize, grad: Option<(&mut [f32], f64)>) -> f64 {
+/// `Σ` over the rows of [`softmax_row`]'s loss, with the gradient (times `scale`) into
+/// `grad` when given.
+fn softmax_rows(z: &[f32], t: &[f32], k: usize, grad: Option<&mut [f32]>, scale: f64) -> f64 {
     let rows = z.len() / k;
     if rows <= XENT_PART {
-        return match grad {
-            Some((grad, scale)) => {
-                let rows = z.chunks(k).zip(t.chunks(k)).zip(grad.chunks_mut(k));
-                rows.map(|((z, t), g)| softmax_row(z, t, Some((g, scale)))).sum()
-            }
-            None => z.chunks(k).zip(t.chunks(k)).map(|(z, t)| softmax_row(z, t, None)).sum(),
-        };
+        let mut grads = grad.map(|g| g.chunks_mut(k));
+        let mut next_grad = || grads.as_mut().and_then(Iterator::next).map(|g| (g, scale));
+        return z.chunks(k).zip(t.chunks(k)).map(|(z, t)| softmax_row(z, t, next_grad())).sum();
     }
     let split = rows.div_ceil(XENT_PART).div_ceil(2) * XENT_PART * k;
     let ((z0, z1), (t0, t1)) = (z.split_at(split), t.split_at(split));
-    let (first, second) = match grad {
-        Some((grad, scale)) => {
-            let (g0, g1) = grad.split_at_mut(split);
-            join(|| softmax_rows(z0, t0, k, Some((g0, scale))), || softmax_rows(z1, t1, k, Some((g1, scale))))
-        }
-        None => join(|| softmax_rows(z0, t0, k, None), || softmax_rows(z1, t1, k, None)),
+    let (g0, g1) = match grad.map(|g| g.split_at_mut(split)) {
+        Some((g0, g1)) => (Some(g0), Some(g1)),
+        None => (None, None),
     };
+    let (first, second) = join(|| softmax_rows(z0, t0, k, g0, scale), || softmax_rows(z1, t1, k, g1, scale));
     first + second
 }
 
 /// `mean over counted rows of −Σ t · log softmax(z)`.
 pub fn softmax_cross_entropy(logits: &[f32], targets: &[f32], shape: Shape) -> f32 {
     let k = shape.cols;
-    let total = softmax_rows(&logits[..shape.len()], &targets[..shape.len()], k, None);
-    (total / counted_rows(targets, k)) as f32
+    let (logits, targets) = (&logits[..shape.len()], &targets[..shape.len()]);
+    (softmax_rows(logits, targets, k, None, 0.0) / counted_rows(targets, k)) as f32
 }
 
 /// `dy · (softmax(z) · Σt − t) / counted rows`, row by row, into `out`.
@@ -246,8 +241,7 @@ pub fn softmax_cross_entropy_grad(logits: &[f32], targets: &[f32], dy: f32, shap
 pub fn softmax_cross_entropy_with_grad(logits: &[f32], targets: &[f32], dy: f32, shape: Shape, out: &mut [f32]) -> f32 {
     let (k, len) = (shape.cols, shape.len());
     let counted = counted_rows(&targets[..len], k);
-    let grad = (&mut out[..len], dy as f64 / counted);
-    let total = softmax_rows(&logits[..len], &targets[..len], k, Some(grad));
+    let total = softmax_rows(&logits[..len], &targets[..len], k, Some(&mut out[..len]), dy as f64 / counted);
     (total / counted) as f32
 }
 
@@ -454,7 +448,7 @@ pub fn gather(order: &[f32], step: &[f32], shape: Shape, out: &mut [f32], fill: 
     let count = (step[0] as u32).wrapping_add((step[1] as u32).wrapping_mul(65_536));
     let steps = order.len().div_ceil(shape.rows) as u32;
     let first = (count.wrapping_add(steps - 1) % steps) as usize * shape.rows;
-    let part = |(p, rows): (usize, &mut [f32])| {
+    let part = |p: usize, rows: &mut [f32]| {
         for (r, row) in rows.chunks_mut(shape.cols).enumerate() {
             // Past the order, or an index past the data set (an order written other than
             // by `start_epoch`): a zero row, as on the GPU.
@@ -467,7 +461,7 @@ pub fn gather(order: &[f32], step: &[f32], shape: Shape, out: &mut [f32], fill: 
     let size = GATHER_PART * shape.cols;
     let out = Parts::new(&mut out[..shape.len()]);
     // SAFETY: part i takes chunk i, once.
-    for_parts(shape.rows.div_ceil(GATHER_PART), |i| part((i, unsafe { out.chunk(i, size) })));
+    for_parts(shape.rows.div_ceil(GATHER_PART), |i| part(i, unsafe { out.chunk(i, size) }));
 }
 
 /// [`gather`] of rows of bytes stored four to a word (`words` per row), decoded through

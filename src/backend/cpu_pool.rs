@@ -3,7 +3,7 @@
 //! A training step alternates parallel sections (a product's two halves, a batch's
 //! rows, Adam's chunks) with short serial ones (an epilogue, a loss). A thread pool whose
 //! idle workers go to sleep pays a wake-up per section: on a 2-core virtual machine a
-//! rayon `join` of two 20 µs halves took 60–190 µs after 50 µs–1 ms of serial work. The
+//! rayon `join` of two 20 µs halves took 60–190 µs (40–170 µs more than the halves) after 50 µs–1 ms of serial work. The
 //! helpers here spin for [`SPIN`] after their last part before they park, so a section
 //! that follows within a step starts at once; a section after a longer pause unparks them.
 //!
@@ -54,7 +54,8 @@ thread_local! {
     static IN_PART: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// The pool, its helpers started on first use: one fewer than the cores.
+/// The pool, its helpers started on first use: one fewer than the cores, or than
+/// `RAYON_NUM_THREADS` when that is set and smaller.
 fn pool() -> &'static Pool {
     POOL.get_or_init(|| {
         let shared: &'static Shared = Box::leak(Box::new(Shared {
@@ -65,7 +66,9 @@ fn pool() -> &'static Pool {
             busy: AtomicUsize::new(0),
             panicked: AtomicBool::new(false),
         }));
-        let count = std::thread::available_parallelism().map_or(1, |n| n.get()).saturating_sub(1);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let asked = std::env::var("RAYON_NUM_THREADS").ok().and_then(|v| v.parse().ok()).filter(|&n: &usize| n > 0);
+        let count = asked.map_or(cores, |n| n.min(cores)).saturating_sub(1);
         let spawn = |i| std::thread::Builder::new().name(format!("backprop-cpu-{i}")).spawn(move || help(shared));
         // A helper the system refuses to start is one fewer; the work still gets done.
         let helpers = (0..count).filter_map(|i| spawn(i).ok().map(|h| h.thread().clone())).collect();
@@ -83,14 +86,16 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 fn help(pool: &'static Shared) {
     IN_PART.with(|p| p.set(true));
     let mut seen = 0;
+    // Only a helper that just worked spins: one that found no place (a section needing
+    // fewer helpers) keeps its earlier deadline, so idle helpers park.
+    let mut spin_until = Instant::now();
     loop {
-        let started = Instant::now();
         let generation = loop {
             let now = pool.generation.load(Ordering::Acquire);
             if now != seen {
                 break now;
             }
-            if started.elapsed() < SPIN {
+            if Instant::now() < spin_until {
                 std::hint::spin_loop();
             } else {
                 std::thread::park_timeout(Duration::from_millis(100));
@@ -107,6 +112,7 @@ fn help(pool: &'static Shared) {
             take_parts(pool, f, parts);
         }
         pool.busy.fetch_sub(1, Ordering::AcqRel);
+        spin_until = Instant::now() + SPIN;
     }
 }
 
