@@ -3,9 +3,10 @@
 //! A training step alternates parallel sections (a product's two halves, a batch's
 //! rows, Adam's chunks) with short serial ones (an epilogue, a loss). A thread pool whose
 //! idle workers go to sleep pays a wake-up per section: on a 2-core virtual machine a
-//! rayon `join` of two 20 µs halves took 60–190 µs (40–170 µs more than the halves) after 50 µs–1 ms of serial work. The
-//! helpers here spin for [`SPIN`] after their last part before they park, so a section
-//! that follows within a step starts at once; a section after a longer pause unparks them.
+//! rayon `join` of two 20 µs halves took 60–190 µs (40–170 µs more than the halves)
+//! after 50 µs–1 ms of serial work. The helpers a section asks for spin for [`SPIN`]
+//! after it before they park, so a section that follows within a step starts at once; a
+//! section after a longer pause unparks them.
 //!
 //! [`for_parts`] runs `parts` calls `f(0..parts)` on the calling thread and the helpers,
 //! each part exactly once, and returns when all are done. How many threads take part
@@ -33,6 +34,8 @@ struct Shared {
     job: Mutex<Option<(Job, usize)>>,
     /// The next part to take.
     next: AtomicUsize,
+    /// Helpers asked into the current section: those numbered below it.
+    invited: AtomicUsize,
     /// Helper places in the current section not yet taken.
     wanted: AtomicUsize,
     /// Places taken or not whose helper has not finished: the section ends at 0.
@@ -63,13 +66,14 @@ fn pool() -> &'static Pool {
             job: Mutex::new(None),
             next: AtomicUsize::new(0),
             wanted: AtomicUsize::new(0),
+            invited: AtomicUsize::new(0),
             busy: AtomicUsize::new(0),
             panicked: AtomicBool::new(false),
         }));
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let asked = std::env::var("RAYON_NUM_THREADS").ok().and_then(|v| v.parse().ok()).filter(|&n: &usize| n > 0);
         let count = asked.map_or(cores, |n| n.min(cores)).saturating_sub(1);
-        let spawn = |i| std::thread::Builder::new().name(format!("backprop-cpu-{i}")).spawn(move || help(shared));
+        let spawn = |i| std::thread::Builder::new().name(format!("backprop-cpu-{i}")).spawn(move || help(shared, i));
         // A helper the system refuses to start is one fewer; the work still gets done.
         let helpers = (0..count).filter_map(|i| spawn(i).ok().map(|h| h.thread().clone())).collect();
         Pool { shared, helpers, section: Mutex::new(()) }
@@ -83,11 +87,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// A helper's life: wait for a section (spinning, then parked), take parts, repeat.
-fn help(pool: &'static Shared) {
+fn help(pool: &'static Shared, index: usize) {
     IN_PART.with(|p| p.set(true));
     let mut seen = 0;
-    // Only a helper that just worked spins: one that found no place (a section needing
-    // fewer helpers) keeps its earlier deadline, so idle helpers park.
+    // Only helpers a section asks for keep spinning: one numbered past what recent
+    // sections asked for keeps its earlier deadline and parks, so a machine with many
+    // cores does not keep them all busy for sections that use one or two.
     let mut spin_until = Instant::now();
     loop {
         let generation = loop {
@@ -104,6 +109,9 @@ fn help(pool: &'static Shared) {
         seen = generation;
         // Join the section if a place is still open. `wanted` never goes below 0, so only
         // the caller's store opens places and its swap closes exactly the untaken ones.
+        if index < pool.invited.load(Ordering::Acquire) {
+            spin_until = Instant::now() + SPIN;
+        }
         if pool.wanted.fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| w.checked_sub(1)).is_err() {
             continue;
         }
@@ -158,6 +166,7 @@ pub fn for_parts(parts: usize, f: impl Fn(usize) + Sync) {
     shared.panicked.store(false, Ordering::Release);
     shared.busy.store(count, Ordering::Release);
     shared.wanted.store(count, Ordering::Release);
+    shared.invited.store(count, Ordering::Release);
     shared.generation.fetch_add(1, Ordering::AcqRel);
     helpers.iter().take(count).for_each(Thread::unpark);
     IN_PART.with(|p| p.set(true));
