@@ -26,7 +26,7 @@
 //! ```
 
 use crate::backend::Session;
-use crate::data::Dataset;
+use crate::data::{pixel_value, Dataset};
 use crate::error::{Error, Result};
 use crate::graph::{Graph, NodeId};
 use crate::op::Op;
@@ -96,14 +96,14 @@ fn as_bytes(images: &[f32]) -> Option<Vec<u8>> {
         .map(|&v| {
             let b = (v * 255.0).round();
             let byte = (0.0..=255.0).contains(&b).then_some(b as u8)?;
-            ((byte as f32 / 255.0).to_bits() == v.to_bits()).then_some(byte)
+            (pixel_value(byte).to_bits() == v.to_bits()).then_some(byte)
         })
         .collect()
 }
 
 /// The palette of [`Encoding::Bytes`]: `b / 255` for each byte.
 fn palette() -> Vec<f32> {
-    (0..=255u8).map(|b| b as f32 / 255.0).collect()
+    (0..=255u8).map(pixel_value).collect()
 }
 
 impl Graph {

@@ -5,8 +5,10 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use backprop::nn::{Init, Layer, Sequential};
-use backprop::{data::Dataset, init, Device, Graph, Optimizer};
+#[path = "common/held_mlp.rs"]
+mod held_mlp;
+
+use held_mlp::{held_mlp, HeldMlp};
 
 /// The system allocator, counting the blocks it hands out.
 struct Counting;
@@ -42,21 +44,7 @@ static ALLOCATOR: Counting = Counting;
 /// the classifier trains), at a batch whose products are split across cores.
 #[test]
 fn cpu_training_steps_allocate_nothing() {
-    let (samples, batch) = (1024, 256);
-    let images: Vec<f32> = (0..samples * 784).map(|i| (i * 7 % 256) as f32 / 255.0).collect();
-    let labels: Vec<u8> = (0..samples).map(|i| (i % 10) as u8).collect();
-    let data = Dataset::new(images, labels, 784).unwrap();
-    let model = Sequential::mlp(&[784, 128, 64, 10], Layer::Relu, Init::PyTorch, &mut init::rng(0)).unwrap();
-    let mut g = Graph::new();
-    let batches = g.device_batches(&data, batch).unwrap();
-    let out = model.record(&mut g, batches.x).unwrap().output;
-    let loss = g.softmax_cross_entropy(out, batches.y).unwrap();
-    let grads = g.backward(loss).unwrap();
-    g.optimize(&grads, Optimizer::adam(1e-3)).unwrap();
-    let mut session = Device::Cpu.compile(&g, &[loss]).unwrap();
-    batches.upload(session.as_mut(), &data).unwrap();
-    let order: Vec<usize> = (0..samples).rev().collect();
-    batches.start_epoch(session.as_mut(), &order).unwrap();
+    let HeldMlp { mut session, loss, .. } = held_mlp(1024, 256);
     // The first steps start the helper threads and grow the packing buffers.
     session.run_steps(2).unwrap();
     let before = ALLOCATIONS.load(Ordering::Relaxed);

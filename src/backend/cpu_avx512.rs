@@ -163,13 +163,17 @@ unsafe fn serial(m: usize, n: usize, k: usize, a: Strided, b: Strided, c: Out, l
     }
 }
 
-/// Packs rows `p0..p0 + kc` of B into `panels` of `NR` columns: `kc` runs of `NR` values,
-/// zeros past column `n`.
+/// Packs rows `p0..p0 + kc` of B into `panels` of `NR` columns: `kc` runs of `NR` values.
+/// The runs of the last panel past column `n` keep whatever they held: the tiles load B
+/// under a mask of the panel's real columns and never read them. B has contiguous rows
+/// (`cs == 1`) or is transposed (`rs == 1`), as `cpu_matmul` passes it.
 fn pack(packed: &mut Vec<f32>, b: Strided, p0: usize, kc: usize, n: usize) {
+    debug_assert!(b.rs == 1 || b.cs == 1, "B is stored one way or the other");
     let panels = n.div_ceil(NR);
-    packed.clear();
-    packed.resize(panels * kc * NR, 0.0);
-    for (j, panel) in packed.chunks_mut(kc * NR).enumerate() {
+    if packed.len() < panels * kc * NR {
+        packed.resize(panels * kc * NR, 0.0);
+    }
+    for (j, panel) in packed[..panels * kc * NR].chunks_mut(kc * NR).enumerate() {
         let cols = NR.min(n - j * NR);
         if b.rs == 1 {
             // Transposed: each column of the panel is a contiguous run of B's storage.
@@ -180,12 +184,8 @@ fn pack(packed: &mut Vec<f32>, b: Strided, p0: usize, kc: usize, n: usize) {
             continue;
         }
         for (kk, run) in panel.chunks_mut(NR).enumerate() {
-            let first = (p0 + kk) * b.rs + j * NR * b.cs;
-            if b.cs == 1 {
-                run[..cols].copy_from_slice(&b.data[first..first + cols]);
-            } else {
-                run[..cols].iter_mut().enumerate().for_each(|(jj, v)| *v = b.data[first + jj * b.cs]);
-            }
+            let first = (p0 + kk) * b.rs + j * NR;
+            run[..cols].copy_from_slice(&b.data[first..first + cols]);
         }
     }
 }

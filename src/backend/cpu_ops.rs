@@ -3,6 +3,7 @@
 //! every GPU kernel must compute. Sums accumulate in f64.
 
 use super::cpu_pool::{for_parts, join, Parts};
+use crate::data::pixel_value;
 use crate::op::{AdamConfig, SgdConfig};
 use crate::shape::Shape;
 
@@ -478,13 +479,13 @@ pub fn gather_bytes(
     out: &mut [f32],
 ) {
     let scaled = cfg!(target_endian = "little")
-        && palette.iter().enumerate().all(|(b, &v)| v.to_bits() == (b as f32 / 255.0).to_bits());
+        && palette.iter().zip(0..=255u8).all(|(&v, b)| v.to_bits() == pixel_value(b).to_bits());
     gather(order, step, shape, out, |s, row| {
         let words = &table[s * words..][..words];
         if scaled {
             // Little-endian: the bytes of the words in storage order are the bytes in order.
             let bytes: &[u8] = bytemuck::cast_slice(words);
-            row.iter_mut().zip(bytes).for_each(|(v, &b)| *v = b as f32 / 255.0);
+            row.iter_mut().zip(bytes).for_each(|(v, &b)| *v = pixel_value(b));
         } else {
             decode_bytes(words, palette, row)
         }

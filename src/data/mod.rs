@@ -16,6 +16,12 @@ pub const DEBIAN_FASHION_MNIST: &str = "/usr/share/datasets/fashion-mnist";
 /// Number of classes in MNIST and Fashion-MNIST.
 pub const CLASSES: usize = 10;
 
+/// The value of an image byte: `byte / 255` in f32. Data read from IDX files hold these
+/// values, and a device holding the bytes turns them into the same bits.
+pub(crate) fn pixel_value(byte: u8) -> f32 {
+    byte as f32 / 255.0
+}
+
 /// Images (or any feature rows) and their labels. The fields are private so that the
 /// invariants hold: as many images as labels, every label below the class count, every
 /// pixel finite.
@@ -116,9 +122,9 @@ impl Dataset {
         if let Some(bad) = labels.data.iter().find(|&&l| l as usize >= CLASSES) {
             return Err(format(format!("label {bad} is not below {CLASSES}")));
         }
+        let values = images.data.iter().map(|&p| pixel_value(p)).collect();
         let bytes = Some(std::sync::Arc::new(images.data));
-        let images = bytes.iter().flat_map(|b| b.iter()).map(|&p| p as f32 / 255.0).collect();
-        Ok(Dataset { images, labels: labels.data, pixels, classes: CLASSES, id: next_id(), bytes })
+        Ok(Dataset { images: values, labels: labels.data, pixels, classes: CLASSES, id: next_id(), bytes })
     }
 
     /// Reads `images` and `labels` files.

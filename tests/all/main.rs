@@ -18,6 +18,8 @@ mod files;
 mod fusion;
 mod golden;
 mod gradcheck;
+#[path = "../common/held_mlp.rs"]
+mod held_mlp;
 mod misuse;
 mod optimizers;
 mod resident;
