@@ -50,10 +50,10 @@ impl Graph {
     /// for an id of another graph.
     pub fn backward(&mut self, loss: NodeId) -> Result<Gradients> {
         let shape = self.shape(loss)?;
-        if shape != Shape::SCALAR {
+        if shape.len() != 1 {
             return Err(Error::Shape { op: "backward", lhs: shape, rhs: Shape::SCALAR });
         }
-        let seed = self.constant(Shape::SCALAR, vec![1.0])?;
+        let seed = self.constant(shape, vec![1.0])?;
         self.mark_backward(seed.index(), loss);
         let out = self.nodes()[loss.index()].name.clone().unwrap_or_else(|| "L".into());
         self.name_gradient(seed, format!("∂{out}/∂{out}"));
@@ -109,20 +109,35 @@ impl Graph {
         }
     }
 
-    /// Sums a broadcast gradient back to the shape of the value that was broadcast.
+    /// Sums a broadcast gradient back to the shape of the value that was broadcast: the
+    /// one place where broadcasting is undone. The matrix-view patterns (a scalar, a bias
+    /// row, a per-row column) use the row kernels; any other sums each broadcast dim.
     fn reduce_to_shape(&mut self, grad: NodeId, target: Shape) -> Result<NodeId> {
         let shape = self.shape(grad)?;
         if shape == target {
-            Ok(grad)
-        } else if target == Shape::SCALAR {
-            self.sum(grad)
-        } else if target.rows == 1 && target.cols == shape.cols {
-            self.sum_rows(grad)
-        } else if target.cols == 1 && target.rows == shape.rows {
-            self.sum_cols(grad)
-        } else {
-            Err(Error::Shape { op: "reduce_to_shape", lhs: shape, rhs: target })
+            return Ok(grad);
         }
+        if !target.broadcasts_to(shape) {
+            return Err(Error::Shape { op: "reduce_to_shape", lhs: shape, rhs: target });
+        }
+        let summed = if target.len() == 1 {
+            self.sum(grad)?
+        } else if target.rows() == 1 && target.cols() == shape.cols() {
+            self.sum_rows(grad)?
+        } else if target.cols() == 1 && target.rows() == shape.rows() && target.reads_by_rows(shape) {
+            self.sum_cols(grad)?
+        } else {
+            let lead = shape.rank() - target.rank();
+            let dims: Vec<isize> = (0..shape.rank())
+                .filter(|&k| shape.dims()[k] != 1 && (k < lead || target.dims()[k - lead] == 1))
+                .map(|k| k as isize)
+                .collect();
+            if dims.is_empty() {
+                return self.reshape(grad, target);
+            }
+            self.sum_dim(grad, &dims, true)?
+        };
+        self.reshape(summed, target)
     }
 
     /// A value used twice receives the sum of both gradients.

@@ -16,6 +16,22 @@ pub enum Error {
         /// Shape of the second operand (or the expected shape).
         rhs: Shape,
     },
+    /// Two shapes that do not broadcast by PyTorch's rules.
+    #[error("{op}: {lhs} and {rhs} do not broadcast: dim {dim} is {a} against {b}")]
+    Broadcast {
+        /// The op being recorded.
+        op: &'static str,
+        /// Shape of the first operand.
+        lhs: Shape,
+        /// Shape of the second operand (or the target shape).
+        rhs: Shape,
+        /// The first dim, counted from the end (`-1` the last), where they conflict.
+        dim: isize,
+        /// The first operand's size there.
+        a: usize,
+        /// The second's.
+        b: usize,
+    },
     /// An argument that is not a shape mismatch but still invalid.
     #[error("{op}: {msg}")]
     InvalidArgument {
@@ -138,7 +154,10 @@ pub(crate) fn check_size(shape: Shape, what: &str) -> Result<()> {
     }
     Err(Error::TooLarge {
         what: format!("{what} of shape {shape}"),
-        size: format!("{} values", shape.rows as u128 * shape.cols as u128),
+        size: match shape.is_oversized() {
+            true => format!("more than {} values", Shape::MAX_ELEMENTS),
+            false => format!("{} values", shape.dims().iter().map(|&d| d as u128).product::<u128>()),
+        },
         limit: format!("{} values per tensor", Shape::MAX_ELEMENTS),
     })
 }

@@ -248,7 +248,7 @@ impl<'g> Pass<'g> {
     /// and read by nothing else.
     fn column_sum(&self, update: NodeId) -> Option<NodeId> {
         let grad = self.inputs(update)[1];
-        let short = |s: NodeId| self.graph.nodes()[self.inputs(s)[0].index()].shape.rows <= MAX_FUSED_ROWS;
+        let short = |s: NodeId| self.graph.nodes()[self.inputs(s)[0].index()].shape.rows() <= MAX_FUSED_ROWS;
         (self.op(grad) == Op::SumRows && self.sole_reader(grad) == Some(update) && short(grad)).then_some(grad)
     }
 
@@ -316,7 +316,9 @@ pub fn movable(graph: &Graph, order: &[NodeId], positions: &[usize]) -> bool {
             let member = &nodes[order[m].index()];
             let member_writes: Vec<NodeId> =
                 member.op.updated_inputs().iter().map(|&i| root(member.inputs[i])).collect();
-            let reads_member = other.inputs.iter().any(|&i| i == order[m] || member_writes.contains(&root(i)));
+            // Through its storage: a reshape of the member reads the member.
+            let reads_member =
+                other.inputs.iter().any(|&i| root(i) == root(order[m]) || member_writes.contains(&root(i)));
             let writes_read = member.inputs.iter().any(|&i| other_writes.contains(&root(i)));
             !reads_member && !writes_read
         })

@@ -247,11 +247,13 @@ impl Graph {
         self.push(op, inputs, shape)
     }
 
-    /// The node whose storage `id` uses: an update node shares its target's.
+    /// The node whose storage `id` uses: an update node shares its target's, a reshape
+    /// its input's.
     pub(crate) fn storage_root(&self, id: NodeId) -> Result<NodeId> {
         let node = self.node(id)?;
         match node.op.updated_inputs().first() {
             Some(&target) => self.storage_root(node.inputs[target]),
+            None if node.op == Op::Reshape => self.storage_root(node.inputs[0]),
             None => Ok(id),
         }
     }

@@ -16,7 +16,11 @@ impl Graph {
     /// [`Error::ForeignNode`] for an id of another graph.
     pub fn transpose(&mut self, x: NodeId) -> Result<NodeId> {
         let s = self.shape(x)?;
-        self.push(Op::Transpose, &[x], Shape::new(s.cols, s.rows))
+        if s.rank() != 2 {
+            let msg = format!("{s} is not a matrix; swap two dims of it with transpose_dims");
+            return Err(Error::InvalidArgument { op: "transpose", msg });
+        }
+        self.push(Op::Transpose, &[x], Shape::new(s.cols(), s.rows()))
     }
 
     /// Columns `start .. start + cols` of `x` (PyTorch's `x[:, start:start + cols]`).
@@ -27,11 +31,11 @@ impl Graph {
     /// [`Error::ForeignNode`] for an id of another graph.
     pub fn slice_cols(&mut self, x: NodeId, start: usize, cols: usize) -> Result<NodeId> {
         let s = self.shape(x)?;
-        if cols == 0 || start.checked_add(cols).is_none_or(|end| end > s.cols) {
+        if cols == 0 || start.checked_add(cols).is_none_or(|end| end > s.cols()) {
             let msg = format!("columns {start}..{} of a {s} value", start.saturating_add(cols));
             return Err(Error::InvalidArgument { op: "slice_cols", msg });
         }
-        self.push(Op::SliceCols { start }, &[x], Shape::new(s.rows, cols))
+        self.push(Op::SliceCols { start }, &[x], with_cols(s, cols))
     }
 
     /// `x` at column `start` of a zero matrix `cols` wide (the gradient of a slice).
@@ -42,11 +46,11 @@ impl Graph {
     /// of another graph.
     pub fn pad_cols(&mut self, x: NodeId, start: usize, cols: usize) -> Result<NodeId> {
         let s = self.shape(x)?;
-        if start.checked_add(s.cols).is_none_or(|end| end > cols) {
+        if start.checked_add(s.cols()).is_none_or(|end| end > cols) {
             let msg = format!("a {s} value at column {start} of {cols}");
             return Err(Error::InvalidArgument { op: "pad_cols", msg });
         }
-        self.push(Op::PadCols { start }, &[x], Shape::new(s.rows, cols))
+        self.push(Op::PadCols { start }, &[x], with_cols(s, cols))
     }
 
     /// `a` and `b` side by side (PyTorch's `torch.cat([a, b], dim=1)`).
@@ -57,14 +61,22 @@ impl Graph {
     /// limit; [`Error::ForeignNode`] for an id of another graph.
     pub fn concat_cols(&mut self, a: NodeId, b: NodeId) -> Result<NodeId> {
         let (sa, sb) = (self.shape(a)?, self.shape(b)?);
-        if sa.rows != sb.rows {
+        if sa.rank() != sb.rank() || with_cols(sa, 1) != with_cols(sb, 1) {
             return Err(Error::Shape { op: "concat_cols", lhs: sa, rhs: sb });
         }
         let cols = sa
-            .cols
-            .checked_add(sb.cols)
+            .cols()
+            .checked_add(sb.cols())
             .ok_or_else(|| Error::InvalidArgument { op: "concat_cols", msg: "too many columns".into() })?;
-        crate::error::check_size(Shape::new(sa.rows, cols), "concat_cols")?;
-        self.push(Op::ConcatCols, &[a, b], Shape::new(sa.rows, cols))
+        crate::error::check_size(with_cols(sa, cols), "concat_cols")?;
+        self.push(Op::ConcatCols, &[a, b], with_cols(sa, cols))
+    }
+}
+
+/// `shape` with its last dim (its columns) `cols`; a rank-0 shape becomes `[cols]`.
+fn with_cols(shape: Shape, cols: usize) -> Shape {
+    match shape.rank() {
+        0 => Shape::from([cols]),
+        r => shape.with_dim(r - 1, cols),
     }
 }

@@ -86,7 +86,7 @@ impl Graph {
             let msg = format!("label smoothing {smoothing} must be in [0, 1]");
             return Err(Error::InvalidArgument { op: "cross_entropy_smoothed", msg });
         }
-        let classes = self.shape(logits)?.cols as f32;
+        let classes = self.shape(logits)?.cols() as f32;
         let rows = self.sum_cols(targets)?;
         let uniform = self.scale(rows, smoothing / classes)?;
         let kept = self.scale(targets, 1.0 - smoothing)?;
@@ -103,7 +103,7 @@ impl Graph {
     /// `[1, classes]`; [`Error::ForeignNode`] for an id of another graph.
     pub fn cross_entropy_weighted(&mut self, logits: NodeId, targets: NodeId, weights: NodeId) -> Result<NodeId> {
         self.same_shapes("cross_entropy_weighted", logits, targets)?;
-        let classes = self.shape(logits)?.cols;
+        let classes = self.shape(logits)?.cols();
         if self.shape(weights)? != crate::Shape::new(1, classes) {
             let (lhs, rhs) = (crate::Shape::new(1, classes), self.shape(weights)?);
             return Err(Error::Shape { op: "cross_entropy_weighted", lhs, rhs });

@@ -49,6 +49,32 @@ impl AdamConfig {
     }
 }
 
+/// What a [`Op::Reduce`] computes along its dim.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Reduction {
+    /// The sum (in f64 on the CPU).
+    Sum,
+    /// The largest value; NaN when one is NaN (PyTorch's `amax`).
+    Max,
+    /// The smallest value; NaN when one is NaN (PyTorch's `amin`).
+    Min,
+    /// The index of the largest value, the first of equals, NaN counted largest
+    /// (PyTorch's `argmax`), as an exact f32 integer. Not differentiable.
+    ArgMax,
+}
+
+impl Reduction {
+    /// A short lowercase name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Reduction::Sum => "sum_dim",
+            Reduction::Max => "amax",
+            Reduction::Min => "amin",
+            Reduction::ArgMax => "argmax",
+        }
+    }
+}
+
 /// One operation of the graph.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Op {
@@ -97,6 +123,67 @@ pub enum Op {
     },
     /// Inputs `(a [n, p], b [n, q])` side by side, `[n, p + q]`.
     ConcatCols,
+    /// The input's elements under the node's shape (the same count), in the same order:
+    /// no copy, the node shares its input's storage (reshape, view, flatten, squeeze).
+    Reshape,
+    /// The input's dims reordered: output dim `k` is input dim `perm[k]` (the first rank
+    /// entries count).
+    Permute {
+        /// The input dim of each output dim.
+        perm: [u8; 6],
+    },
+    /// The input repeated along its size-1 dims (and new leading dims) to the node's shape,
+    /// by PyTorch's broadcasting rules.
+    Expand,
+    /// Indices `start ..` along `dim` of the input, as many as the node's size there.
+    Narrow {
+        /// The dim sliced.
+        dim: u8,
+        /// The first index taken.
+        start: u32,
+    },
+    /// The input placed at index `start` along `dim` of a tensor of the node's shape
+    /// filled with `value` elsewhere (constant padding; the adjoint of [`Op::Narrow`] with
+    /// `value` 0).
+    Pad {
+        /// The dim padded.
+        dim: u8,
+        /// Where the input starts along it.
+        start: u32,
+        /// The value around it.
+        value: f32,
+    },
+    /// A reduction along `dim`, kept with size 1 (`keepdim`): the input seen as
+    /// `[outer, size, inner]`, the output `[outer, 1, inner]`, each output by one thread
+    /// in index order, so the result does not depend on the launch.
+    Reduce {
+        /// What is computed.
+        kind: Reduction,
+        /// The dim reduced.
+        dim: u8,
+    },
+    /// Inputs `(a [.., n, k], b [.., k, m])` with the same batch dims or batch dims all 1
+    /// (broadcast): `op(a) · op(b)` for each batch, `[.., n, m]`.
+    BatchMatMul {
+        /// Use each `aᵀ` (its last two dims swapped).
+        trans_a: bool,
+        /// Use each `bᵀ`.
+        trans_b: bool,
+    },
+    /// Inputs `(x, indices)`: along `dim` of `x`, the entries the indices name (exact f32
+    /// integers), in the indices' shape: `x.dims[..dim] ++ indices.dims ++
+    /// x.dims[dim + 1..]`. An index outside `0 .. x.dims[dim]` reads zeros.
+    IndexSelect {
+        /// The dim indexed.
+        dim: u8,
+    },
+    /// Inputs `(indices, dy)`: the adjoint of [`Op::IndexSelect`], a tensor of the node's
+    /// shape (that of `x`) where each entry along `dim` is the sum, in index order, of the
+    /// entries of `dy` whose index names it: a deterministic scatter-add.
+    IndexAdd {
+        /// The dim indexed.
+        dim: u8,
+    },
     /// Inputs `(prediction, target)`: `mean((p - t)²)`, shape `[1, 1]`. Fused: one
     /// reduction kernel instead of sub, square and mean with two temporaries.
     MseLoss,
@@ -188,6 +275,15 @@ impl Op {
             Op::PadCols { .. } => "pad_cols",
             Op::ConcatCols => "concat_cols",
             Op::MseLoss => "mse_loss",
+            Op::Reshape => "reshape",
+            Op::Permute { .. } => "permute",
+            Op::Expand => "expand",
+            Op::Narrow { .. } => "narrow",
+            Op::Pad { .. } => "pad",
+            Op::Reduce { kind, .. } => kind.name(),
+            Op::BatchMatMul { .. } => "batch_matmul",
+            Op::IndexSelect { .. } => "index_select",
+            Op::IndexAdd { .. } => "index_add",
             Op::SoftmaxCrossEntropy => "softmax_cross_entropy",
             Op::SoftmaxCrossEntropyGrad => "softmax_cross_entropy_grad",
             Op::CountCorrect => "count_correct",

@@ -6,6 +6,7 @@
 use crate::error::Result;
 use crate::fuse::{self, Group};
 use crate::graph::{Graph, NodeId};
+use crate::op::Op;
 
 /// How a graph is compiled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,11 +93,23 @@ impl Plan {
             graph.node(id)?;
         }
         let live = live_nodes(graph, keep, options.updates);
-        let order: Vec<NodeId> =
-            ids(graph).filter(|id| live[id.index()] && !graph.nodes()[id.index()].op.is_leaf()).collect();
-        let groups = fuse::groups(graph, &order, keep, options.fuse);
+        // A reshape runs nothing: it shares its input's storage, so it is not in the
+        // order, and what it reads stays stored (never a fused intermediate).
+        let is_view = |id: &NodeId| graph.nodes()[id.index()].op == Op::Reshape;
+        let order: Vec<NodeId> = ids(graph)
+            .filter(|id| live[id.index()] && !graph.nodes()[id.index()].op.is_leaf() && !is_view(id))
+            .collect();
+        let mut stored = keep.to_vec();
+        stored.extend(
+            ids(graph).filter(|id| live[id.index()] && is_view(id)).map(|id| graph.nodes()[id.index()].inputs[0]),
+        );
+        let groups = fuse::groups(graph, &order, &stored, options.fuse);
         let pinned = pinned_nodes(graph, keep, &live);
-        let (slot, slot_len) = assign_slots(graph, &groups, &live, &pinned, &storage);
+        let (mut slot, slot_len) = assign_slots(graph, &groups, &live, &pinned, &storage);
+        for id in ids(graph).filter(|id| live[id.index()] && is_view(id)) {
+            let root = graph.storage_root(id)?;
+            slot[id.index()] = slot[root.index()];
+        }
         Ok(Plan { order, groups, slot, slot_len, kept: keep.to_vec() })
     }
 
@@ -136,6 +149,7 @@ fn pinned_nodes(graph: &Graph, keep: &[NodeId], live: &[bool]) -> Vec<bool> {
     let mut pinned: Vec<bool> = nodes.iter().zip(live).map(|(n, &l)| l && n.op.is_leaf()).collect();
     for &id in keep {
         pinned[id.index()] = true;
+        pinned[graph.storage_root(id).unwrap_or(id).index()] = true;
     }
     pinned
 }
@@ -184,10 +198,11 @@ fn assign_slots(
         // update node's slot is its target's, a leaf's, which stays pinned however often
         // the update node itself is read. A fused intermediate has no slot to free.
         let inputs: Vec<NodeId> = group.nodes().iter().flat_map(|id| nodes[id.index()].inputs.clone()).collect();
-        for input in dedup(&inputs) {
-            let owner = graph.storage_root(input).expect("a node's inputs belong to its graph");
-            if !pinned[owner.index()] && last_use[input.index()] == Some(step) {
-                free.extend(slot[input.index()]);
+        let owners: Vec<NodeId> =
+            inputs.iter().map(|&i| graph.storage_root(i).expect("a node's inputs belong to its graph")).collect();
+        for owner in dedup(&owners) {
+            if !pinned[owner.index()] && last_use[owner.index()] == Some(step) {
+                free.extend(slot[owner.index()]);
             }
         }
     }
@@ -201,13 +216,15 @@ fn dedup(inputs: &[NodeId]) -> Vec<NodeId> {
     unique
 }
 
-/// Which launch reads each node last.
+/// Which launch reads each storage last, by the node that owns it (a read of a reshape
+/// is a read of its input's storage).
 fn last_uses(graph: &Graph, groups: &[Group]) -> Vec<Option<usize>> {
     let mut last = vec![None; graph.len()];
     for (step, group) in groups.iter().enumerate() {
         for id in group.nodes() {
-            for input in &graph.nodes()[id.index()].inputs {
-                last[input.index()] = Some(step);
+            for &input in &graph.nodes()[id.index()].inputs {
+                let owner = graph.storage_root(input).expect("a node's inputs belong to its graph");
+                last[owner.index()] = Some(step);
             }
         }
     }

@@ -24,12 +24,18 @@ impl Graph {
     /// of another graph.
     pub fn matmul_t(&mut self, a: NodeId, b: NodeId, trans_a: bool, trans_b: bool) -> Result<NodeId> {
         let (sa, sb) = (self.shape(a)?, self.shape(b)?);
+        if sa.rank() != 2 || sb.rank() != 2 {
+            return self.matmul_nd(a, b, trans_a, trans_b);
+        }
+        let (a, trans_a) = self.fold_swap(a, trans_a)?;
+        let (b, trans_b) = self.fold_swap(b, trans_b)?;
+        let (sa, sb) = (self.shape(a)?, self.shape(b)?);
         let la = if trans_a { sa.transposed() } else { sa };
         let lb = if trans_b { sb.transposed() } else { sb };
-        if la.cols != lb.rows {
+        if la.cols() != lb.rows() {
             return Err(Error::Shape { op: "matmul", lhs: la, rhs: lb });
         }
-        self.push(Op::MatMul { trans_a, trans_b }, &[a, b], Shape::new(la.rows, lb.cols))
+        self.push(Op::MatMul { trans_a, trans_b }, &[a, b], Shape::new(la.rows(), lb.cols()))
     }
 
     /// `a + b`; a `[1, m]` row or `[1, 1]` scalar broadcasts.
@@ -61,10 +67,32 @@ impl Graph {
     }
 
     fn binary(&mut self, map: Map, a: NodeId, b: NodeId) -> Result<NodeId> {
+        let (a, b, out) = self.broadcast_operands(map.def().name, a, b)?;
+        self.push(Op::Map(map, 0.0), &[a, b], out)
+    }
+
+    /// The shape `a` and `b` broadcast to by PyTorch's rules, with each operand that the
+    /// elementwise kernels cannot read through the matrix views (see
+    /// [`Shape::reads_by_rows`]) expanded to it first.
+    pub(crate) fn broadcast_operands(
+        &mut self,
+        op: &'static str,
+        a: NodeId,
+        b: NodeId,
+    ) -> Result<(NodeId, NodeId, Shape)> {
         let (sa, sb) = (self.shape(a)?, self.shape(b)?);
-        let op = Op::Map(map, 0.0);
-        let out = Shape::broadcast(sa, sb).ok_or(Error::Shape { op: op.name(), lhs: sa, rhs: sb })?;
-        self.push(op, &[a, b], out)
+        let out = Shape::broadcast_or_conflict(sa, sb).map_err(|(dim, x, y)| Error::Broadcast {
+            op,
+            lhs: sa,
+            rhs: sb,
+            dim,
+            a: x,
+            b: y,
+        })?;
+        crate::error::check_size(out, op)?;
+        let a = if sa.reads_by_rows(out) { a } else { self.expand(a, out)? };
+        let b = if sb.reads_by_rows(out) { b } else { self.expand(b, out)? };
+        Ok((a, b, out))
     }
 
     fn same_shape(&mut self, op: Op, a: NodeId, b: NodeId) -> Result<NodeId> {
@@ -178,14 +206,15 @@ impl Graph {
         self.push(Op::SumAll, &[x], Shape::SCALAR)
     }
 
-    /// Sum over the batch axis, `[n, m] → [1, m]`.
+    /// Sum over the batch axis, `[n, m] → [1, m]` (for any rank: over every dim but the
+    /// last).
     ///
     /// # Errors
     ///
     /// [`Error::ForeignNode`] for an id of another graph.
     pub fn sum_rows(&mut self, x: NodeId) -> Result<NodeId> {
         let s = self.shape(x)?;
-        self.push(Op::SumRows, &[x], Shape::new(1, s.cols))
+        self.push(Op::SumRows, &[x], Shape::new(1, s.cols()))
     }
 
     /// Mean of all elements, `[1, 1]`.
@@ -198,16 +227,18 @@ impl Graph {
         self.push(Op::Mean, &[x], Shape::SCALAR)
     }
 
-    /// Repeats a `[1, m]` row or a scalar to `shape`.
+    /// Repeats `x` to `shape` by PyTorch's broadcasting rules (as [`Graph::expand`]).
     ///
     /// # Errors
     ///
-    /// [`Error::Shape`] when `x` does not broadcast to `shape`; [`Error::TooLarge`] beyond
-    /// [`Shape::MAX_ELEMENTS`]; [`Error::ForeignNode`] for an id of another graph.
+    /// [`Error::Broadcast`] when `x` does not broadcast to `shape`; [`Error::TooLarge`]
+    /// beyond [`Shape::MAX_ELEMENTS`]; [`Error::ForeignNode`] for an id of another graph.
     pub fn broadcast(&mut self, x: NodeId, shape: impl Into<Shape>) -> Result<NodeId> {
         let (from, to) = (self.shape(x)?, shape.into());
-        if !from.broadcasts_to(to) {
-            return Err(Error::Shape { op: "broadcast", lhs: from, rhs: to });
+        crate::record_tensor::broadcast_check("broadcast", from, to)?;
+        crate::error::check_size(to, "broadcast")?;
+        if !from.reads_by_rows(to) {
+            return self.expand(x, to);
         }
         self.push(Op::Map(Map::Broadcast, 0.0), &[x], to)
     }

@@ -4,7 +4,6 @@
 use crate::error::{Error, Result};
 use crate::graph::{Graph, NodeId};
 use crate::op::{Map, Op};
-use crate::shape::Shape;
 
 impl Graph {
     /// Records elementwise op `map` with constant `s` (0 for ops that take none) on one
@@ -30,15 +29,17 @@ impl Graph {
             let msg = format!("takes {} operands and a finite constant, got {} and {s}", def.arity, inputs.len());
             return Err(Error::InvalidArgument { op: def.name, msg });
         }
-        let shape = match *inputs {
-            [x] => self.shape(x)?,
+        match *inputs {
+            [x] => {
+                let shape = self.shape(x)?;
+                self.push(Op::Map(map, s), inputs, shape)
+            }
             [a, b] => {
-                let (sa, sb) = (self.shape(a)?, self.shape(b)?);
-                Shape::broadcast(sa, sb).ok_or(Error::Shape { op: def.name, lhs: sa, rhs: sb })?
+                let (a, b, shape) = self.broadcast_operands(def.name, a, b)?;
+                self.push(Op::Map(map, s), &[a, b], shape)
             }
             _ => unreachable!("arity is 1 or 2"),
-        };
-        self.push(Op::Map(map, s), inputs, shape)
+        }
     }
 
     /// `xˢ` elementwise for a constant exponent, as PyTorch's `pow`: NaN for a negative

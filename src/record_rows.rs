@@ -8,14 +8,14 @@ use crate::op::Op;
 use crate::shape::Shape;
 
 impl Graph {
-    /// Sum of each row, `[n, m] → [n, 1]`.
+    /// Sum of each row, `[n, m] → [n, 1]` (for any rank: over the last dim, kept).
     ///
     /// # Errors
     ///
     /// [`crate::Error::ForeignNode`] for an id of another graph.
     pub fn sum_cols(&mut self, x: NodeId) -> Result<NodeId> {
         let s = self.shape(x)?;
-        self.push(Op::SumCols, &[x], Shape::new(s.rows, 1))
+        self.push(Op::SumCols, &[x], last_dim_kept(s))
     }
 
     /// The largest value of each row, `[n, m] → [n, 1]` (NaN for a row holding one), as
@@ -27,7 +27,7 @@ impl Graph {
     /// [`crate::Error::ForeignNode`] for an id of another graph.
     pub fn max_cols(&mut self, x: NodeId) -> Result<NodeId> {
         let s = self.shape(x)?;
-        self.push(Op::MaxCols, &[x], Shape::new(s.rows, 1))
+        self.push(Op::MaxCols, &[x], last_dim_kept(s))
     }
 
     /// `x − max` of each row, the max held constant: softmax's shift, which changes
@@ -63,34 +63,35 @@ impl Graph {
         self.sub(shifted, log_total)
     }
 
-    /// Layer normalisation of each row of `x` (`[n, m]`), as PyTorch's `layer_norm` over
+    /// Layer normalisation of each row of `x` (`[.., m]`), as PyTorch's `layer_norm` over
     /// the last dimension: `(x − mean) / sqrt(var + eps) · weight + bias`, with `weight`
-    /// and `bias` `[1, m]` rows and the variance biased (divided by `m`). Composed of the
-    /// row ops, so its gradient comes from theirs.
+    /// and `bias` `[m]` (or `[1, m]`) and the variance biased (divided by `m`). Composed
+    /// of the row ops, so its gradient comes from theirs.
     ///
     /// # Errors
     ///
-    /// [`Error::Shape`] unless `weight` and `bias` are `[1, m]`;
+    /// [`Error::Shape`] unless `weight` and `bias` are `[m]` or `[1, m]`;
     /// [`Error::InvalidArgument`] for an `eps` that is not finite and positive;
     /// [`Error::ForeignNode`] for an id of another graph.
     pub fn layer_norm(&mut self, x: NodeId, weight: NodeId, bias: NodeId, eps: f32) -> Result<NodeId> {
         let shape = self.shape(x)?;
         for p in [weight, bias] {
-            if self.shape(p)? != Shape::new(1, shape.cols) {
+            let ps = self.shape(p)?;
+            if ps != Shape::new(1, shape.cols()) && ps != Shape::from([shape.cols()]) {
                 return Err(Error::Shape { op: "layer_norm", lhs: shape, rhs: self.shape(p)? });
             }
         }
         if !(eps.is_finite() && eps > 0.0) {
             return Err(Error::InvalidArgument { op: "layer_norm", msg: format!("eps {eps} must be finite and > 0") });
         }
-        let inv_m = 1.0 / shape.cols as f32;
+        let inv_m = 1.0 / shape.cols() as f32;
         let sum = self.sum_cols(x)?;
         let mean = self.scale(sum, inv_m)?;
         let centered = self.sub(x, mean)?;
         let squares = self.square(centered)?;
         let sum_squares = self.sum_cols(squares)?;
         let variance = self.scale(sum_squares, inv_m)?;
-        let eps = self.constant([1, 1], vec![eps])?;
+        let eps = self.constant([], vec![eps])?;
         let shifted = self.add(variance, eps)?;
         let deviation = self.sqrt(shifted)?;
         let normalized = self.div(centered, deviation)?;
@@ -132,7 +133,7 @@ impl Graph {
     ///
     /// [`Error::ForeignNode`] for an id of another graph.
     pub fn mean_rows(&mut self, x: NodeId) -> Result<NodeId> {
-        let rows = self.shape(x)?.rows as f32;
+        let rows = self.shape(x)?.rows() as f32;
         let sum = self.sum_rows(x)?;
         self.scale(sum, 1.0 / rows)
     }
@@ -143,7 +144,7 @@ impl Graph {
     ///
     /// [`Error::ForeignNode`] for an id of another graph.
     pub fn mean_cols(&mut self, x: NodeId) -> Result<NodeId> {
-        let cols = self.shape(x)?.cols as f32;
+        let cols = self.shape(x)?.cols() as f32;
         let sum = self.sum_cols(x)?;
         self.scale(sum, 1.0 / cols)
     }
@@ -159,6 +160,14 @@ impl Graph {
         let t = self.transpose(x)?;
         let max = self.max_cols(t)?;
         self.transpose(max)
+    }
+}
+
+/// `shape` with its last dim 1 (a rank-0 shape stays as it is).
+fn last_dim_kept(shape: Shape) -> Shape {
+    match shape.rank() {
+        0 => shape,
+        r => shape.with_dim(r - 1, 1),
     }
 }
 

@@ -172,14 +172,14 @@ impl DeviceBatches {
     /// [`Session::write`].
     pub fn upload(&self, session: &mut dyn Session, data: &Dataset) -> Result<()> {
         let (recorded, classes) = (session.graph().shape(self.x)?, self.classes(session)?);
-        if data.len() != self.samples || data.pixels() != recorded.cols || data.classes() != classes {
+        if data.len() != self.samples || data.pixels() != recorded.cols() || data.classes() != classes {
             let msg = format!(
                 "{} samples of {} values in {} classes; recorded for {} of {} in {classes}",
                 data.len(),
                 data.pixels(),
                 data.classes(),
                 self.samples,
-                recorded.cols
+                recorded.cols()
             );
             return Err(invalid(msg));
         }
@@ -225,7 +225,7 @@ impl DeviceBatches {
     }
 
     fn classes(&self, session: &dyn Session) -> Result<usize> {
-        Ok(session.graph().shape(self.y)?.cols)
+        Ok(session.graph().shape(self.y)?.cols())
     }
 
     /// Steps in one epoch: `⌈n / batch⌉`.

@@ -60,22 +60,33 @@ fn dim() -> impl Strategy<Value = usize> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 200, rng_seed: proptest::test_runner::RngSeed::Fixed(7), ..ProptestConfig::default() })]
 
-    /// Addition accepts exactly: equal shapes, a [1, m] row or an [n, 1] column against
-    /// [n, m], a scalar.
+    /// Addition accepts exactly PyTorch's broadcasting: dims aligned from the end, each
+    /// pair equal or one of them 1, at any ranks from 0 to 4.
     #[test]
-    fn add_broadcast_rule(r1 in dim(), c1 in dim(), r2 in dim(), c2 in dim()) {
+    fn add_broadcast_rule(a_dims in prop::collection::vec(1usize..4, 0..5), b_dims in prop::collection::vec(1usize..4, 0..5)) {
         let mut g = Graph::new();
-        let a = g.input("a", [r1, c1]).unwrap();
-        let b = g.input("b", [r2, c2]).unwrap();
-        let (sa, sb) = (Shape::new(r1, c1), Shape::new(r2, c2));
-        let allowed = |x: Shape, y: Shape| {
-            x == y || x == Shape::SCALAR || (x.rows == 1 && x.cols == y.cols) || (x.cols == 1 && x.rows == y.rows)
-        };
-        let expected = if allowed(sb, sa) { Some(sa) } else if allowed(sa, sb) { Some(sb) } else { None };
+        let (sa, sb) = (Shape::from_dims(&a_dims).unwrap(), Shape::from_dims(&b_dims).unwrap());
+        let a = g.input("a", sa).unwrap();
+        let b = g.input("b", sb).unwrap();
+        let rank = a_dims.len().max(b_dims.len());
+        let at = |d: &[usize], back: usize| if back <= d.len() { d[d.len() - back] } else { 1 };
+        let mut expected = vec![0; rank];
+        let mut conflict = None;
+        for back in (1..=rank).rev() {
+            let (x, y) = (at(&a_dims, back), at(&b_dims, back));
+            expected[rank - back] = x.max(y);
+            if x != y && x != 1 && y != 1 {
+                conflict = Some(-(back as isize));
+            }
+        }
         match g.add(a, b) {
-            Ok(id) => prop_assert_eq!(Some(g.shape(id).unwrap()), expected),
-            Err(Error::Shape { op, lhs, rhs }) => {
-                prop_assert_eq!(expected, None);
+            Ok(id) => {
+                prop_assert_eq!(conflict, None);
+                prop_assert_eq!(&g.shape(id).unwrap().dims()[..], &expected[..]);
+            }
+            Err(Error::Broadcast { op, lhs, rhs, dim, .. }) => {
+                prop_assert!(conflict.is_some());
+                prop_assert!(dim >= conflict.unwrap(), "the first conflict from the end");
                 prop_assert_eq!((op, lhs, rhs), ("add", sa, sb));
             }
             Err(other) => prop_assert!(false, "unexpected error {}", other),

@@ -5,6 +5,7 @@
 //! one slot to two live values therefore shows on both backends.
 
 use super::cpu_ops as k;
+use super::cpu_tensor;
 use super::Session;
 use crate::error::{Error, Result};
 use crate::fuse::{Group, Update};
@@ -13,6 +14,7 @@ use crate::map::ElementLoop;
 use crate::op::Op;
 use crate::plan::{CompileOptions, Plan};
 use crate::shape::Shape;
+use crate::strided::{around, Batched, Strided};
 use crate::total::Total;
 
 /// A graph compiled for the CPU: one vector per plan slot.
@@ -90,10 +92,10 @@ impl CpuSession {
             Op::GradStats => out.copy_from_slice(&k::grad_stats(arg(0))),
             Op::DropoutMask { p, seed } => k::dropout_mask(arg(0), p, seed, out),
             Op::GatherRows => {
-                let cols = node.shape.cols;
+                let cols = node.shape.cols();
                 k::gather(arg(1), arg(2), node.shape, out, |s, row| row.copy_from_slice(&arg(0)[s * cols..][..cols]))
             }
-            Op::GatherBytes => k::gather_bytes(arg(0), shape(0).cols, arg(1), arg(2), arg(3), node.shape, out),
+            Op::GatherBytes => k::gather_bytes(arg(0), shape(0).cols(), arg(1), arg(2), arg(3), node.shape, out),
             Op::GatherOneHot => k::gather(arg(1), arg(2), node.shape, out, |s, row| {
                 row.fill(0.0);
                 if let Some(hot) = row.get_mut(k::byte_at(arg(0), s) as usize) {
@@ -102,12 +104,26 @@ impl CpuSession {
             }),
             Op::Transpose | Op::SliceCols { .. } | Op::PadCols { .. } | Op::ConcatCols => {
                 let b = if node.inputs.len() > 1 { shape(1) } else { Shape::SCALAR };
-                let cols = node.shape.cols;
+                let cols = node.shape.cols();
                 for (i, y) in out.iter_mut().enumerate() {
                     *y = k::layout_source(node.op, shape(0), b, i / cols, i % cols).map_or(0.0, |(j, at)| arg(j)[at]);
                 }
             }
-            op => unreachable!("{} is a leaf or an update, not evaluated", op.name()),
+            Op::Permute { .. } | Op::Expand | Op::Narrow { .. } | Op::Pad { .. } => {
+                cpu_tensor::restride(arg(0), &Strided::of(node.op, shape(0), node.shape), out)
+            }
+            Op::Reduce { kind, dim } => cpu_tensor::reduce(kind, arg(0), around(shape(0), dim as usize), out),
+            Op::BatchMatMul { trans_a, trans_b } => {
+                let layout = Batched::of(shape(0), shape(1), node.shape, trans_a);
+                cpu_tensor::batch_matmul(arg(0), arg(1), layout, trans_a, trans_b, out)
+            }
+            Op::IndexSelect { dim } => {
+                cpu_tensor::index_select(arg(0), around(shape(0), dim as usize), &arg(1)[..shape(1).len()], out)
+            }
+            Op::IndexAdd { dim } => {
+                cpu_tensor::index_add(&arg(0)[..shape(0).len()], arg(1), around(node.shape, dim as usize), out)
+            }
+            op => unreachable!("{} is a leaf, an update or a view, not evaluated", op.name()),
         }
     }
 

@@ -20,12 +20,12 @@ const TINY_MATMUL: usize = 1 << 12;
 /// sum over k in a fixed blocking, so results do not depend on the thread count
 /// (`tests/all/cpu.rs` checks).
 pub fn matmul(a: &[f32], sa: Shape, b: &[f32], sb: Shape, trans_a: bool, trans_b: bool, out: &mut [f32]) {
-    let (m, k) = if trans_a { (sa.cols, sa.rows) } else { (sa.rows, sa.cols) };
-    let n = if trans_b { sb.rows } else { sb.cols };
+    let (m, k) = if trans_a { (sa.cols(), sa.rows()) } else { (sa.rows(), sa.cols()) };
+    let n = if trans_b { sb.rows() } else { sb.cols() };
     assert!(a.len() >= sa.len() && b.len() >= sb.len() && out.len() >= m * n, "matmul operands fit their shapes");
     // Element (i, p) of op(A) is at i·rs + p·cs.
-    let (a_rs, a_cs) = if trans_a { (1, sa.cols) } else { (sa.cols, 1) };
-    let (b_rs, b_cs) = if trans_b { (1, sb.cols) } else { (sb.cols, 1) };
+    let (a_rs, a_cs) = if trans_a { (1, sa.cols()) } else { (sa.cols(), 1) };
+    let (b_rs, b_cs) = if trans_b { (1, sb.cols()) } else { (sb.cols(), 1) };
     if m * n * k < TINY_MATMUL {
         for i in 0..m {
             for j in 0..n {

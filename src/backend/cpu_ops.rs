@@ -9,7 +9,7 @@ use crate::shape::Shape;
 
 /// Element `(r, c)` of a value of shape `from` broadcast to a wider shape.
 fn broadcast_index(from: Shape, r: usize, c: usize) -> usize {
-    (r % from.rows) * from.cols + c % from.cols
+    (r % from.rows()) * from.cols() + c % from.cols()
 }
 
 /// Elementwise loops over more values than this are split across cores, in parts of
@@ -20,16 +20,16 @@ const ELEMENTWISE_PART: usize = 1 << 15;
 /// [`ELEMENTWISE_PART`] values, across cores when there is more than one part. Each
 /// element is computed alone, so the split changes no value.
 fn by_rows(shape: Shape, out: &mut [f32], body: impl Fn(std::ops::Range<usize>, &mut [f32]) + Sync) {
-    let rows = (ELEMENTWISE_PART / shape.cols.max(1)).max(1);
+    let rows = (ELEMENTWISE_PART / shape.cols().max(1)).max(1);
     let out = &mut out[..shape.len()];
-    if shape.rows <= rows {
-        return body(0..shape.rows, out);
+    if shape.rows() <= rows {
+        return body(0..shape.rows(), out);
     }
     let parts = Parts::new(out);
-    for_parts(shape.rows.div_ceil(rows), |i| {
+    for_parts(shape.rows().div_ceil(rows), |i| {
         let first = i * rows;
         // SAFETY: part i takes chunk i, once.
-        body(first..(first + rows).min(shape.rows), unsafe { parts.chunk(i, rows * shape.cols) })
+        body(first..(first + rows).min(shape.rows()), unsafe { parts.chunk(i, rows * shape.cols()) })
     });
 }
 
@@ -47,7 +47,7 @@ pub fn map<F: Fn(f32, f32, f32) -> f32 + Sync>(
     shape: Shape,
     out: &mut [f32],
 ) {
-    let cols = shape.cols;
+    let cols = shape.cols();
     by_rows(shape, out, |rows, out| {
         let values = rows.start * cols..rows.end * cols;
         match (sa == shape, sb == shape, b.len() == 1) {
@@ -80,13 +80,13 @@ pub fn map_in_place<F: Fn(f32, f32, f32) -> f32 + Sync>(
 ) {
     let (b, sb) = other;
     let apply = |y: &mut f32, o: f32| *y = if value_first { f(*y, o, s) } else { f(o, *y, s) };
-    let cols = shape.cols;
+    let cols = shape.cols();
     by_rows(shape, value, |rows, value| {
         // The common operands (same shape, a bias row, a scalar) without the modulo
         // arithmetic of general broadcasting.
         if sb == shape {
             value.iter_mut().zip(&b[rows.start * cols..rows.end * cols]).for_each(|(y, &o)| apply(y, o));
-        } else if sb.rows == 1 && sb.cols == cols {
+        } else if sb.rows() == 1 && sb.cols() == cols {
             value.chunks_mut(cols).for_each(|row| row.iter_mut().zip(b).for_each(|(y, &o)| apply(y, o)));
         } else if sb.len() == 1 {
             value.iter_mut().for_each(|y| apply(y, b[0]));
@@ -125,33 +125,33 @@ pub fn sum_rows(x: &[f32], shape: Shape, out: &mut [f32]) {
     const BLOCK: usize = 64;
     let block = |start: usize, out: &mut [f32]| {
         let mut sums = [0.0f64; BLOCK];
-        for row in x.chunks(shape.cols).take(shape.rows) {
+        for row in x.chunks(shape.cols()).take(shape.rows()) {
             for (sum, &v) in sums.iter_mut().zip(&row[start..start + out.len()]) {
                 *sum += v as f64;
             }
         }
         out.iter_mut().zip(sums).for_each(|(y, sum)| *y = sum as f32);
     };
-    let blocks = shape.cols.div_ceil(BLOCK);
+    let blocks = shape.cols().div_ceil(BLOCK);
     if shape.len() < ELEMENTWISE_PART || blocks == 1 {
         return (0..blocks).zip(out.chunks_mut(BLOCK)).for_each(|(i, out)| block(i * BLOCK, out));
     }
     // Blocks of columns across cores: each column's sum is still one thread's, in order.
-    let parts = Parts::new(&mut out[..shape.cols]);
+    let parts = Parts::new(&mut out[..shape.cols()]);
     // SAFETY: part i takes chunk i, once.
     for_parts(blocks, |i| block(i * BLOCK, unsafe { parts.chunk(i, BLOCK) }));
 }
 
 /// Row sums of a `[rows, cols]` matrix, into `out`.
 pub fn sum_cols(x: &[f32], shape: Shape, out: &mut [f32]) {
-    for (y, row) in out.iter_mut().zip(x.chunks(shape.cols)) {
+    for (y, row) in out.iter_mut().zip(x.chunks(shape.cols())) {
         *y = row.iter().map(|&v| v as f64).sum::<f64>() as f32;
     }
 }
 
 /// Row maxima of a `[rows, cols]` matrix, NaN for a row holding one, into `out`.
 pub fn max_cols(x: &[f32], shape: Shape, out: &mut [f32]) {
-    for (y, row) in out.iter_mut().zip(x.chunks(shape.cols)) {
+    for (y, row) in out.iter_mut().zip(x.chunks(shape.cols())) {
         *y = row.iter().fold(f32::NEG_INFINITY, |m, &v| max_nan(m, v));
     }
 }
@@ -226,7 +226,7 @@ fn softmax_rows(z: &[f32], t: &[f32], k: usize, grad: Option<&mut [f32]>, scale:
 
 /// `mean over counted rows of −Σ t · log softmax(z)`.
 pub fn softmax_cross_entropy(logits: &[f32], targets: &[f32], shape: Shape) -> f32 {
-    let k = shape.cols;
+    let k = shape.cols();
     let (logits, targets) = (&logits[..shape.len()], &targets[..shape.len()]);
     (softmax_rows(logits, targets, k, None, 0.0) / counted_rows(targets, k)) as f32
 }
@@ -240,7 +240,7 @@ pub fn softmax_cross_entropy_grad(logits: &[f32], targets: &[f32], dy: f32, shap
 /// [`softmax_cross_entropy_grad`] (into `out`) in one pass over the rows: the same
 /// values, bit for bit.
 pub fn softmax_cross_entropy_with_grad(logits: &[f32], targets: &[f32], dy: f32, shape: Shape, out: &mut [f32]) -> f32 {
-    let (k, len) = (shape.cols, shape.len());
+    let (k, len) = (shape.cols(), shape.len());
     let counted = counted_rows(&targets[..len], k);
     let total = softmax_rows(&logits[..len], &targets[..len], k, Some(&mut out[..len]), dy as f64 / counted);
     (total / counted) as f32
@@ -248,7 +248,7 @@ pub fn softmax_cross_entropy_with_grad(logits: &[f32], targets: &[f32], dy: f32,
 
 /// Rows (padding excluded) whose largest logit sits where the target is largest.
 pub fn count_correct(logits: &[f32], targets: &[f32], shape: Shape) -> f32 {
-    let k = shape.cols;
+    let k = shape.cols();
     let hits = logits
         .chunks(k)
         .zip(targets.chunks(k))
@@ -447,10 +447,10 @@ const GATHER_PART: usize = 32;
 /// the end of `order` are zeros.
 pub fn gather(order: &[f32], step: &[f32], shape: Shape, out: &mut [f32], fill: impl Fn(usize, &mut [f32]) + Sync) {
     let count = (step[0] as u32).wrapping_add((step[1] as u32).wrapping_mul(65_536));
-    let steps = order.len().div_ceil(shape.rows) as u32;
-    let first = (count.wrapping_add(steps - 1) % steps) as usize * shape.rows;
+    let steps = order.len().div_ceil(shape.rows()) as u32;
+    let first = (count.wrapping_add(steps - 1) % steps) as usize * shape.rows();
     let part = |p: usize, rows: &mut [f32]| {
-        for (r, row) in rows.chunks_mut(shape.cols).enumerate() {
+        for (r, row) in rows.chunks_mut(shape.cols()).enumerate() {
             // Past the order, or an index past the data set (an order written other than
             // by `start_epoch`): a zero row, as on the GPU.
             match order.get(first + p * GATHER_PART + r).map(|&s| s as usize) {
@@ -459,10 +459,10 @@ pub fn gather(order: &[f32], step: &[f32], shape: Shape, out: &mut [f32], fill: 
             }
         }
     };
-    let size = GATHER_PART * shape.cols;
+    let size = GATHER_PART * shape.cols();
     let out = Parts::new(&mut out[..shape.len()]);
     // SAFETY: part i takes chunk i, once.
-    for_parts(shape.rows.div_ceil(GATHER_PART), |i| part(i, unsafe { out.chunk(i, size) }));
+    for_parts(shape.rows().div_ceil(GATHER_PART), |i| part(i, unsafe { out.chunk(i, size) }));
 }
 
 /// [`gather`] of rows of bytes stored four to a word (`words` per row), decoded through
@@ -513,11 +513,11 @@ pub fn byte_at(words: &[f32], i: usize) -> u32 {
 pub fn layout_source(op: crate::op::Op, a: Shape, b: Shape, r: usize, c: usize) -> Option<(usize, usize)> {
     use crate::op::Op;
     match op {
-        Op::Transpose => Some((0, c * a.cols + r)),
-        Op::SliceCols { start } => Some((0, r * a.cols + start + c)),
-        Op::PadCols { start } => (c >= start && c < start + a.cols).then(|| (0, r * a.cols + c - start)),
-        Op::ConcatCols if c < a.cols => Some((0, r * a.cols + c)),
-        Op::ConcatCols => Some((1, r * b.cols + c - a.cols)),
+        Op::Transpose => Some((0, c * a.cols() + r)),
+        Op::SliceCols { start } => Some((0, r * a.cols() + start + c)),
+        Op::PadCols { start } => (c >= start && c < start + a.cols()).then(|| (0, r * a.cols() + c - start)),
+        Op::ConcatCols if c < a.cols() => Some((0, r * a.cols() + c)),
+        Op::ConcatCols => Some((1, r * b.cols() + c - a.cols())),
         _ => unreachable!("{} moves no elements", op.name()),
     }
 }

@@ -6,6 +6,7 @@ mod cpu_avx512;
 mod cpu_matmul;
 pub mod cpu_ops;
 mod cpu_pool;
+mod cpu_tensor;
 pub mod wgpu;
 
 use std::sync::Arc;

@@ -561,7 +561,7 @@ fn state_nodes(g: &Graph, states: &[NodeId]) -> Vec<(String, NodeId, Vec<usize>)
         .iter()
         .map(|&id| {
             let shape = g.nodes()[id.index()].shape;
-            (g.label(id), id, vec![shape.rows, shape.cols])
+            (g.label(id), id, vec![shape.rows(), shape.cols()])
         })
         .collect()
 }

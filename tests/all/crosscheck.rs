@@ -26,7 +26,7 @@ const SIZES: [Shape; 4] = [Shape::new(1, 1), Shape::new(7, 9), Shape::new(5, 13)
 
 pub fn binary_ops_with_broadcasting(device: &Device) {
     for s in SIZES {
-        for rhs in [s, Shape::new(1, s.cols), Shape::SCALAR] {
+        for rhs in [s, Shape::new(1, s.cols()), Shape::SCALAR] {
             cross(device, "add", &[s, rhs], ELEMENTWISE, |g, x| g.add(x[0], x[1]));
             cross(device, "sub", &[rhs, s], ELEMENTWISE, |g, x| g.sub(x[0], x[1]));
             cross(device, "mul", &[s, rhs], ELEMENTWISE, |g, x| g.mul(x[0], x[1]));
@@ -38,7 +38,7 @@ pub fn unary_ops(device: &Device) {
     for s in SIZES {
         cross(device, "scale", &[s], ELEMENTWISE, |g, x| g.scale(x[0], -1.5));
         cross(device, "square", &[s], ELEMENTWISE, |g, x| g.square(x[0]));
-        cross(device, "broadcast row", &[Shape::new(1, s.cols)], ELEMENTWISE, |g, x| g.broadcast(x[0], s));
+        cross(device, "broadcast row", &[Shape::new(1, s.cols())], ELEMENTWISE, |g, x| g.broadcast(x[0], s));
         cross(device, "broadcast scalar", &[Shape::SCALAR], ELEMENTWISE, |g, x| g.broadcast(x[0], s));
         cross(device, "sigmoid", &[s], TRANSCENDENTAL, |g, x| g.sigmoid(x[0]));
         cross(device, "tanh", &[s], TRANSCENDENTAL, |g, x| g.tanh(x[0]));
@@ -51,23 +51,25 @@ pub fn unary_ops(device: &Device) {
             let a = g.abs(x[0]).unwrap();
             g.log(a)
         });
-        cross(device, "div", &[s, Shape::new(1, s.cols)], TRANSCENDENTAL, |g, x| g.div(x[0], x[1]));
+        cross(device, "div", &[s, Shape::new(1, s.cols())], TRANSCENDENTAL, |g, x| g.div(x[0], x[1]));
         cross(device, "leaky_relu", &[s], ELEMENTWISE, |g, x| g.leaky_relu(x[0], 0.01));
         cross(device, "softplus", &[s], TRANSCENDENTAL, |g, x| g.softplus(x[0]));
         cross(device, "pow 3", &[s], TRANSCENDENTAL, |g, x| g.pow(x[0], 3.0));
         cross(device, "gelu", &[s], TRANSCENDENTAL, |g, x| g.gelu(x[0]));
         cross(device, "transpose", &[s], ELEMENTWISE, |g, x| g.transpose(x[0]));
-        cross(device, "slice_cols", &[s], ELEMENTWISE, |g, x| g.slice_cols(x[0], s.cols / 2, s.cols - s.cols / 2));
-        cross(device, "pad_cols", &[s], ELEMENTWISE, |g, x| g.pad_cols(x[0], 3, s.cols + 5));
-        cross(device, "concat_cols", &[s, Shape::new(s.rows, 3)], ELEMENTWISE, |g, x| g.concat_cols(x[0], x[1]));
+        cross(device, "slice_cols", &[s], ELEMENTWISE, |g, x| {
+            g.slice_cols(x[0], s.cols() / 2, s.cols() - s.cols() / 2)
+        });
+        cross(device, "pad_cols", &[s], ELEMENTWISE, |g, x| g.pad_cols(x[0], 3, s.cols() + 5));
+        cross(device, "concat_cols", &[s, Shape::new(s.rows(), 3)], ELEMENTWISE, |g, x| g.concat_cols(x[0], x[1]));
         cross(device, "max_rows", &[s], ELEMENTWISE, |g, x| g.max_rows(x[0]));
-        cross(device, "equal", &[s, Shape::new(1, s.cols)], ELEMENTWISE, |g, x| {
+        cross(device, "equal", &[s, Shape::new(1, s.cols())], ELEMENTWISE, |g, x| {
             let max = g.max_rows(x[0])?;
             g.map(backprop::Map::Equal, 0.0, &[x[0], max])
         });
         cross(device, "pow 2.5", &[s], TRANSCENDENTAL, |g, x| g.pow(x[0], 2.5));
         cross(device, "gelu_tanh", &[s], TRANSCENDENTAL, |g, x| g.gelu_tanh(x[0]));
-        cross(device, "sub a column", &[s, Shape::new(s.rows, 1)], ELEMENTWISE, |g, x| g.sub(x[0], x[1]));
+        cross(device, "sub a column", &[s, Shape::new(s.rows(), 1)], ELEMENTWISE, |g, x| g.sub(x[0], x[1]));
         cross(device, "sum_cols", &[s], REDUCTION, |g, x| g.sum_cols(x[0]));
         cross(device, "max_cols", &[s], ELEMENTWISE, |g, x| g.max_cols(x[0]));
         cross(device, "softmax", &[s], TRANSCENDENTAL, |g, x| g.softmax(x[0]));
@@ -159,7 +161,7 @@ fn tiled_product(device: &Device, tiles: MatmulTiles, a: Shape, b: Shape, t: (bo
     let x = g.constant(a, crate::common::away_from_zero(&mut rng, a)).unwrap();
     let w = g.constant(b, crate::common::away_from_zero(&mut rng, b)).unwrap();
     let product = g.matmul_t(x, w, t.0, t.1).unwrap();
-    let cols = g.node(product).unwrap().shape.cols;
+    let cols = g.node(product).unwrap().shape.cols();
     let bias = g.constant(Shape::new(1, cols), crate::common::away_from_zero(&mut rng, Shape::new(1, cols))).unwrap();
     let shifted = g.add(product, bias).unwrap();
     let out = g.relu(shifted).unwrap();

@@ -72,13 +72,13 @@ pub fn unary_ops() {
     check("transpose", &[M], |g, p| g.transpose(p[0]));
     check("slice_cols", &[M], |g, p| g.slice_cols(p[0], 1, 2));
     check("pad_cols", &[M], |g, p| g.pad_cols(p[0], 2, 9));
-    check("concat_cols", &[M, Shape::new(M.rows, 2)], |g, p| g.concat_cols(p[0], p[1]));
+    check("concat_cols", &[M, Shape::new(M.rows(), 2)], |g, p| g.concat_cols(p[0], p[1]));
     check("max_cols", &[M], |g, p| g.max_cols(p[0]));
     check("max_rows", &[M], |g, p| g.max_rows(p[0]));
     check("mean_rows", &[M], |g, p| g.mean_rows(p[0]));
     check("mean_cols", &[M], |g, p| g.mean_cols(p[0]));
     check("huber", &[M, M], |g, p| g.huber_loss(p[0], p[1], 0.3));
-    check("layer_norm", &[M, Shape::new(1, M.cols), Shape::new(1, M.cols)], |g, p| {
+    check("layer_norm", &[M, Shape::new(1, M.cols()), Shape::new(1, M.cols())], |g, p| {
         g.layer_norm(p[0], p[1], p[2], 1e-5)
     });
     check("pow -1.5 of a positive", &[M], |g, p| {
@@ -92,7 +92,7 @@ pub fn unary_ops() {
         g.sqrt(positive)
     });
     check("gelu_tanh", &[M], |g, p| g.gelu_tanh(p[0]));
-    let column = Shape::new(M.rows, 1);
+    let column = Shape::new(M.rows(), 1);
     check("add a column", &[M, column], |g, p| g.add(p[0], p[1]));
     check("mul by a column", &[M, column], |g, p| g.mul(p[0], p[1]));
     check("sum_cols", &[M], |g, p| g.sum_cols(p[0]));
@@ -150,7 +150,7 @@ fn one_hot(rows: usize, k: usize, pad: bool) -> Vec<f32> {
 pub fn softmax_cross_entropy_wrt_logits() {
     for pad in [false, true] {
         check(&format!("softmax_cross_entropy pad={pad}"), &[M], |g, p| {
-            let t = g.constant(M, one_hot(M.rows, M.cols, pad))?;
+            let t = g.constant(M, one_hot(M.rows(), M.cols(), pad))?;
             g.softmax_cross_entropy(p[0], t)
         });
     }

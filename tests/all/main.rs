@@ -17,6 +17,7 @@ mod dropout;
 mod files;
 mod fusion;
 mod golden;
+mod golden_nd;
 mod gradcheck;
 #[path = "../common/held_mlp.rs"]
 mod held_mlp;
@@ -78,6 +79,7 @@ fn cpu_tests() -> Vec<(&'static str, fn())> {
         misuse::checkpoints_refuse_duplicate_names_and_non_finite_weights,
         misuse::update_ops_are_checked_like_every_other_op,
         misuse::map_checks_operands_and_constant,
+        misuse::tensor_ops_name_the_rule_they_break,
         resume::mismatched_training_states_are_errors,
         view::dot_text_of_a_small_graph_is_exact,
         view::drawings_are_valid_svg_and_png,
@@ -168,6 +170,7 @@ fn both_tests() -> Vec<(&'static str, DeviceTest)> {
         view::values_parts_and_kinds,
         semantics::nan_propagates_as_in_pytorch,
         golden::every_op_matches_pytorch,
+        golden_nd::every_nd_op_matches_pytorch,
         golden::five_adam_steps_match_pytorch,
         semantics::tanh_is_accurate_near_zero_and_finite_far_out,
         semantics::adam_bias_corrections_are_exact,

@@ -183,7 +183,9 @@ pub fn map_checks_operands_and_constant() {
     let bad = g.input("bad", [3, 2]).unwrap();
     assert!(g.map(Map::Div, 0.0, &[x, row]).is_ok(), "a row broadcasts");
     assert!(g.map(Map::Div, 0.0, &[x, col]).is_ok(), "a column broadcasts");
-    assert!(matches!(g.map(Map::Div, 0.0, &[x, bad]), Err(Error::Shape { .. })));
+    let err = g.map(Map::Div, 0.0, &[x, bad]).unwrap_err();
+    assert!(matches!(err, Error::Broadcast { .. }), "{err}");
+    assert_eq!(err.to_string(), "div: [2, 3] and [3, 2] do not broadcast: dim -1 is 3 against 2");
     assert!(message(g.map(Map::Exp, 0.0, &[x, x])).1.contains("takes 1 operands"));
     assert!(message(g.map(Map::Broadcast, 0.0, &[x])).1.contains("takes"));
     assert!(message(g.leaky_relu(x, f32::NAN)).1.contains("finite constant"));
@@ -206,4 +208,34 @@ pub fn layout_ops_check_their_ranges() {
         assert!(err.contains(expected), "{err}");
     }
     assert!(matches!(g.concat_cols(x, y), Err(Error::Shape { op: "concat_cols", .. })));
+}
+
+/// N-d misuse: each an error that names the op, the shapes and the rule broken.
+pub fn tensor_ops_name_the_rule_they_break() {
+    let mut g = Graph::new();
+    let x = g.input("x", [2, 3, 4]).unwrap();
+    let y = g.input("y", [3, 5]).unwrap();
+    let idx = g.input("idx", [3]).unwrap();
+    let seven = g.input("seven", [1, 1, 1, 1, 1, 1]).unwrap();
+    let cases = [
+        (g.add(x, y), "add: [2, 3, 4] and [3, 5] do not broadcast: dim -1 is 4 against 5"),
+        (g.sum_dim(x, &[3], false), "sum_dim: dim 3 is out of range for [2, 3, 4] (rank 3)"),
+        (g.softmax_dim(x, -4), "amax: dim -4 is out of range for [2, 3, 4] (rank 3)"),
+        (g.reshape(x, [5, 5]), "reshape: [2, 3, 4] holds 24 values, [5, 5] holds 25"),
+        (g.cat(&[x, y], 0), "cat: incompatible shapes [2, 3, 4] and [3, 5]"),
+        (g.narrow(x, 1, 2, 2), "narrow: entries 2..4 of dim 1 of [2, 3, 4]"),
+        (g.permute(x, &[0, 0, 1]), "permute: dim 0 is named twice"),
+        (g.unsqueeze(seven, 0), "unsqueeze: 7 dims; tensors have at most 6"),
+        (g.matmul(x, y), "matmul: incompatible shapes [2, 3, 4] and [3, 5]"),
+        (g.transpose(x), "transpose: [2, 3, 4] is not a matrix"),
+        (g.expand(y, [2, 4, 5]), "expand: [3, 5] and [2, 4, 5] do not broadcast: dim -2 is 3 against 4"),
+        (g.index_select(x, 3, idx), "index_select: dim 3 is out of range"),
+    ];
+    for (result, expected) in cases {
+        let err = result.unwrap_err().to_string();
+        assert!(err.starts_with(expected), "{err}\n  expected: {expected}");
+    }
+    let err = g.check_indices(x, 1, &[0.0, 2.0, 3.0]).unwrap_err().to_string();
+    assert!(err.contains("index 3 at position 2 is not an integer in 0..3 (dim 1 of [2, 3, 4])"), "{err}");
+    assert!(g.check_indices(x, 1, &[1.5]).is_err() && g.check_indices(x, -1, &[3.0]).is_ok());
 }

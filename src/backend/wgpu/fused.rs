@@ -56,7 +56,7 @@ impl GpuSession {
             let Op::Map(map, s) = node.op else { unreachable!("an epilogue is elementwise") };
             let other = node.inputs.iter().copied().find(|&i| i != previous);
             let shape = other.map_or(crate::Shape::SCALAR, |o| self.node(o).shape);
-            ep[j] = [shape.rows as u32, shape.cols as u32, s.to_bits(), 0];
+            ep[j] = [shape.rows() as u32, shape.cols() as u32, s.to_bits(), 0];
             if let Some(other) = other {
                 bindings.push((4 + j as u32, other));
             }
@@ -72,7 +72,7 @@ impl GpuSession {
     fn softmax_xent(&self, loss: NodeId, grad: NodeId, accumulate: Option<NodeId>) -> Launch {
         let inputs = &self.node(grad).inputs;
         let shape = self.node(inputs[0]).shape;
-        let params = ReduceParams { rows: shape.rows as u32, cols: shape.cols as u32, scale: 1.0, parts: 1 };
+        let params = ReduceParams { rows: shape.rows() as u32, cols: shape.cols() as u32, scale: 1.0, parts: 1 };
         let mut bindings = vec![(0, inputs[0]), (1, inputs[1]), (2, grad), (4, inputs[2]), (5, loss)];
         let kernel = match accumulate {
             Some(total) => {
@@ -119,7 +119,7 @@ impl GpuSession {
             }
             let len = node.shape.len() as u32;
             let summed = self.node(grad).shape;
-            ranges.extend([start, len, summed.rows as u32, summed.cols as u32]);
+            ranges.extend([start, len, summed.rows() as u32, summed.cols() as u32]);
             // Each parameter starts a workgroup of its own, so no workgroup straddles two
             // and every branch of the kernel is uniform across a workgroup.
             start += len.next_multiple_of(256);

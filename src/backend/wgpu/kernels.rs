@@ -13,7 +13,7 @@ use crate::total::Total;
 /// Every hand-written WGSL file of the crate, by name, each after the shared prelude, for
 /// loading and for validation tests. The elementwise family's module and the reductions'
 /// are generated from templates (see [`map_source`] and [`reduce_source`]).
-pub const SHADERS: [(&str, &str); 6] = [
+pub const SHADERS: [(&str, &str); 7] = [
     (
         "matmul.wgsl",
         concat!(
@@ -43,6 +43,10 @@ pub const SHADERS: [(&str, &str); 6] = [
     (
         "gather.wgsl",
         concat!(include_str!("../../../shaders/prelude.wgsl"), include_str!("../../../shaders/gather.wgsl")),
+    ),
+    (
+        "tensor.wgsl",
+        concat!(include_str!("../../../shaders/prelude.wgsl"), include_str!("../../../shaders/tensor.wgsl")),
     ),
 ];
 
@@ -207,6 +211,12 @@ pub enum Kernel {
     SliceCols,
     PadCols,
     ConcatCols,
+    /// The N-d ops of `tensor.wgsl`.
+    Restride,
+    ReduceDim,
+    IndexSelect,
+    IndexAdd,
+    BatchMatMul,
 }
 
 impl Kernel {
@@ -246,6 +256,11 @@ impl Kernel {
             Kernel::GatherOneHot,
             Kernel::GatherBatchBytes,
             Kernel::GatherBatchRows,
+            Kernel::Restride,
+            Kernel::ReduceDim,
+            Kernel::IndexSelect,
+            Kernel::IndexAdd,
+            Kernel::BatchMatMul,
         ];
         let totals = Total::ALL.into_iter().map(Kernel::Total);
         Map::ALL.into_iter().map(Kernel::Map).chain(totals).chain(fixed).collect()
@@ -268,6 +283,7 @@ impl Kernel {
             DropoutMask => Origin::File(3),
             GatherRows | GatherBytes | GatherOneHot | GatherBatchBytes | GatherBatchRows => Origin::File(5),
             Sgd | SgdMomentum | Adam | AdamCorrections | Increment | Accumulate | FirstNonFinite => Origin::File(4),
+            Restride | ReduceDim | IndexSelect | IndexAdd | BatchMatMul => Origin::File(6),
         }
     }
 
@@ -332,6 +348,11 @@ impl Kernel {
             GatherOneHot => "gather_one_hot",
             GatherBatchBytes => "gather_batch_bytes",
             GatherBatchRows => "gather_batch_rows",
+            Restride => "restride",
+            ReduceDim => "reduce_dim",
+            IndexSelect => "index_select",
+            IndexAdd => "index_add",
+            BatchMatMul => "batch_matmul",
         };
         Cow::Borrowed(name)
     }
@@ -432,4 +453,34 @@ pub(crate) struct OptimParams {
     /// Bit 0: Nesterov momentum; bit 1: decoupled weight decay (AdamW).
     pub flags: u32,
     pub _pad: [u32; 2],
+}
+
+/// `Params` of `tensor.wgsl`: each entry point reads the fields its comment names.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub(crate) struct TensorParams {
+    pub len: u32,
+    pub rank: u32,
+    pub offset: u32,
+    /// The dim of a padding window; 6 (no dim) for none.
+    pub window_dim: u32,
+    pub window_start: u32,
+    pub window_len: u32,
+    pub fill: f32,
+    /// The reduction: 0 sum, 1 max, 2 min, 3 argmax.
+    pub kind: u32,
+    pub outer: u32,
+    pub size: u32,
+    pub inner: u32,
+    pub count: u32,
+    pub m: u32,
+    pub n: u32,
+    pub k: u32,
+    /// Bit 0: transpose A; bit 1: transpose B.
+    pub flags: u32,
+    pub a_stride: u32,
+    pub b_stride: u32,
+    pub _pad: [u32; 2],
+    pub dims: [u32; 8],
+    pub strides: [u32; 8],
 }

@@ -59,10 +59,10 @@ impl MatmulShape {
         let node = &graph.nodes()[id.index()];
         let a = graph.nodes()[node.inputs[0].index()].shape;
         let k = match node.op {
-            Op::MatMul { trans_a: true, .. } => a.rows,
-            _ => a.cols,
+            Op::MatMul { trans_a: true, .. } => a.rows(),
+            _ => a.cols(),
         };
-        MatmulShape { m: node.shape.rows, n: node.shape.cols, k }
+        MatmulShape { m: node.shape.rows(), n: node.shape.cols(), k }
     }
 
     /// The kernel for this shape under `choice`.

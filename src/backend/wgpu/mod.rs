@@ -10,6 +10,7 @@ mod profile;
 mod readback;
 mod reduce;
 mod session;
+mod tensor;
 
 pub use context::{is_software_adapter, AdapterKind, GpuContext};
 pub use session::GpuSession;

@@ -24,7 +24,7 @@ pub(super) fn parts(graph: &Graph, id: NodeId) -> usize {
     let input = || graph.nodes()[node.inputs[0].index()].shape;
     match node.op {
         Op::SumAll | Op::Mean | Op::SumSquares | Op::MseLoss | Op::GradStats => input().len().div_ceil(PART).max(1),
-        Op::SumRows => input().rows.div_ceil(ROWS_PER_PART).max(1),
+        Op::SumRows => input().rows().div_ceil(ROWS_PER_PART).max(1),
         _ => 1,
     }
 }
@@ -55,13 +55,13 @@ impl GpuSession {
             _ => return None,
         };
         let parts = parts(self.graph(), id) as u32;
-        let params = ReduceParams { rows: input.rows as u32, cols: input.cols as u32, scale, parts };
+        let params = ReduceParams { rows: input.rows() as u32, cols: input.cols() as u32, scale, parts };
         let params = bytes_of(&params).to_vec();
         let mut bindings: Vec<(u32, NodeId)> = node.inputs.iter().enumerate().map(|(i, &x)| (i as u32, x)).collect();
         bindings.push((2, id));
         let (first, last) = match node.op {
             Op::SumRows => {
-                let [x, y, _] = self.linear(input.cols);
+                let [x, y, _] = self.linear(input.cols());
                 ([x, y, parts], [x, y, 1])
             }
             _ => ([parts, 1, 1], [1, 1, 1]),

@@ -124,6 +124,9 @@ impl GpuSession {
         if let Some(launches) = self.reduction(id) {
             return Ok(launches);
         }
+        if let Some(launch) = self.tensor_launch(id) {
+            return Ok(vec![launch]);
+        }
         match self.node(id).op {
             Op::MatMul { .. } => Ok(self.matmul(id, &[])),
             _ => Ok(vec![self.launch(id)?]),
@@ -147,7 +150,8 @@ impl GpuSession {
         };
         let reduce = |kernel, scale: f32, workgroups| {
             let s = shape_of(0);
-            let params = bytes_of(&ReduceParams { rows: s.rows as u32, cols: s.cols as u32, scale, parts: 1 }).to_vec();
+            let params =
+                bytes_of(&ReduceParams { rows: s.rows() as u32, cols: s.cols() as u32, scale, parts: 1 }).to_vec();
             let mut bindings = vec![(0, x[0]), (2, id)];
             if x.len() > 1 {
                 bindings.push((1, x[1]));
@@ -156,8 +160,8 @@ impl GpuSession {
         };
         Ok(match node.op {
             Op::Map(map, s) => ew(Kernel::Map(map), s),
-            Op::SumCols => reduce(Kernel::SumCols, 1.0, self.linear(node.shape.rows)),
-            Op::MaxCols => reduce(Kernel::MaxCols, 1.0, self.linear(node.shape.rows)),
+            Op::SumCols => reduce(Kernel::SumCols, 1.0, self.linear(node.shape.rows())),
+            Op::MaxCols => reduce(Kernel::MaxCols, 1.0, self.linear(node.shape.rows())),
             Op::SoftmaxCrossEntropy => reduce(Kernel::SoftmaxXent, 1.0, [1, 1, 1]),
             Op::CountCorrect => reduce(Kernel::CountCorrect, 1.0, [1, 1, 1]),
             Op::SoftmaxCrossEntropyGrad => {
@@ -216,8 +220,8 @@ impl GpuSession {
             Op::PadCols { start } => (Kernel::PadCols, start),
             _ => (Kernel::ConcatCols, 0),
         };
-        let cols_of = |i: usize| node.inputs.get(i).map_or(0, |&x| self.node(x).shape.cols as u32);
-        let (rows, cols) = (node.shape.rows as u32, node.shape.cols as u32);
+        let cols_of = |i: usize| node.inputs.get(i).map_or(0, |&x| self.node(x).shape.cols() as u32);
+        let (rows, cols) = (node.shape.rows() as u32, node.shape.cols() as u32);
         let params =
             LayoutParams { rows, cols, a_cols: cols_of(0), b_cols: cols_of(1), start: start as u32, _pad: [0; 3] };
         let mut bindings = vec![(0, node.inputs[0]), (2, id)];
@@ -238,13 +242,13 @@ impl GpuSession {
         };
         let order = x[x.len() - 2];
         let samples = self.node(order).shape.len();
-        let (rows, cols) = (node.shape.rows, node.shape.cols);
+        let (rows, cols) = (node.shape.rows(), node.shape.cols());
         let params = GatherParams {
             rows: rows as u32,
             cols: cols as u32,
             samples: samples as u32,
             steps: samples.div_ceil(rows) as u32,
-            words: self.node(x[0]).shape.cols as u32,
+            words: self.node(x[0]).shape.cols() as u32,
             classes: cols as u32,
             _pad: [0; 2],
         };
@@ -256,13 +260,13 @@ impl GpuSession {
         let mut launch = self.gather(x);
         let bytes = launch.kernel == Kernel::GatherBytes;
         launch.kernel = if bytes { Kernel::GatherBatchBytes } else { Kernel::GatherBatchRows };
-        let classes = self.node(y).shape.cols;
+        let classes = self.node(y).shape.cols();
         let mut params: GatherParams = bytemuck::pod_read_unaligned(&launch.params);
         params.classes = classes as u32;
         launch.params = bytes_of(&params).to_vec();
         launch.bindings.extend([(6, self.node(y).inputs[0]), (7, y)]);
-        let rows = self.node(x).shape.rows;
-        launch.workgroups = self.linear(rows * (self.node(x).shape.cols + classes));
+        let rows = self.node(x).shape.rows();
+        launch.workgroups = self.linear(rows * (self.node(x).shape.cols() + classes));
         launch
     }
 
@@ -416,11 +420,11 @@ fn elementwise_params(out: Shape, a: Shape, b: Shape, scalar: f32) -> Vec<u8> {
     let u = |v: usize| v as u32;
     let params = ElementwiseParams {
         len: u(out.len()),
-        cols: u(out.cols),
-        a_rows: u(a.rows),
-        a_cols: u(a.cols),
-        b_rows: u(b.rows),
-        b_cols: u(b.cols),
+        cols: u(out.cols()),
+        a_rows: u(a.rows()),
+        a_cols: u(a.cols()),
+        b_rows: u(b.rows()),
+        b_cols: u(b.cols()),
         scalar,
         _pad: 0,
     };

@@ -1,0 +1,98 @@
+//! The reference loops of the N-d ops: strided copies, reductions along a dim, batched
+//! products and indexing. Each reads the op's description from [`crate::strided`], the
+//! same one the GPU's uniform is filled from.
+
+use super::cpu_ops::max_nan;
+use crate::op::Reduction;
+use crate::shape::Shape;
+use crate::strided::{index_in, Batched, Strided};
+
+/// A layout op's copy: each output element from where `plan` says, or its fill.
+pub fn restride(x: &[f32], plan: &Strided, out: &mut [f32]) {
+    for (i, y) in out.iter_mut().enumerate() {
+        *y = plan.source(i).map_or(plan.fill, |at| x[at]);
+    }
+}
+
+/// The smaller of two values, NaN if either is NaN (PyTorch's `min`).
+fn min_nan(a: f32, b: f32) -> f32 {
+    if a.is_nan() || b.is_nan() {
+        f32::NAN
+    } else {
+        a.min(b)
+    }
+}
+
+/// `x` seen as `[outer, size, inner]` reduced along the middle, into `out` (`[outer,
+/// inner]`), each output walking its `size` values in order (sums in f64).
+pub fn reduce(kind: Reduction, x: &[f32], [outer, size, inner]: [usize; 3], out: &mut [f32]) {
+    for o in 0..outer {
+        for j in 0..inner {
+            let values = (0..size).map(|s| x[(o * size + s) * inner + j]);
+            out[o * inner + j] = match kind {
+                Reduction::Sum => values.map(|v| v as f64).sum::<f64>() as f32,
+                Reduction::Max => values.fold(f32::NEG_INFINITY, max_nan),
+                Reduction::Min => values.fold(f32::INFINITY, min_nan),
+                Reduction::ArgMax => argmax(values) as f32,
+            };
+        }
+    }
+}
+
+/// The index of the largest value, the first of equals, NaN counted the largest (the
+/// first NaN wins), as PyTorch's `argmax`.
+pub fn argmax(values: impl Iterator<Item = f32>) -> usize {
+    let mut best = (0, f32::NEG_INFINITY);
+    for (i, v) in values.enumerate() {
+        if best.1.is_nan() {
+            break;
+        }
+        if v.is_nan() || v > best.1 || i == 0 {
+            best = (i, v);
+        }
+    }
+    best.0
+}
+
+/// Batched products: batch `p` of `out` is `op(a_p) · op(b_p)`, an operand with batch
+/// stride 0 repeated over the batch.
+pub fn batch_matmul(a: &[f32], b: &[f32], layout: Batched, trans_a: bool, trans_b: bool, out: &mut [f32]) {
+    let Batched { batches, m, n, k, a_stride, b_stride } = layout;
+    let sa = if trans_a { Shape::new(k, m) } else { Shape::new(m, k) };
+    let sb = if trans_b { Shape::new(n, k) } else { Shape::new(k, n) };
+    for p in 0..batches {
+        let (a, b) = (&a[p * a_stride..][..m * k], &b[p * b_stride..][..k * n]);
+        super::cpu_matmul::matmul(a, sa, b, sb, trans_a, trans_b, &mut out[p * m * n..][..m * n]);
+    }
+}
+
+/// `x` seen as `[outer, size, inner]`: output `[outer, count, inner]` takes entry
+/// `indices[i]` of the middle dim, zeros for an index outside `0 .. size`.
+pub fn index_select(x: &[f32], [outer, size, inner]: [usize; 3], indices: &[f32], out: &mut [f32]) {
+    let count = indices.len();
+    for o in 0..outer {
+        for (i, &index) in indices.iter().enumerate() {
+            let row = &mut out[(o * count + i) * inner..][..inner];
+            match index_in(index, size) {
+                Some(s) => row.copy_from_slice(&x[(o * size + s) * inner..][..inner]),
+                None => row.fill(0.0),
+            }
+        }
+    }
+}
+
+/// The adjoint of [`index_select`]: entry `s` of the middle dim of `out` (`[outer, size,
+/// inner]`) is the sum, in index order, of the rows of `dy` whose index is `s`.
+pub fn index_add(indices: &[f32], dy: &[f32], [outer, size, inner]: [usize; 3], out: &mut [f32]) {
+    out.fill(0.0);
+    let count = indices.len();
+    for o in 0..outer {
+        for (i, &index) in indices.iter().enumerate() {
+            if let Some(s) = index_in(index, size) {
+                let from = &dy[(o * count + i) * inner..][..inner];
+                let to = &mut out[(o * size + s) * inner..][..inner];
+                to.iter_mut().zip(from).for_each(|(t, &f)| *t += f);
+            }
+        }
+    }
+}
