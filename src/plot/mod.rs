@@ -1,6 +1,7 @@
 //! Charts written with `plotters`, PNG or SVG by the file's extension. Text uses an
 //! embedded DejaVu Sans, so no system font library is needed.
 
+mod heatmap;
 mod regions;
 
 use std::path::Path;
@@ -85,6 +86,7 @@ macro_rules! draw_bytes {
     }};
 }
 pub(crate) use draw_bytes;
+pub use heatmap::{heatmap, Heatmap};
 pub use regions::{decision_regions, grid, Regions};
 
 /// Draws `$draw(&root)` into `$path` (SVG by the extension, else PNG) and writes the file
