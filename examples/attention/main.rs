@@ -8,7 +8,7 @@
 //! once it reverses), `--save FILE` writes a checkpoint PyTorch loads
 //! (`benches/attention_torch.py`).
 //!
-//! cargo run --release --example attention [-- --backend auto|gpu|cpu --steps 1500
+//! cargo run --release --example attention [-- --backend auto|gpu|cpu --steps 600
 //!     --batch 64 --lr 0.003 --width 64 --heads 2 --seed 0 --attention attention.png
 //!     --save attention.safetensors]
 
@@ -34,7 +34,7 @@ struct Args {
     #[command(flatten)]
     backend: flags::Backend,
     /// Training steps, each on a fresh batch of random sequences.
-    #[arg(long, default_value_t = 1500, value_parser = whole(1usize, 10_000_000))]
+    #[arg(long, default_value_t = 600, value_parser = whole(1usize, 10_000_000))]
     steps: usize,
     /// Sequences per step.
     #[arg(long, default_value_t = 64, value_parser = whole(1usize, 65_536))]
@@ -79,7 +79,7 @@ fn main() -> anyhow::Result<()> {
     let mut trainer = Trainer::new(&device, config, &params, args.batch, args.lr)?;
     for step in 1..=args.steps {
         let sequences: Vec<_> = (0..args.batch).map(|_| model::sequence(&mut rng)).collect();
-        let loss = trainer.step(&sequences, step % 250 == 0 || step == args.steps)?;
+        let loss = trainer.step(&sequences, step % 100 == 0 || step == args.steps)?;
         if let Some(loss) = loss {
             say!("step {step:>6}  loss {loss:.4}  ({:.1} s)", started.elapsed().as_secs_f32());
         }

@@ -57,7 +57,11 @@ pub fn parameters(config: Config, rng: &mut impl Rng) -> Vec<Param> {
     let mut linear = |name: &str, inputs: usize, outputs: usize, params: &mut Vec<Param>| {
         let bound = 1.0 / (inputs as f32).sqrt();
         let mut draw = |n: usize| (0..n).map(|_| rng.random_range(-bound..bound)).collect();
-        params.push(Param { name: format!("{name}.weight"), shape: vec![outputs, inputs], init: draw(outputs * inputs) });
+        params.push(Param {
+            name: format!("{name}.weight"),
+            shape: vec![outputs, inputs],
+            init: draw(outputs * inputs),
+        });
         params.push(Param { name: format!("{name}.bias"), shape: vec![outputs], init: draw(outputs) });
     };
     let norm = |name: &str, params: &mut Vec<Param>| {

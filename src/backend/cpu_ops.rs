@@ -7,11 +7,6 @@ use crate::data::pixel_value;
 use crate::op::{AdamConfig, SgdConfig};
 use crate::shape::Shape;
 
-/// Element `(r, c)` of a value of shape `from` broadcast to a wider shape.
-fn broadcast_index(from: Shape, r: usize, c: usize) -> usize {
-    (r % from.rows()) * from.cols() + c % from.cols()
-}
-
 /// Elementwise loops over more values than this are split across cores, in parts of
 /// about this many (whole rows): below it, a part is over before another core could help.
 const ELEMENTWISE_PART: usize = 1 << 15;
@@ -58,13 +53,35 @@ pub fn map<F: Fn(f32, f32, f32) -> f32 + Sync>(
             (true, _, true) => out.iter_mut().zip(&a[values]).for_each(|(y, &a)| *y = f(a, b[0], s)),
             _ => {
                 for (r, row) in rows.zip(out.chunks_mut(cols)) {
-                    for (c, y) in row.iter_mut().enumerate() {
-                        *y = f(a[broadcast_index(sa, r, c)], b[broadcast_index(sb, r, c)], s);
+                    match (operand_row(a, sa, r, cols), operand_row(b, sb, r, cols)) {
+                        (Row::Full(a), Row::Full(b)) => {
+                            row.iter_mut().zip(a.iter().zip(b)).for_each(|(y, (&a, &b))| *y = f(a, b, s))
+                        }
+                        (Row::Full(a), Row::One(b)) => row.iter_mut().zip(a).for_each(|(y, &a)| *y = f(a, b, s)),
+                        (Row::One(a), Row::Full(b)) => row.iter_mut().zip(b).for_each(|(y, &b)| *y = f(a, b, s)),
+                        (Row::One(a), Row::One(b)) => row.fill(f(a, b, s)),
                     }
                 }
             }
         }
     })
+}
+
+/// Row `r` of an operand read through the matrix views (see
+/// [`Shape::reads_by_rows`]): a whole row of the output's width, or one value repeated
+/// along it.
+enum Row<'a> {
+    Full(&'a [f32]),
+    One(f32),
+}
+
+fn operand_row(x: &[f32], shape: Shape, r: usize, cols: usize) -> Row<'_> {
+    let start = (r % shape.rows()) * shape.cols();
+    if shape.cols() == cols {
+        Row::Full(&x[start..start + cols])
+    } else {
+        Row::One(x[start])
+    }
 }
 
 /// An elementwise op applied in place to `value` (the running value of a fused chain, of
@@ -92,8 +109,9 @@ pub fn map_in_place<F: Fn(f32, f32, f32) -> f32 + Sync>(
             value.iter_mut().for_each(|y| apply(y, b[0]));
         } else {
             for (r, row) in rows.zip(value.chunks_mut(cols)) {
-                for (c, y) in row.iter_mut().enumerate() {
-                    apply(y, b[broadcast_index(sb, r, c)]);
+                match operand_row(b, sb, r, cols) {
+                    Row::Full(b) => row.iter_mut().zip(b).for_each(|(y, &o)| apply(y, o)),
+                    Row::One(o) => row.iter_mut().for_each(|y| apply(y, o)),
                 }
             }
         }

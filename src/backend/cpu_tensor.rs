@@ -7,10 +7,33 @@ use crate::op::Reduction;
 use crate::shape::Shape;
 use crate::strided::{index_in, Batched, Strided};
 
-/// A layout op's copy: each output element from where `plan` says, or its fill.
+/// A layout op's copy: each output element from where `plan` says
+/// ([`Strided::source`]), or its fill. Walked a row of the output's last dim at a time,
+/// the row's start found once: where a row reads contiguous input (perhaps inside a
+/// padding window along the last dim), that part is one copy.
 pub fn restride(x: &[f32], plan: &Strided, out: &mut [f32]) {
-    for (i, y) in out.iter_mut().enumerate() {
-        *y = plan.source(i).map_or(plan.fill, |at| x[at]);
+    let last = plan.rank.saturating_sub(1);
+    let width = if plan.rank == 0 { 1 } else { plan.dims[last] };
+    if plan.rank == 0 || plan.strides[last] != 1 {
+        for (i, y) in out.iter_mut().enumerate() {
+            *y = plan.source(i).map_or(plan.fill, |at| x[at]);
+        }
+        return;
+    }
+    // The part of each row that reads the input: all of it, or the window's columns.
+    let (start, len) = match plan.window {
+        Some((dim, start, len)) if dim == last => (start, len),
+        _ => (0, width),
+    };
+    for (r, row) in out.chunks_mut(width).enumerate() {
+        match plan.source(r * width + start) {
+            Some(at) => {
+                row[..start].fill(plan.fill);
+                row[start..start + len].copy_from_slice(&x[at..at + len]);
+                row[start + len..].fill(plan.fill);
+            }
+            None => row.fill(plan.fill),
+        }
     }
 }
 

@@ -58,7 +58,11 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, map: &Heatmap) -> std
         .map_err(|e| err(&e))?;
     let label = |labels: &[String], v: f64| {
         let i = v.floor() as usize;
-        if (v - i as f64 - 0.5).abs() < 1e-6 { labels.get(i).cloned().unwrap_or_default() } else { String::new() }
+        if (v - i as f64 - 0.5).abs() < 1e-6 {
+            labels.get(i).cloned().unwrap_or_default()
+        } else {
+            String::new()
+        }
     };
     let flip = |v: f64| rows as f64 - v;
     chart

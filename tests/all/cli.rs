@@ -375,3 +375,38 @@ pub fn quickstart_trains_and_saves() {
     assert!(names.contains(&"0.weight".to_owned()) && names.len() == 6, "{names:?}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// The attention example (embeddings, causal self-attention, layer norms, an MLP, on
+/// tensors of rank 3 and 4) learns to reverse digits, draws its attention and saves a
+/// checkpoint under PyTorch's names and shapes; bad flags are refused first.
+pub fn attention_learns_to_reverse_digits() {
+    let dir = crate::files::temp_dir("cli-attention");
+    let args = [
+        "--backend",
+        "cpu",
+        "--steps",
+        "300",
+        "--held-out",
+        "200",
+        "--attention",
+        "att.svg",
+        "--save",
+        "att.safetensors",
+    ];
+    let out = run("attention", &args, &dir);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let line = out.stdout.lines().find(|l| l.starts_with("held-out per-token accuracy: ")).unwrap();
+    let accuracy: f32 = line["held-out per-token accuracy: ".len()..].split('%').next().unwrap().parse().unwrap();
+    assert!(accuracy >= 99.0, "{line}");
+    let svg = std::fs::read_to_string(dir.join("att.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("attention"));
+    let saved = backprop::checkpoint::load(&dir.join("att.safetensors")).unwrap();
+    let shape_of = |name: &str| saved.iter().find(|t| t.name == name).map(|t| t.shape.clone());
+    assert_eq!(saved.len(), 18);
+    assert_eq!(shape_of("attn.qkv.weight"), Some(vec![192, 64]), "PyTorch's Linear layout, [out, in]");
+    assert_eq!(shape_of("ln1.weight"), Some(vec![64]));
+    assert_eq!(shape_of("pos_emb.weight"), Some(vec![16, 64]));
+    fails_with(&run("attention", &["--width", "63"], &dir), &["--width 63", "--heads 2"]);
+    fails_with(&run("attention", &["--attention", "a.txt"], &dir), &[".png or .svg"]);
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -28,6 +28,7 @@ mod resume;
 mod scale;
 mod semantics;
 mod shaders;
+mod tensor;
 mod training;
 mod view;
 
@@ -96,6 +97,7 @@ fn cpu_tests() -> Vec<(&'static str, fn())> {
         cli::the_default_device_is_never_a_software_rasterizer,
         cli::examples_draw_graphs_and_decision_regions,
         cli::moons_learns_the_two_moons,
+        cli::attention_learns_to_reverse_digits,
         cli::custom_op_example_adds_swish_from_outside,
         cli::mlp_never_loses_a_model,
         diagnostics::statistics_and_clipping_match_finite_differences,
@@ -107,6 +109,7 @@ fn cpu_tests() -> Vec<(&'static str, fn())> {
         gradcheck::xor_network_gradients,
         gradcheck::softmax_cross_entropy_wrt_logits,
         gradcheck::small_mlp_with_cross_entropy,
+        tensor::composed_nd_graphs_match_finite_differences,
         optimizers::adam_matches_pytorch_formula,
         optimizers::sgd_momentum_matches_pytorch_formula,
         optimizers::invalid_hyper_parameters_are_errors,
@@ -138,6 +141,7 @@ fn gpu_tests() -> Vec<(&'static str, DeviceTest)> {
         crosscheck::matmul_each_tiling_odd_shapes,
         crosscheck::elementwise_launch_past_65535_workgroups,
         crosscheck::ten_xor_training_steps,
+        tensor::nd_ops_gpu_matches_cpu,
         diagnostics::statistics_and_clipping_gpu_matches_cpu,
         optimizers::optimizer_updates_gpu_matches_cpu,
         optimizers::whole_mlp_training_gpu_matches_cpu,
@@ -171,6 +175,7 @@ fn both_tests() -> Vec<(&'static str, DeviceTest)> {
         semantics::nan_propagates_as_in_pytorch,
         golden::every_op_matches_pytorch,
         golden_nd::every_nd_op_matches_pytorch,
+        tensor::reshapes_share_storage_and_keep_it_alive,
         golden::five_adam_steps_match_pytorch,
         semantics::tanh_is_accurate_near_zero_and_finite_far_out,
         semantics::adam_bias_corrections_are_exact,
