@@ -33,12 +33,14 @@ struct RowStats {
     argmax: u32,
 }
 
+// The row's log-sum-exp and its argmax (the first of equals; the first NaN counts as the
+// largest, as PyTorch's argmax, and makes the log-sum-exp NaN).
 fn row_stats(base: u32) -> RowStats {
     var best = prediction[base];
     var argmax = 0u;
-    for (var j = 1u; j < params.cols; j++) {
+    for (var j = 1u; j < params.cols && !is_nan(best); j++) {
         let z = prediction[base + j];
-        if (z > best) {
+        if (z > best || is_nan(z)) {
             best = z;
             argmax = j;
         }
@@ -170,5 +172,152 @@ fn count_correct(@builtin(local_invocation_index) lid: u32) {
     let total = tree_sum(lid, hits);
     if (lid == 0u) {
         out[0] = total;
+    }
+}
+
+// Wide rows (more than WIDE_ROWS columns, chosen in src/backend/wgpu/loss.rs): the same
+// quantities with the whole workgroup on one row at a time, each thread striding the
+// columns, the row's max, sums and argmax reduced through workgroup memory in a fixed
+// order. No thread walks a row alone, so a row of 30,000 classes costs each thread about
+// 120 steps per pass (lavapipe stops a shader whose loops run past 65,535 steps).
+// Same entries as above with _wide appended; same bindings.
+
+var<workgroup> partial_index: array<u32, 256>;
+
+// The largest of one value per thread (NaN if any is NaN) and the first column holding
+// it; ties go to the lower column. Call from every thread.
+fn tree_argmax(lid: u32, value: f32, index: u32) -> vec2<f32> {
+    workgroupBarrier();
+    partial[lid] = value;
+    partial_index[lid] = index;
+    workgroupBarrier();
+    for (var stride = 128u; stride > 0u; stride = stride / 2u) {
+        if (lid < stride) {
+            let a = partial[lid];
+            let b = partial[lid + stride];
+            let ia = partial_index[lid];
+            let ib = partial_index[lid + stride];
+            let take_b = !is_nan(a) && (is_nan(b) || b > a || (b == a && ib < ia));
+            partial[lid] = select(a, b, take_b);
+            partial_index[lid] = select(ia, ib, take_b);
+        }
+        workgroupBarrier();
+    }
+    return vec2<f32>(partial[0], f32(partial_index[0]));
+}
+
+// The first largest value of `values[base ..]` among this thread's columns.
+fn strided_argmax(lid: u32, base: u32, from_targets: bool) -> vec2<f32> {
+    var best = bitcast<f32>(0xff800000u);
+    var best_at = 0xffffffffu;
+    for (var j = lid; j < params.cols; j += 256u) {
+        let v = select(prediction[base + j], targets[base + j], from_targets);
+        if (best_at == 0xffffffffu || (!is_nan(best) && (is_nan(v) || v > best))) {
+            best = v;
+            best_at = j;
+        }
+    }
+    return vec2<f32>(best, bitcast<f32>(best_at));
+}
+
+struct WideRow {
+    lse: f32,
+    // Σ t·(z − lse), Σ t, and whether any target is not zero.
+    dot: f32,
+    mass: f32,
+    counted: bool,
+}
+
+fn wide_row(lid: u32, base: u32) -> WideRow {
+    let own = strided_argmax(lid, base, false);
+    let best = tree_argmax(lid, own.x, bitcast<u32>(own.y)).x;
+    var sum = 0.0;
+    var mass = 0.0;
+    var nonzero = 0.0;
+    for (var j = lid; j < params.cols; j += 256u) {
+        sum += exp(prediction[base + j] - best);
+        mass += targets[base + j];
+        nonzero += select(0.0, 1.0, targets[base + j] != 0.0);
+    }
+    let lse = best + log(tree_sum(lid, sum));
+    var dot = 0.0;
+    for (var j = lid; j < params.cols; j += 256u) {
+        dot += targets[base + j] * (prediction[base + j] - lse);
+    }
+    let total_mass = tree_sum(lid, mass);
+    let counted = tree_sum(lid, nonzero) > 0.0;
+    return WideRow(lse, tree_sum(lid, dot), total_mass, counted);
+}
+
+// The loss over all rows (into the return value's x) and the counted rows (y); with
+// `grad`, the gradient `(softmax·mass − t) · dy / counted` into out (a second pass over
+// the rows, once the count is known).
+fn wide_rows(lid: u32, dy_value: f32, grad: bool) -> vec2<f32> {
+    var loss = 0.0;
+    var counted = 0.0;
+    for (var r = 0u; r < params.rows; r++) {
+        let row = wide_row(lid, r * params.cols);
+        loss -= row.dot;
+        counted += select(0.0, 1.0, row.counted);
+    }
+    counted = max(counted, 1.0);
+    if (grad) {
+        let scale = dy_value / counted;
+        for (var r = 0u; r < params.rows; r++) {
+            let base = r * params.cols;
+            let row = wide_row(lid, base);
+            for (var j = lid; j < params.cols; j += 256u) {
+                let p = exp(prediction[base + j] - row.lse);
+                out[base + j] = (p * row.mass - targets[base + j]) * scale;
+            }
+        }
+    }
+    return vec2<f32>(loss / counted, counted);
+}
+
+@compute @workgroup_size(256)
+fn softmax_xent_wide(@builtin(local_invocation_index) lid: u32) {
+    let loss = wide_rows(lid, 0.0, false).x;
+    if (lid == 0u) {
+        out[0] = loss;
+    }
+}
+
+@compute @workgroup_size(256)
+fn softmax_xent_grad_wide(@builtin(local_invocation_index) lid: u32) {
+    wide_rows(lid, dy[0], true);
+}
+
+@compute @workgroup_size(256)
+fn softmax_xent_with_grad_wide(@builtin(local_invocation_index) lid: u32) {
+    let loss = wide_rows(lid, dy[0], true).x;
+    if (lid == 0u) {
+        loss_out[0] = loss;
+    }
+}
+
+@compute @workgroup_size(256)
+fn softmax_xent_with_grad_acc_wide(@builtin(local_invocation_index) lid: u32) {
+    let loss = wide_rows(lid, dy[0], true).x;
+    if (lid == 0u) {
+        loss_out[0] = loss;
+        loss_total[0] += loss;
+    }
+}
+
+@compute @workgroup_size(256)
+fn count_correct_wide(@builtin(local_invocation_index) lid: u32) {
+    var hits = 0.0;
+    for (var r = 0u; r < params.rows; r++) {
+        let base = r * params.cols;
+        let z = strided_argmax(lid, base, false);
+        let t = strided_argmax(lid, base, true);
+        let z_at = tree_argmax(lid, z.x, bitcast<u32>(z.y)).y;
+        let best_t = tree_argmax(lid, t.x, bitcast<u32>(t.y));
+        // A row of zero targets is padding: its largest target is 0.
+        hits += select(0.0, 1.0, best_t.x != 0.0 && z_at == best_t.y);
+    }
+    if (lid == 0u) {
+        out[0] = hits;
     }
 }

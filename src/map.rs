@@ -44,7 +44,8 @@ pub enum Map {
     SigmoidGrad,
     /// Derivative of tanh from its output: `b · (1 − a²)` for `a = y`, `b = dy`.
     TanhGrad,
-    /// Derivative of relu: `b` where `a > 0`, else 0, for `a` = the input or the output, `b = dy`.
+    /// Derivative of relu: `b` except where `a ≤ 0` (so a NaN passes `b`, as PyTorch's
+    /// `threshold_backward`), for `a` = the input or the output, `b = dy`.
     ReluGrad,
     /// `−a`.
     Neg,
@@ -213,7 +214,7 @@ impl Map {
             Map::ClipCoefficient => def("clip_coefficient", 1, clip_coefficient, "clip_factor(s / (a + 1e-6))", None),
             Map::SigmoidGrad => def("sigmoid_grad", 2, sigmoid_grad, "b * a * (1.0 - a)", None),
             Map::TanhGrad => def("tanh_grad", 2, tanh_grad, "b * (1.0 - a * a)", None),
-            Map::ReluGrad => def("relu_grad", 2, relu_grad, "select(0.0, b, a > 0.0)", None),
+            Map::ReluGrad => def("relu_grad", 2, relu_grad, "select(0.0, b, a > 0.0 || is_nan(a))", None),
             Map::Custom(index) => crate::custom::def_custom(index),
             _ => crate::map_more::def_more(self),
         }
@@ -294,12 +295,13 @@ fn tanh_grad(y: f32, dy: f32, _: f32) -> f32 {
     dy * (1.0 - y * y)
 }
 
-/// `dy` where `x > 0`, else 0.
+/// `dy` except where `x ≤ 0` (NaN passes `dy`, as PyTorch's `threshold_backward` zeroes
+/// only where `x <= 0`).
 fn relu_grad(x: f32, dy: f32, _: f32) -> f32 {
-    if x > 0.0 {
-        dy
-    } else {
+    if x <= 0.0 {
         0.0
+    } else {
+        dy
     }
 }
 

@@ -111,10 +111,12 @@ pub fn save(model_path: &Path, model: &Sequential, state: &TrainingState) -> Res
 /// [`Error::Io`] when a file cannot be read, [`Error::Format`] naming the file when the
 /// model does not fit, the state is damaged, or the state belongs to another model.
 pub fn load(model_path: &Path, model: &mut Sequential) -> Result<TrainingState> {
-    let path = state_path(model_path);
-    let (tensors, meta) = checkpoint::load_with_metadata(&path)?;
+    // The file named first: a path that is no checkpoint is reported as that, before
+    // the training state beside it is looked for.
     let mut loaded = model.clone();
     loaded.load_state_dict(&checkpoint::load(model_path)?, model_path)?;
+    let path = state_path(model_path);
+    let (tensors, meta) = checkpoint::load_with_metadata(&path)?;
     let bad = |msg: String| Error::Format { path: path.display().to_string(), msg };
     let field = |key: &str| meta.get(key).ok_or_else(|| bad(format!("metadata has no '{key}'")));
     if field("format")? != "backprop training state 1" {

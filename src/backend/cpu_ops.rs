@@ -174,9 +174,10 @@ pub fn max_cols(x: &[f32], shape: Shape, out: &mut [f32]) {
     }
 }
 
-/// The index of a row's largest value (the first of equals).
+/// The index of a row's largest value (the first of equals; the first NaN counts as the
+/// largest, as PyTorch's `argmax`).
 fn argmax(row: &[f32]) -> usize {
-    row.iter().enumerate().fold(0, |best, (i, &v)| if v > row[best] { i } else { best })
+    super::cpu_tensor::argmax(row.iter().copied())
 }
 
 /// Rows whose targets are not all zero (padding rows are), at least 1.

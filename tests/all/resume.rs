@@ -84,6 +84,18 @@ pub fn mismatched_training_states_are_errors() {
     assert_eq!(target, model(3), "a failed load changes nothing");
     std::fs::remove_file(state_path(&path)).unwrap();
     assert!(resume::load(&path, &mut target).unwrap_err().to_string().contains("train-state"));
+    // A file that is no checkpoint (found from outside: it was reported as a missing
+    // training state) is named as what it is, and so is a missing one.
+    for (bytes, name) in
+        [(&b"\x93\x11 random bytes, not a checkpoint"[..], "noise.bin"), (&b""[..], "empty.safetensors")]
+    {
+        let file = dir.join(name);
+        std::fs::write(&file, bytes).unwrap();
+        let text = resume::load(&file, &mut target).unwrap_err().to_string();
+        assert!(text.starts_with(&file.display().to_string()) && !text.contains("train-state"), "{text}");
+    }
+    let text = resume::load(&dir.join("absent.safetensors"), &mut target).unwrap_err().to_string();
+    assert!(text.contains("absent.safetensors: No such file") && !text.contains("train-state"), "{text}");
 
     let mut wrong = state.tensors.clone();
     wrong.retain(|t| t.name != "adam.bias_corrections");

@@ -148,3 +148,34 @@ pub fn step_counts_are_exact_past_two_to_the_24(device: &Device) {
     let err = guard.check(session.as_mut()).unwrap_err().to_string();
     assert!(err.contains("step 19726337"), "{err}");
 }
+
+/// Found from outside, checked against PyTorch: relu's gradient at a NaN input is the
+/// incoming gradient (`threshold_backward` zeroes only where `x <= 0`), and argmax takes a
+/// NaN as the largest value, in `argmax`, in the count of correct predictions (narrow and
+/// wide rows) and so in a classifier's accuracy.
+pub fn nan_gradients_and_argmax_follow_pytorch(device: &Device) {
+    let x = [f32::NAN, -1.0, 0.0, 2.0];
+    let grad = apply(device, &x, |g, x| {
+        let y = g.relu(x).unwrap();
+        let seed = g.constant([1, 4], vec![3.0, 3.0, 3.0, 3.0]).unwrap();
+        g.backward_from(y, seed).unwrap().get(x).unwrap()
+    });
+    same("relu gradient", &grad, &[3.0, 0.0, 0.0, 3.0]);
+    let at = apply(device, &[1.0, f32::NAN, 5.0, f32::NAN], |g, x| g.argmax(x, -1, false).unwrap());
+    same("argmax", &at, &[1.0]);
+    for classes in [4, 2000] {
+        let mut logits = vec![0.0; 2 * classes];
+        logits[1] = f32::NAN; // row 0: NaN at class 1, the target
+        logits[classes + 2] = 9.0; // row 1: 9 at class 2, NaN after it, target 2
+        logits[classes + 3] = f32::NAN;
+        let mut targets = vec![0.0; 2 * classes];
+        targets[1] = 1.0;
+        targets[classes + 2] = 1.0;
+        let mut g = Graph::new();
+        let z = g.constant([2, classes], logits).unwrap();
+        let t = g.constant([2, classes], targets).unwrap();
+        let correct = g.count_correct(z, t).unwrap();
+        let count = device.compile_inference(&g, &[correct]).unwrap().run_and_read(&[correct]).unwrap();
+        same(&format!("correct predictions of {classes} classes"), &count[0], &[1.0]);
+    }
+}

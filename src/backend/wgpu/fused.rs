@@ -81,6 +81,7 @@ impl GpuSession {
             }
             None => Kernel::SoftmaxXentWithGrad,
         };
+        let kernel = super::loss::for_width(kernel, shape.cols());
         Launch { kernel, params: bytes_of(&params).to_vec(), bindings, workgroups: [1, 1, 1] }
     }
 

@@ -197,6 +197,12 @@ pub enum Kernel {
     SoftmaxXentWithGrad,
     SoftmaxXentWithGradAcc,
     CountCorrect,
+    /// The wide-row forms (see `loss.rs`).
+    SoftmaxXentWide,
+    SoftmaxXentGradWide,
+    SoftmaxXentWithGradWide,
+    SoftmaxXentWithGradAccWide,
+    CountCorrectWide,
     Sgd,
     SgdMomentum,
     Adam,
@@ -237,6 +243,11 @@ impl Kernel {
             Kernel::SoftmaxXentWithGrad,
             Kernel::SoftmaxXentWithGradAcc,
             Kernel::CountCorrect,
+            Kernel::SoftmaxXentWide,
+            Kernel::SoftmaxXentGradWide,
+            Kernel::SoftmaxXentWithGradWide,
+            Kernel::SoftmaxXentWithGradAccWide,
+            Kernel::CountCorrectWide,
             Kernel::Sgd,
             Kernel::SgdMomentum,
             Kernel::Adam,
@@ -276,9 +287,16 @@ impl Kernel {
                 Origin::Reduce
             }
             MatMul | MatMulSmall | MatMulBig | MatMulSumSplits => Origin::File(0),
-            SoftmaxXent | SoftmaxXentGrad | SoftmaxXentWithGrad | SoftmaxXentWithGradAcc | CountCorrect => {
-                Origin::File(1)
-            }
+            SoftmaxXent
+            | SoftmaxXentGrad
+            | SoftmaxXentWithGrad
+            | SoftmaxXentWithGradAcc
+            | CountCorrect
+            | SoftmaxXentWide
+            | SoftmaxXentGradWide
+            | SoftmaxXentWithGradWide
+            | SoftmaxXentWithGradAccWide
+            | CountCorrectWide => Origin::File(1),
             Transpose | SliceCols | PadCols | ConcatCols => Origin::File(2),
             DropoutMask => Origin::File(3),
             GatherRows | GatherBytes | GatherOneHot | GatherBatchBytes | GatherBatchRows => Origin::File(5),
@@ -329,6 +347,11 @@ impl Kernel {
             SoftmaxXentWithGrad => "softmax_xent_with_grad",
             SoftmaxXentWithGradAcc => "softmax_xent_with_grad_acc",
             CountCorrect => "count_correct",
+            SoftmaxXentWide => "softmax_xent_wide",
+            SoftmaxXentGradWide => "softmax_xent_grad_wide",
+            SoftmaxXentWithGradWide => "softmax_xent_with_grad_wide",
+            SoftmaxXentWithGradAccWide => "softmax_xent_with_grad_acc_wide",
+            CountCorrectWide => "count_correct_wide",
             Sgd => "sgd",
             SgdMomentum => "sgd_momentum",
             Adam => "adam",

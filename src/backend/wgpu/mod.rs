@@ -5,6 +5,7 @@ mod context;
 mod fused;
 mod generate;
 pub mod kernels;
+mod loss;
 mod matmul;
 mod profile;
 mod readback;

@@ -10,6 +10,7 @@ use super::context::GpuContext;
 use super::kernels::{
     ElementwiseParams, GatherParams, Kernel, LayoutParams, MatmulParams, OptimParams, RandomParams, ReduceParams,
 };
+use super::loss::for_width;
 use super::matmul::{MatmulShape, Tiling};
 use super::readback::Readback;
 use crate::backend::Session;
@@ -162,10 +163,10 @@ impl GpuSession {
             Op::Map(map, s) => ew(Kernel::Map(map), s),
             Op::SumCols => reduce(Kernel::SumCols, 1.0, self.linear(node.shape.rows())),
             Op::MaxCols => reduce(Kernel::MaxCols, 1.0, self.linear(node.shape.rows())),
-            Op::SoftmaxCrossEntropy => reduce(Kernel::SoftmaxXent, 1.0, [1, 1, 1]),
-            Op::CountCorrect => reduce(Kernel::CountCorrect, 1.0, [1, 1, 1]),
+            Op::SoftmaxCrossEntropy => reduce(for_width(Kernel::SoftmaxXent, shape_of(0).cols()), 1.0, [1, 1, 1]),
+            Op::CountCorrect => reduce(for_width(Kernel::CountCorrect, shape_of(0).cols()), 1.0, [1, 1, 1]),
             Op::SoftmaxCrossEntropyGrad => {
-                let mut launch = reduce(Kernel::SoftmaxXentGrad, 1.0, [1, 1, 1]);
+                let mut launch = reduce(for_width(Kernel::SoftmaxXentGrad, shape_of(0).cols()), 1.0, [1, 1, 1]);
                 launch.bindings.push((4, x[2]));
                 launch
             }
