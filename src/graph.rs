@@ -210,6 +210,30 @@ impl Graph {
         check_len(&self.label(id), node.shape, len)
     }
 
+    /// Checks data written to leaf `id` where it is read as indices (by
+    /// [`Graph::index_select`] or [`Graph::embedding`]): every value must name an entry of
+    /// the indexed dim, so that bad indices from the host are refused when written, not
+    /// read as zeros.
+    pub(crate) fn check_written_indices(&self, id: NodeId, data: &[f32]) -> Result<()> {
+        for node in &self.nodes {
+            if let (Op::IndexSelect { dim }, [table, indices]) = (node.op, node.inputs.as_slice()) {
+                if *indices == id {
+                    let size = self.node(*table)?.shape.dims()[dim as usize];
+                    if let Some(at) = data.iter().position(|&v| crate::strided::index_in(v, size).is_none()) {
+                        let msg = format!(
+                            "index {} at position {at} of {} is not an integer in 0..{size} (dim {dim} of {})",
+                            data[at],
+                            self.label(id),
+                            self.label(*table)
+                        );
+                        return Err(Error::InvalidArgument { op: "write", msg });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn ids_where(&self, keep: impl Fn(&Node) -> bool) -> Vec<NodeId> {
         (0..self.nodes.len()).filter(|&i| keep(&self.nodes[i])).map(|i| self.id_at(i)).collect()
     }

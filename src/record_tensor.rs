@@ -103,6 +103,23 @@ impl Graph {
     /// `permute`). A copy, except that a product reading the result of swapping its last
     /// two dims folds the swap into its loads.
     ///
+    /// ```
+    /// use backprop::{Device, Graph};
+    ///
+    /// // Two heads of a [batch 1, time 2, width 4] sequence: [1, 2, 2, 2] → [1, 2 heads, 2, 2].
+    /// let mut g = Graph::new();
+    /// let x = g.constant([1, 2, 4], (0..8).map(|v| v as f32).collect())?;
+    /// let split = g.reshape(x, [1, 2, 2, 2])?;
+    /// let heads = g.permute(split, &[0, 2, 1, 3])?;
+    /// let transposed = g.transpose_dims(heads, -2, -1)?; // folded into the product
+    /// let scores = g.matmul(heads, transposed)?; // per head q·qᵀ
+    /// let weights = g.softmax_dim(scores, -1)?;
+    /// assert_eq!(&g.shape(weights)?.dims()[..], &[1, 2, 2, 2]);
+    /// let mut session = Device::Cpu.compile_inference(&g, &[heads])?;
+    /// assert_eq!(session.run_and_read(&[heads])?[0], [0.0, 1.0, 4.0, 5.0, 2.0, 3.0, 6.0, 7.0]);
+    /// # Ok::<(), backprop::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] unless `dims` names every dim of `x` once.

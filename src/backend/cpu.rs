@@ -255,6 +255,7 @@ impl Session for CpuSession {
 
     fn write(&mut self, id: NodeId, data: &[f32]) -> Result<()> {
         self.graph.check_write(id, data.len())?;
+        self.graph.check_written_indices(id, data)?;
         // A leaf that nothing in this plan reads has no slot; the write has no effect.
         if let Some(slot) = self.plan.slot_of(id) {
             self.slots[slot].copy_from_slice(data);

@@ -171,6 +171,7 @@ fn both_tests() -> Vec<(&'static str, DeviceTest)> {
         diagnostics::non_finite_values_are_reported_with_step_and_source,
         training::xor_converges,
         misuse::node_ids_know_their_graph,
+        misuse::bad_indices_are_refused_from_the_host_and_defined_from_the_device,
         view::values_parts_and_kinds,
         semantics::nan_propagates_as_in_pytorch,
         semantics::nan_gradients_and_argmax_follow_pytorch,

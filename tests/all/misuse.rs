@@ -239,3 +239,23 @@ pub fn tensor_ops_name_the_rule_they_break() {
     assert!(err.contains("index 3 at position 2 is not an integer in 0..3 (dim 1 of [2, 3, 4])"), "{err}");
     assert!(g.check_indices(x, 1, &[1.5]).is_err() && g.check_indices(x, -1, &[3.0]).is_ok());
 }
+
+/// Indices from the host are checked when written; from the device (computed), an index
+/// outside the table reads zeros on both backends, never a fault.
+pub fn bad_indices_are_refused_from_the_host_and_defined_from_the_device(device: &Device) {
+    let mut g = Graph::new();
+    let table = g.parameter("table", [4, 2], (0..8).map(|v| v as f32).collect()).unwrap();
+    let tokens = g.input("tokens", [3]).unwrap();
+    let looked_up = g.embedding(table, tokens).unwrap();
+    let computed = g.scale(tokens, 2.0).unwrap(); // 2·index: past the table for 2 and 3
+    let far = g.embedding(table, computed).unwrap();
+    let mut session = device.compile_inference(&g, &[looked_up, far]).unwrap();
+    for bad in [[0.0, 4.0, 1.0], [0.0, -1.0, 1.0], [0.5, 1.0, 2.0], [f32::NAN, 1.0, 2.0]] {
+        let err = session.write(tokens, &bad).unwrap_err().to_string();
+        assert!(err.contains("is not an integer in 0..4 (dim 0 of table)"), "{err}");
+    }
+    session.write(tokens, &[1.0, 2.0, 3.0]).unwrap();
+    let out = session.run_and_read(&[looked_up, far]).unwrap();
+    assert_eq!(out[0], [2.0, 3.0, 4.0, 5.0, 6.0, 7.0]);
+    assert_eq!(out[1], [4.0, 5.0, 0.0, 0.0, 0.0, 0.0], "indices 4 and 6 read zeros");
+}

@@ -505,6 +505,7 @@ impl Session for GpuSession {
 
     fn write(&mut self, id: NodeId, data: &[f32]) -> Result<()> {
         self.graph.check_write(id, data.len())?;
+        self.graph.check_written_indices(id, data)?;
         if let Some(slot) = self.plan.slot_of(id) {
             self.ctx.queue.write_buffer(&self.buffers[slot], 0, bytemuck::cast_slice(data));
         }
