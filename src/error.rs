@@ -1,6 +1,6 @@
 //! The crate's one error type.
 
-use crate::shape::Shape;
+use crate::graph::shape::Shape;
 
 /// Everything that can go wrong while recording, compiling or running a graph.
 #[non_exhaustive]

@@ -29,51 +29,32 @@
 #![deny(missing_docs)]
 #![warn(clippy::missing_errors_doc)]
 
+// The pipeline, one folder a stage: the recorded graph and its shapes, the op families
+// that record into it, differentiation, fusion and planning, the backends that run a
+// plan; then training (layers, optimizers, schedules, the classifier, checkpoints, data)
+// and seeing (charts and the graph view).
 mod autodiff;
 pub mod backend;
-pub mod checkpoint;
-pub mod classifier;
-pub mod custom;
-pub mod data;
-pub mod diagnostics;
+mod compile;
 mod error;
-pub mod fuse;
-mod gradients;
 mod graph;
-pub mod init;
-mod layout;
-mod losses;
-mod map;
-mod map_more;
-pub mod models;
-pub mod nn;
-mod op;
-pub mod optim;
+mod ops;
 pub mod output;
-pub mod plan;
-pub mod plot;
-mod record;
-mod record_batched;
-mod record_map;
-mod record_reduce;
-mod record_rows;
-mod record_tensor;
-pub mod resident;
-pub mod resume;
-mod rules;
-pub mod schedule;
-mod shape;
-mod strided;
+mod see;
 pub mod testing;
-pub mod total;
-pub mod view;
+mod train;
+
+pub use compile::{fuse, plan};
+pub use ops::{custom, total};
+pub use see::{plot, view};
+pub use train::{checkpoint, classifier, data, diagnostics, init, models, nn, optim, resident, resume, schedule};
 
 pub use autodiff::Gradients;
 pub use backend::{Device, DeviceChoice, KernelTime, Session};
+pub use compile::plan::{CompileOptions, MatmulTiles};
 pub use error::{Error, Result};
+pub use graph::op::{AdamConfig, Map, Op, Reduction, SgdConfig};
+pub use graph::shape::{Dims, Shape};
 pub use graph::{Graph, Node, NodeId};
-pub use op::{AdamConfig, Map, Op, Reduction, SgdConfig};
-pub use optim::{Optimizer, OptimizerNodes};
-pub use plan::{CompileOptions, MatmulTiles};
-pub use schedule::Schedule;
-pub use shape::Shape;
+pub use train::optim::{Optimizer, OptimizerNodes};
+pub use train::schedule::Schedule;

@@ -1,13 +1,13 @@
 //! The checks the crate tests its own ops with, for users who add ops
-//! ([`crate::custom`]) or compose them: central differences against autodiff, and one
+//! ([`crate::ops::custom`]) or compose them: central differences against autodiff, and one
 //! backend against the CPU reference.
 
 use rand::Rng;
 
 use crate::backend::{Device, Session};
 use crate::error::Result;
+use crate::graph::shape::Shape;
 use crate::graph::{Graph, NodeId};
-use crate::shape::Shape;
 
 /// Step of the central differences. In f32 its rounding costs about 1e-5 of the result
 /// and its truncation `H²·f'''/6` under 1e-4 for smooth ops of values near ±1, while a
@@ -56,7 +56,7 @@ pub fn check_gradients(
     seed: u64,
     build: impl Fn(&mut Graph, &[NodeId]) -> Result<NodeId>,
 ) -> Result<Vec<GradientMismatch>> {
-    let mut rng = crate::init::rng(seed);
+    let mut rng = crate::train::init::rng(seed);
     let mut g = Graph::new();
     let inputs: Vec<NodeId> = shapes
         .iter()
@@ -113,7 +113,7 @@ pub fn compare_backends(
     seed: u64,
     build: impl Fn(&mut Graph, &[NodeId]) -> Result<NodeId>,
 ) -> Result<(Vec<f32>, Vec<f32>)> {
-    let mut rng = crate::init::rng(seed);
+    let mut rng = crate::train::init::rng(seed);
     let mut g = Graph::new();
     let inputs: Vec<NodeId> = shapes
         .iter()

@@ -7,15 +7,15 @@
 use super::cpu_ops as k;
 use super::cpu_tensor;
 use super::Session;
+use crate::compile::fuse::{Group, Update};
+use crate::compile::plan::{CompileOptions, Plan};
 use crate::error::{Error, Result};
-use crate::fuse::{Group, Update};
+use crate::graph::op::Op;
+use crate::graph::shape::Shape;
+use crate::graph::strided::{around, Batched, Strided};
 use crate::graph::{Graph, NodeId};
-use crate::map::ElementLoop;
-use crate::op::Op;
-use crate::plan::{CompileOptions, Plan};
-use crate::shape::Shape;
-use crate::strided::{around, Batched, Strided};
-use crate::total::Total;
+use crate::ops::elementwise::ElementLoop;
+use crate::ops::total::Total;
 
 /// A graph compiled for the CPU: one vector per plan slot.
 pub struct CpuSession {
@@ -200,7 +200,7 @@ impl CpuSession {
             let value_first = inputs[0] == previous;
             let other = match inputs.iter().find(|&&i| i != previous) {
                 Some(&o) => (self.slots[self.slot(o)].as_slice(), nodes[o.index()].shape),
-                None => (&[0.0][..], crate::shape::Shape::SCALAR),
+                None => (&[0.0][..], crate::graph::shape::Shape::SCALAR),
             };
             map.with_cpu(MapInPlace { s, value: &mut *value, shape, other, value_first });
             previous = id;

@@ -1,7 +1,7 @@
 //! The CPU backend's matrix product: a plain loop for tiny products, our AVX-512 kernel
 //! (`cpu_avx512`) where the CPU has it, the `gemm` crate elsewhere.
 
-use crate::shape::Shape;
+use crate::graph::shape::Shape;
 
 /// Products with fewer multiply-adds than this run on one thread: below it, handing half
 /// to another core saves less than it costs (the MLP's 1024×64×10 products, 655k
@@ -82,7 +82,7 @@ fn portable(m: usize, n: usize, k: usize, a: Operand, b: Operand, out: &mut [f32
 #[cfg(test)]
 mod tests {
     use super::{matmul, portable};
-    use crate::shape::Shape;
+    use crate::graph::shape::Shape;
 
     fn values(len: usize, seed: usize) -> Vec<f32> {
         (0..len).map(|i| ((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.5 - 1.0).collect()

@@ -3,9 +3,9 @@
 //! every GPU kernel must compute. Sums accumulate in f64.
 
 use super::cpu_pool::{for_parts, join, Parts};
-use crate::data::pixel_value;
-use crate::op::{AdamConfig, SgdConfig};
-use crate::shape::Shape;
+use crate::graph::op::{AdamConfig, SgdConfig};
+use crate::graph::shape::Shape;
+use crate::train::data::pixel_value;
 
 /// Elementwise loops over more values than this are split across cores, in parts of
 /// about this many (whole rows): below it, a part is over before another core could help.
@@ -128,7 +128,7 @@ pub fn max_nan(a: f32, b: f32) -> f32 {
 }
 
 /// `Σ term(x, y)` over all elements in f64 (`y` empty for one operand), as an f32: the
-/// whole-tensor sums of [`crate::total`].
+/// whole-tensor sums of [`crate::ops::total`].
 pub fn total(term: fn(f64, f64) -> f64, x: &[f32], y: &[f32]) -> f64 {
     match y {
         [] => x.iter().map(|&a| term(a as f64, 0.0)).sum(),
@@ -174,10 +174,19 @@ pub fn max_cols(x: &[f32], shape: Shape, out: &mut [f32]) {
     }
 }
 
-/// The index of a row's largest value (the first of equals; the first NaN counts as the
-/// largest, as PyTorch's `argmax`).
-fn argmax(row: &[f32]) -> usize {
-    super::cpu_tensor::argmax(row.iter().copied())
+/// The index of the largest value, the first of equals, NaN counted the largest (the
+/// first NaN wins), as PyTorch's `argmax`.
+pub fn argmax(values: impl Iterator<Item = f32>) -> usize {
+    let mut best = (0, f32::NEG_INFINITY);
+    for (i, v) in values.enumerate() {
+        if best.1.is_nan() {
+            break;
+        }
+        if v.is_nan() || v > best.1 || i == 0 {
+            best = (i, v);
+        }
+    }
+    best.0
 }
 
 /// Rows whose targets are not all zero (padding rows are), at least 1.
@@ -195,7 +204,7 @@ const CACHED_EXPS: usize = 32;
 /// The loss node, its gradient node and their fused launch all call this, so they agree
 /// bit for bit.
 fn softmax_row(z: &[f32], t: &[f32], grad: Option<(&mut [f32], f64)>) -> f64 {
-    let max = z[argmax(z)];
+    let max = z[argmax(z.iter().copied())];
     let exp = |z: f32| ((z - max) as f64).exp();
     let mut cache = [0.0f64; CACHED_EXPS];
     let cached = z.len() <= CACHED_EXPS;
@@ -271,7 +280,7 @@ pub fn count_correct(logits: &[f32], targets: &[f32], shape: Shape) -> f32 {
     let hits = logits
         .chunks(k)
         .zip(targets.chunks(k))
-        .filter(|(z, t)| t.iter().any(|&v| v != 0.0) && argmax(z) == argmax(t))
+        .filter(|(z, t)| t.iter().any(|&v| v != 0.0) && argmax(z.iter().copied()) == argmax(t.iter().copied()))
         .count();
     hits as f32
 }
@@ -461,7 +470,7 @@ pub fn dropout_mask(step: &[f32], p: f32, seed: u32, out: &mut [f32]) {
 /// it get twice as many rows at a time.
 const GATHER_PART: usize = 32;
 
-/// A batch gathered from a device-resident data set (see [`crate::op::Op::GatherRows`]):
+/// A batch gathered from a device-resident data set (see [`crate::graph::op::Op::GatherRows`]):
 /// `fill(sample, row)` writes output row `r` from the sample it holds this step; rows past
 /// the end of `order` are zeros.
 pub fn gather(order: &[f32], step: &[f32], shape: Shape, out: &mut [f32], fill: impl Fn(usize, &mut [f32]) + Sync) {
@@ -529,8 +538,8 @@ pub fn byte_at(words: &[f32], i: usize) -> u32 {
 /// The layout family's index map: where output element `(r, c)` of a `[rows, cols]`
 /// result reads from, as `(input, index)`, or `None` for a zero. `a` and `b` are the
 /// inputs' shapes (`b` only for `ConcatCols`).
-pub fn layout_source(op: crate::op::Op, a: Shape, b: Shape, r: usize, c: usize) -> Option<(usize, usize)> {
-    use crate::op::Op;
+pub fn layout_source(op: crate::graph::op::Op, a: Shape, b: Shape, r: usize, c: usize) -> Option<(usize, usize)> {
+    use crate::graph::op::Op;
     match op {
         Op::Transpose => Some((0, c * a.cols() + r)),
         Op::SliceCols { start } => Some((0, r * a.cols() + start + c)),

@@ -1,11 +1,11 @@
 //! The reference loops of the N-d ops: strided copies, reductions along a dim, batched
-//! products and indexing. Each reads the op's description from [`crate::strided`], the
+//! products and indexing. Each reads the op's description from [`crate::graph::strided`], the
 //! same one the GPU's uniform is filled from.
 
-use super::cpu_ops::max_nan;
-use crate::op::Reduction;
-use crate::shape::Shape;
-use crate::strided::{index_in, Batched, Strided};
+use super::cpu_ops::{argmax, max_nan};
+use crate::graph::op::Reduction;
+use crate::graph::shape::Shape;
+use crate::graph::strided::{index_in, Batched, Strided};
 
 /// A layout op's copy: each output element from where `plan` says
 /// ([`Strided::source`]), or its fill. Walked a row of the output's last dim at a time,
@@ -60,21 +60,6 @@ pub fn reduce(kind: Reduction, x: &[f32], [outer, size, inner]: [usize; 3], out:
             };
         }
     }
-}
-
-/// The index of the largest value, the first of equals, NaN counted the largest (the
-/// first NaN wins), as PyTorch's `argmax`.
-pub fn argmax(values: impl Iterator<Item = f32>) -> usize {
-    let mut best = (0, f32::NEG_INFINITY);
-    for (i, v) in values.enumerate() {
-        if best.1.is_nan() {
-            break;
-        }
-        if v.is_nan() || v > best.1 || i == 0 {
-            best = (i, v);
-        }
-    }
-    best.0
 }
 
 /// Batched products: batch `p` of `out` is `op(a_p) · op(b_p)`, an operand with batch

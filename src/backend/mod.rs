@@ -11,9 +11,9 @@ pub mod wgpu;
 
 use std::sync::Arc;
 
+use crate::compile::plan::{CompileOptions, Plan};
 use crate::error::{Error, Result};
 use crate::graph::{Graph, NodeId};
-use crate::plan::{CompileOptions, Plan};
 
 /// Whether a session compiled from `graph` with `plan` can read `id` now: the id is of
 /// this graph, a leaf or a kept node, and (if computed) the session has run. One rule for

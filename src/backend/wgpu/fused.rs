@@ -1,4 +1,4 @@
-//! The launches of fused groups ([`crate::fuse`]) on the GPU: a product with its
+//! The launches of fused groups ([`crate::compile::fuse`]) on the GPU: a product with its
 //! generated epilogue, softmax cross-entropy with its gradient, and one optimizer launch
 //! for many parameters, split only where the adapter's binding limit requires.
 
@@ -6,21 +6,13 @@ use bytemuck::bytes_of;
 
 use super::generate::{self, EpilogueStep, UpdateKind, MAX_EPILOGUE};
 use super::kernels::{Kernel, OptimParams, ReduceParams};
-use super::session::{adam_params, sgd_params, GpuSession, Launch};
+use super::launch::{adam_params, sgd_params, EpilogueLaunch, Launch};
+use super::session::GpuSession;
 use crate::backend::Session;
+use crate::compile::fuse::{Group, Update};
 use crate::error::Result;
-use crate::fuse::{Group, Update};
+use crate::graph::op::Op;
 use crate::graph::NodeId;
-use crate::op::Op;
-
-/// What an epilogue adds to a product's launch: per step the operand's shape and the
-/// constant's bits (the uniform's `ep`), the operands' bindings, and the generated module
-/// (`None` without steps: the plain kernels).
-pub(super) struct EpilogueLaunch {
-    pub ep: [[u32; 4]; MAX_EPILOGUE],
-    pub bindings: Vec<(u32, NodeId)>,
-    pub module: Option<u32>,
-}
 
 impl GpuSession {
     /// The kernel launches of one group, in order.

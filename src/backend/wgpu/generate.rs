@@ -1,4 +1,4 @@
-//! WGSL generated for the fused launches of [`crate::fuse`]: a product whose epilogue
+//! WGSL generated for the fused launches of [`crate::compile::fuse`]: a product whose epilogue
 //! applies elementwise ops (their expressions from [`crate::Map`]'s descriptions), and one
 //! optimizer launch over several parameters (the arithmetic of `optim_math.wgsl`).
 //!
@@ -9,15 +9,15 @@
 
 use std::sync::Mutex;
 
-use super::kernels::{map_helpers, with_element, ELEMENT, PRELUDE};
-use crate::map::Map;
+use super::templates::{map_helpers, with_element, ELEMENT, PRELUDE};
+use crate::ops::elementwise::Map;
 
 /// The tiled and small matmul kernels, which call `epilogue(i, v)` for each final value.
 const MATMUL: &str = include_str!("../../../shaders/matmul.wgsl");
 /// The optimizers' arithmetic per element.
 const OPTIM_MATH: &str = include_str!("../../../shaders/optim_math.wgsl");
 
-pub(super) use crate::fuse::MAX_EPILOGUE;
+pub(super) use crate::compile::fuse::MAX_EPILOGUE;
 
 /// Generated modules: the structure each was made for, and its source.
 static MODULES: Mutex<Vec<(String, &'static str)>> = Mutex::new(Vec::new());

@@ -7,8 +7,9 @@ use std::sync::OnceLock;
 
 use bytemuck::{Pod, Zeroable};
 
-use crate::map::Map;
-use crate::total::Total;
+use super::templates::{map_helpers, with_element, PRELUDE};
+use crate::ops::elementwise::Map;
+use crate::ops::total::Total;
 
 /// Every hand-written WGSL file of the crate, by name, each after the shared prelude, for
 /// loading and for validation tests. The elementwise family's module and the reductions'
@@ -50,15 +51,9 @@ pub const SHADERS: [(&str, &str); 7] = [
     ),
 ];
 
-/// What every module starts with: `shaders/prelude.wgsl`.
-pub(super) const PRELUDE: &str = include_str!("../../../shaders/prelude.wgsl");
-
 /// The reductions' template: written-out entries, then `// @entry` and the entry every
 /// whole-tensor sum gets.
 const REDUCE_TEMPLATE: &str = include_str!("../../../shaders/reduce.wgsl");
-
-/// The helpers elementwise expressions may call, for element type `T`.
-const MAP_HELPERS: &str = include_str!("../../../shaders/map_helpers.wgsl");
 
 /// The elementwise family's template: a prelude, then `// @entry` and the entry point
 /// every op gets.
@@ -70,22 +65,6 @@ fn map_entry(map: Map) -> String {
     format!("map_{}", map.def().name)
 }
 
-/// The element type the templates are instantiated with.
-pub(super) const ELEMENT: &str = "f32";
-
-/// `template` with its element type `T` made concrete (in `: T`, `<T>` and `-> T`).
-pub(super) fn with_element(template: &str) -> String {
-    template
-        .replace(": T", &format!(": {ELEMENT}"))
-        .replace("<T>", &format!("<{ELEMENT}>"))
-        .replace("-> T", &format!("-> {ELEMENT}"))
-}
-
-/// The helpers of `map_helpers.wgsl` for [`ELEMENT`].
-pub(super) fn map_helpers() -> String {
-    with_element(MAP_HELPERS)
-}
-
 /// The WGSL module of the whole elementwise family: the template's prelude once, then one
 /// entry point per [`Map`] op, named `map_<name>`, with its expression spliced in.
 pub fn map_source() -> &'static str {
@@ -93,7 +72,7 @@ pub fn map_source() -> &'static str {
     SOURCE.get_or_init(|| Map::ALL.into_iter().fold(map_prelude(), |source, map| source + &map_entry_source(map)))
 }
 
-/// The module of one op registered from outside the crate ([`crate::custom`]): the same
+/// The module of one op registered from outside the crate ([`crate::ops::custom`]): the same
 /// prelude and the op's entry, generated once per op and kept for the process.
 pub fn custom_map_source(map: Map) -> &'static str {
     let module =

@@ -1,9 +1,9 @@
 //! How a matmul is launched: the small kernel, the 64×64 tiled kernel (split along K when
 //! its tiles are few), or the 128×128 tiled kernel.
 
+use crate::compile::plan::MatmulTiles;
+use crate::graph::op::Op;
 use crate::graph::{Graph, NodeId};
-use crate::op::Op;
-use crate::plan::MatmulTiles;
 
 /// The longest K `matmul_small` walks in one thread: past it the tiled kernel (split along
 /// K) is faster on an H200 (a 10×64×64 product: 4.0 GFLOP/s walking K in one thread per

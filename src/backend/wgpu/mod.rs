@@ -5,12 +5,14 @@ mod context;
 mod fused;
 mod generate;
 pub mod kernels;
+mod launch;
 mod loss;
 mod matmul;
 mod profile;
 mod readback;
 mod reduce;
 mod session;
+mod templates;
 mod tensor;
 
 pub use context::{is_software_adapter, AdapterKind, GpuContext};

@@ -6,38 +6,12 @@
 use bytemuck::bytes_of;
 
 use super::kernels::{Kernel, ReduceParams};
-use super::session::{GpuSession, Launch};
+use super::launch::{parts, Launch};
+use super::session::GpuSession;
 use crate::backend::Session;
-use crate::graph::{Graph, NodeId};
-use crate::op::Op;
-use crate::total::Total;
-
-/// Elements one workgroup reduces at most: 256 threads × 1024 each.
-const PART: usize = 256 * 1024;
-/// Rows one part of a column sum walks at most: the most a fused column sum walks, so that
-/// a sum short enough to fuse is one part, summed in the same order either way.
-const ROWS_PER_PART: usize = crate::fuse::MAX_FUSED_ROWS;
-
-/// How many parts node `id` reduces in (1 for nodes that are not split reductions).
-pub(super) fn parts(graph: &Graph, id: NodeId) -> usize {
-    let node = &graph.nodes()[id.index()];
-    let input = || graph.nodes()[node.inputs[0].index()].shape;
-    match node.op {
-        Op::SumAll | Op::Mean | Op::SumSquares | Op::MseLoss | Op::GradStats => input().len().div_ceil(PART).max(1),
-        Op::SumRows => input().rows().div_ceil(ROWS_PER_PART).max(1),
-        _ => 1,
-    }
-}
-
-/// Storage node `id` needs: its value, and after it one partial result per part when
-/// there are several.
-pub(super) fn storage(graph: &Graph, id: NodeId) -> usize {
-    let len = graph.nodes()[id.index()].shape.len();
-    match parts(graph, id) {
-        1 => len,
-        n => len * (1 + n),
-    }
-}
+use crate::graph::op::Op;
+use crate::graph::NodeId;
+use crate::ops::total::Total;
 
 impl GpuSession {
     /// The launches of a split reduction, or `None` for another op.

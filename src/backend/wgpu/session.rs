@@ -10,17 +10,17 @@ use super::context::GpuContext;
 use super::kernels::{
     ElementwiseParams, GatherParams, Kernel, LayoutParams, MatmulParams, OptimParams, RandomParams, ReduceParams,
 };
+use super::launch::{adam_params, sgd_params, storage, Launch};
 use super::loss::for_width;
 use super::matmul::{MatmulShape, Tiling};
 use super::readback::Readback;
 use crate::backend::Session;
+use crate::compile::fuse::Group;
+use crate::compile::plan::{CompileOptions, MatmulTiles, Plan};
 use crate::error::{Error, Result};
-use crate::fuse::Group;
+use crate::graph::op::Op;
+use crate::graph::shape::Shape;
 use crate::graph::{Graph, Node, NodeId};
-use crate::op::Op;
-use crate::op::{AdamConfig, SgdConfig};
-use crate::plan::{CompileOptions, MatmulTiles, Plan};
-use crate::shape::Shape;
 
 /// One recorded kernel launch.
 pub(super) struct Dispatch {
@@ -37,14 +37,6 @@ impl Dispatch {
         let [x, y, z] = self.workgroups;
         pass.dispatch_workgroups(x, y, z);
     }
-}
-
-/// What a node needs from a kernel: which one, its uniform, bound values, launch size.
-pub(super) struct Launch {
-    pub(super) kernel: Kernel,
-    pub(super) params: Vec<u8>,
-    pub(super) bindings: Vec<(u32, NodeId)>,
-    pub(super) workgroups: [u32; 3],
 }
 
 /// A graph compiled for a [`GpuContext`].
@@ -75,7 +67,7 @@ impl GpuSession {
                     len * MatmulShape::of(graph, *matmul).splits(options.matmul).0 as usize
                 }
                 (_, Op::MatMul { .. }) => len * MatmulShape::of(graph, id).splits(options.matmul).0 as usize,
-                _ => super::reduce::storage(graph, id),
+                _ => storage(graph, id),
             }
         };
         let plan = Plan::with_storage(graph, keep, options, storage)?;
@@ -284,7 +276,7 @@ impl GpuSession {
 
     /// The tiled product, split along K when the output has too few tiles to fill the
     /// device, followed by the pass that adds the partial products; with an `epilogue`
-    /// (elementwise nodes that follow, see [`crate::fuse`]), the final values pass through
+    /// (elementwise nodes that follow, see [`crate::compile::fuse`]), the final values pass through
     /// them and are stored in the last one's slot.
     pub(super) fn matmul(&self, id: NodeId, epilogue: &[NodeId]) -> Vec<Launch> {
         let node = self.node(id);
@@ -293,7 +285,7 @@ impl GpuSession {
         let (m, n, k) = (shape.m as u32, shape.n as u32, shape.k as u32);
         let out = *epilogue.last().unwrap_or(&id);
         let mut bindings = vec![(0, node.inputs[0]), (1, node.inputs[1]), (2, out)];
-        let super::fused::EpilogueLaunch { ep, bindings: operands, module } = self.epilogue(id, epilogue);
+        let super::launch::EpilogueLaunch { ep, bindings: operands, module } = self.epilogue(id, epilogue);
         bindings.extend(operands);
         let kernel = |plain: Kernel, entry: &'static str| match module {
             Some(module) => Kernel::Generated { module, entry },
@@ -400,21 +392,6 @@ impl GpuSession {
         self.readback = readback;
         values
     }
-}
-
-/// The uniform of an Adam (or AdamW) update; its learning rate is a bound value.
-pub(super) fn adam_params(config: AdamConfig) -> OptimParams {
-    let AdamConfig { beta1, beta2, eps, weight_decay, decoupled, .. } = config;
-    let (one_minus_beta1, one_minus_beta2) = config.complements();
-    let flags = if decoupled { 2 } else { 0 };
-    OptimParams { weight_decay, beta1, beta2, eps, one_minus_beta1, one_minus_beta2, flags, ..Default::default() }
-}
-
-/// The uniform and kernel of an SGD update; its learning rate is a bound value.
-pub(super) fn sgd_params(config: SgdConfig) -> (OptimParams, Kernel) {
-    let SgdConfig { momentum, nesterov, weight_decay, .. } = config;
-    let params = OptimParams { weight_decay, momentum, flags: nesterov as u32, ..Default::default() };
-    (params, if momentum == 0.0 { Kernel::Sgd } else { Kernel::SgdMomentum })
 }
 
 fn elementwise_params(out: Shape, a: Shape, b: Shape, scalar: f32) -> Vec<u8> {

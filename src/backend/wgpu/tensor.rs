@@ -1,14 +1,15 @@
 //! Launches of the N-d ops (`shaders/tensor.wgsl`): each one's uniform filled from the
-//! description in [`crate::strided`] that the CPU backend walks too.
+//! description in [`crate::graph::strided`] that the CPU backend walks too.
 
 use bytemuck::bytes_of;
 
 use super::kernels::{Kernel, TensorParams};
-use super::session::{GpuSession, Launch};
+use super::launch::Launch;
+use super::session::GpuSession;
+use crate::graph::op::{Op, Reduction};
+use crate::graph::shape::Shape;
+use crate::graph::strided::{around, Batched, Strided};
 use crate::graph::NodeId;
-use crate::op::{Op, Reduction};
-use crate::shape::Shape;
-use crate::strided::{around, Batched, Strided};
 
 impl GpuSession {
     /// The launch of an N-d op, or `None` for another op.

@@ -1,0 +1,15 @@
+//! Training: layers and models, their initialisation, optimizers and schedules, data
+//! sets (from files or held on the device), the classifier that trains on them,
+//! diagnostics, and checkpoints with the state to resume from.
+
+pub mod checkpoint;
+pub mod classifier;
+pub mod data;
+pub mod diagnostics;
+pub mod init;
+pub mod models;
+pub mod nn;
+pub mod optim;
+pub mod resident;
+pub mod resume;
+pub mod schedule;
