@@ -178,6 +178,7 @@ fn both_tests() -> Vec<(&'static str, DeviceTest)> {
         golden::every_op_matches_pytorch,
         golden_nd::every_nd_op_matches_pytorch,
         tensor::reshapes_share_storage_and_keep_it_alive,
+        tensor::custom_binary_ops_broadcast_in_n_dims,
         golden::five_adam_steps_match_pytorch,
         semantics::tanh_is_accurate_near_zero_and_finite_far_out,
         semantics::adam_bias_corrections_are_exact,

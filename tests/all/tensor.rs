@@ -125,3 +125,43 @@ pub fn reshapes_share_storage_and_keep_it_alive(device: &Device) {
         );
     }
 }
+
+/// A binary op registered from outside broadcasts by PyTorch's rules as the built-in ones
+/// do (here both ways, through an expansion the rows cannot read), on either backend,
+/// and its gradient comes back summed to each operand's shape.
+pub fn custom_binary_ops_broadcast_in_n_dims(device: &Device) {
+    use std::sync::OnceLock;
+    static OP: OnceLock<backprop::Map> = OnceLock::new();
+    let op = *OP.get_or_init(|| {
+        backprop::custom::register(backprop::custom::CustomMap {
+            name: "nd_sum_of_squares",
+            arity: 2,
+            cpu: |a, b, _| a * a + b * b,
+            wgsl: "a * a + b * b",
+            vjp: Some(|g, _, x, dy, _| {
+                let da = g.mul(dy, x[0])?;
+                let db = g.mul(dy, x[1])?;
+                Ok(vec![Some(g.scale(da, 2.0)?), Some(g.scale(db, 2.0)?)])
+            }),
+        })
+        .unwrap()
+    });
+    let a: Vec<f32> = (0..8).map(|v| v as f32 * 0.5 - 1.0).collect(); // [2, 1, 4]
+    let b: Vec<f32> = vec![0.25, -1.5, 2.0]; // [3, 1]
+    let mut g = Graph::new();
+    let pa = g.parameter("a", [2, 1, 4], a.clone()).unwrap();
+    let pb = g.parameter("b", [3, 1], b.clone()).unwrap();
+    let y = g.map(op, 0.0, &[pa, pb]).unwrap();
+    assert_eq!(&g.shape(y).unwrap().dims()[..], &[2, 3, 4]);
+    let total = g.sum(y).unwrap();
+    let grads = g.backward(total).unwrap();
+    let keep = [y, grads.get(pa).unwrap(), grads.get(pb).unwrap()];
+    let out = device.compile_inference(&g, &keep).unwrap().run_and_read(&keep).unwrap();
+    let expected_y: Vec<f32> = (0..24).map(|i| a[(i / 12) * 4 + i % 4].powi(2) + b[(i / 4) % 3].powi(2)).collect();
+    assert_close("custom op, broadcast", &out[0], &expected_y, ELEMENTWISE);
+    // d/da Σ = 2a, repeated over the 3 rows of b; d/db Σ = 2b, over 2 · 4 places.
+    let da: Vec<f32> = a.iter().map(|v| 2.0 * v * 3.0).collect();
+    let db: Vec<f32> = b.iter().map(|v| 2.0 * v * 8.0).collect();
+    assert_close("its gradient for a", &out[1], &da, REDUCTION);
+    assert_close("its gradient for b", &out[2], &db, REDUCTION);
+}
