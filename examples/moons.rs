@@ -77,7 +77,7 @@ fn model(seed: u64) -> anyhow::Result<Sequential> {
         Layer::Relu,
         Layer::Linear(Linear::new(32, 1, Init::PyTorch, &mut rng)?),
     ];
-    Ok(Sequential { layers })
+    Ok(layers.into())
 }
 
 /// Trains `net` on the points, full batch, and returns it with the trained parameters.
@@ -94,14 +94,14 @@ fn train(device: &Device, mut net: Sequential, x: &[f32], t: &[f32], args: &Args
     session.write(target, t)?;
     let schedule = Schedule::Cosine { steps: args.steps, min_lr: args.lr / 10.0 };
     for step in 0..args.steps {
-        session.write(optimizer.learning_rate, &[schedule.lr(args.lr, step)])?;
+        let lr = schedule.lr(args.lr, step)?;
+        session.write(optimizer.learning_rate, &[lr])?;
         if (step + 1) % (args.steps / 5).max(1) == 0 || step + 1 == args.steps {
             let value = session.run_and_read(&[loss])?[0][0];
             say!(
-                "step {:>6}/{}: loss {value:.4}, learning rate {:.5}",
+                "step {:>6}/{}: loss {value:.4}, learning rate {lr:.5}",
                 step + 1,
-                args.steps,
-                schedule.lr(args.lr, step)
+                args.steps
             );
         } else {
             session.run()?;

@@ -44,7 +44,7 @@ static ALLOCATOR: Counting = Counting;
 /// the classifier trains), at a batch whose products are split across cores.
 #[test]
 fn cpu_training_steps_allocate_nothing() {
-    let HeldMlp { mut session, loss, .. } = held_mlp(1024, 256);
+    let HeldMlp { mut session, loss, .. } = held_mlp(2048, 256);
     // The first steps start the helper threads and grow the packing buffers.
     session.run_steps(2).unwrap();
     let before = ALLOCATIONS.load(Ordering::Relaxed);

@@ -54,7 +54,11 @@ impl Graph {
     pub fn backward(&mut self, loss: NodeId) -> Result<Gradients> {
         let shape = self.shape(loss)?;
         if shape.len() != 1 {
-            return Err(Error::Shape { op: "backward", lhs: shape, rhs: Shape::SCALAR });
+            let msg = format!(
+                "the loss must be one value, but '{}' has shape {shape}: reduce it to one first (sum or mean)",
+                self.label(loss)
+            );
+            return Err(Error::InvalidArgument { op: "backward", msg });
         }
         let seed = self.constant(shape, vec![1.0])?;
         self.mark_backward(seed.index(), loss);

@@ -28,6 +28,7 @@ pub struct CpuSession {
     /// every step (`AdamConfig::complements` formats and parses the betas).
     complements: Vec<(f32, f32)>,
     has_run: bool,
+    guard: super::RunGuard,
 }
 
 impl CpuSession {
@@ -56,7 +57,8 @@ impl CpuSession {
             })
             .collect();
         let column_sum = vec![0.0; column_sum_len(graph, &plan)];
-        Ok(CpuSession { graph: graph.clone(), plan, slots, column_sum, complements, has_run: false })
+        let guard = super::RunGuard::new(graph, &plan);
+        Ok(CpuSession { graph: graph.clone(), plan, slots, column_sum, complements, has_run: false, guard })
     }
 
     fn slot(&self, id: NodeId) -> usize {
@@ -260,10 +262,12 @@ impl Session for CpuSession {
         if let Some(slot) = self.plan.slot_of(id) {
             self.slots[slot].copy_from_slice(data);
         }
+        self.guard.written(id, Some(data));
         Ok(())
     }
 
     fn run(&mut self) -> Result<()> {
+        self.guard.before_runs(&self.graph, 1)?;
         let groups = std::mem::take(&mut self.plan.groups);
         for group in &groups {
             self.run_group(group);

@@ -5,6 +5,7 @@ pub mod cpu;
 mod cpu_avx512;
 mod cpu_matmul;
 pub mod cpu_ops;
+mod guard;
 mod cpu_pool;
 mod cpu_tensor;
 pub mod wgpu;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use crate::compile::plan::{CompileOptions, Plan};
 use crate::error::{Error, Result};
 use crate::graph::{Graph, NodeId};
+pub(crate) use guard::RunGuard;
 
 /// Whether a session compiled from `graph` with `plan` can read `id` now: the id is of
 /// this graph, a leaf or a kept node, and (if computed) the session has run. One rule for
@@ -168,6 +170,10 @@ pub trait Session {
     ///
     /// As [`Session::run`] and [`Session::read`].
     fn run_and_read(&mut self, nodes: &[NodeId]) -> Result<Vec<Vec<f32>>> {
+        // An id of another graph is refused before anything runs.
+        for &n in nodes {
+            self.graph().node(n)?;
+        }
         self.run()?;
         nodes.iter().map(|&n| self.read(n)).collect()
     }

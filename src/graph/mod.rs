@@ -63,6 +63,9 @@ pub struct Graph {
     id: u32,
     nodes: Vec<Node>,
     backward: BackwardMarks,
+    /// `(counter, steps per epoch)` of each [`Graph::device_batches`], so that sessions
+    /// refuse a run past an epoch's end.
+    epochs: Vec<(NodeId, usize)>,
 }
 
 /// What differentiation recorded about the nodes it added, for drawings: which forward
@@ -77,7 +80,12 @@ struct BackwardMarks {
 
 impl Default for Graph {
     fn default() -> Self {
-        Graph { id: NEXT_GRAPH.fetch_add(1, Ordering::Relaxed), nodes: Vec::new(), backward: BackwardMarks::default() }
+        Graph {
+            id: NEXT_GRAPH.fetch_add(1, Ordering::Relaxed),
+            nodes: Vec::new(),
+            backward: BackwardMarks::default(),
+            epochs: Vec::new(),
+        }
     }
 }
 
@@ -93,6 +101,21 @@ impl Graph {
     }
 
     /// The id of the node at `index` (which must be below [`Graph::len`]).
+    /// The leaf (input, parameter, constant or state) called `name`.
+    fn leaf_named(&self, name: &str) -> Option<NodeId> {
+        let found = self.nodes.iter().position(|n| n.op.is_leaf() && n.name.as_deref() == Some(name));
+        found.map(|i| self.id_at(i))
+    }
+
+    pub(crate) fn epoch_counters(&self) -> &[(NodeId, usize)] {
+        &self.epochs
+    }
+
+    /// Notes that `counter` counts the steps of epochs of `steps` steps.
+    pub(crate) fn add_epoch_counter(&mut self, counter: NodeId, steps: usize) {
+        self.epochs.push((counter, steps));
+    }
+
     pub(crate) fn id_at(&self, index: usize) -> NodeId {
         NodeId { graph: self.id, index: index as u32 }
     }
@@ -303,6 +326,13 @@ impl Graph {
         crate::error::check_size(shape, name.unwrap_or(op.name()))?;
         if let Some(values) = &init {
             check_len(name.unwrap_or(op.name()), shape, values.len())?;
+        }
+        if let Some(taken) = name.filter(|n| self.leaf_named(n).is_some()) {
+            let msg = format!(
+                "'{taken}' names a {} already; give each parameter, input and state its own name",
+                self.nodes[self.leaf_named(taken).expect("found").index()].op.name()
+            );
+            return Err(Error::InvalidArgument { op: op.name(), msg });
         }
         let requires_grad = op == Op::Parameter;
         let name = name.map(str::to_owned);

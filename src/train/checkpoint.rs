@@ -45,7 +45,25 @@ pub(crate) fn serialize(
             Ok((t.name.clone(), view))
         })
         .collect::<Result<Vec<_>>>()?;
-    safetensors::serialize(views, metadata).map_err(|e| format(path, e.to_string()))
+    let bytes = safetensors::serialize(views, metadata).map_err(|e| format(path, e.to_string()))?;
+    Ok(sorted_header(bytes))
+}
+
+/// `bytes` with its JSON header's keys in sorted order (the metadata map comes out in
+/// hash order, different on every run), padded with spaces to the same length as
+/// safetensors pads it; the tensors' offsets do not change.
+fn sorted_header(mut bytes: Vec<u8>) -> Vec<u8> {
+    let len = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")) as usize;
+    let header = &bytes[8..8 + len];
+    // serde_json's maps are ordered by key (its `preserve_order` feature is off).
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(header) else { return bytes };
+    let text = value.to_string();
+    if text.len() <= len {
+        let mut sorted = text.into_bytes();
+        sorted.resize(len, b' ');
+        bytes[8..8 + len].copy_from_slice(&sorted);
+    }
+    bytes
 }
 
 /// Writes `tensors` to `path` as f32 safetensors. The file appears whole or not at all:
@@ -130,13 +148,8 @@ pub(crate) fn mismatches(expected: &[Tensor], given: &[Tensor]) -> Vec<String> {
 impl Sequential {
     /// The parameters as checkpoint tensors, in PyTorch's layout.
     pub fn state_dict(&self) -> Vec<Tensor> {
-        self.named_parameters()
-            .into_iter()
-            .map(|(name, [rows, cols], values)| {
-                let shape = if self.is_vector(&name) { vec![cols] } else { vec![rows, cols] };
-                Tensor { name, shape, values: values.to_vec() }
-            })
-            .collect()
+        let params = self.parameters().into_iter();
+        params.map(|p| Tensor { name: p.name, shape: p.shape, values: p.values.to_vec() }).collect()
     }
 
     /// Replaces every parameter from `tensors`, as PyTorch's strict `load_state_dict`

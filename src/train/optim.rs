@@ -98,6 +98,35 @@ impl Optimizer {
     }
 }
 
+/// PyTorch's spelling, e.g. `Adam(lr=0.001, betas=(0.9, 0.999), eps=1e-8)`, with weight
+/// decay, momentum and Nesterov shown only when set.
+impl std::fmt::Display for Optimizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Optimizer::Sgd(SgdConfig { lr, momentum, nesterov, weight_decay }) => {
+                write!(f, "SGD(lr={lr}")?;
+                if momentum != 0.0 {
+                    write!(f, ", momentum={momentum}")?;
+                }
+                if nesterov {
+                    write!(f, ", nesterov=True")?;
+                }
+                if weight_decay != 0.0 {
+                    write!(f, ", weight_decay={weight_decay}")?;
+                }
+            }
+            Optimizer::Adam(AdamConfig { lr, beta1, beta2, eps, weight_decay, decoupled }) => {
+                let name = if decoupled { "AdamW" } else { "Adam" };
+                write!(f, "{name}(lr={lr}, betas=({beta1}, {beta2}), eps={eps:e}")?;
+                if weight_decay != 0.0 {
+                    write!(f, ", weight_decay={weight_decay}")?;
+                }
+            }
+        }
+        write!(f, ")")
+    }
+}
+
 /// What [`Graph::optimize`] recorded.
 #[derive(Clone, Debug)]
 pub struct OptimizerNodes {
@@ -106,8 +135,8 @@ pub struct OptimizerNodes {
     /// The learning rate, a `[1, 1]` state node every update reads: write it between
     /// steps ([`crate::Session::write`]) to follow a schedule without recompiling.
     pub learning_rate: NodeId,
-    /// The optimizer's state nodes, named `<parameter>.momentum_buffer`, `.exp_avg`,
-    /// `.exp_avg_sq` and `adam.bias_corrections`: readable, and writable to restore a
+    /// The optimizer's state nodes, named `<parameter>.momentum` (SGD), `<parameter>.exp_avg`,
+    /// `<parameter>.exp_avg_sq` and `adam.bias_corrections` (Adam): readable, and writable to restore a
     /// saved state.
     pub state: Vec<NodeId>,
 }

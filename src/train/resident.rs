@@ -151,6 +151,7 @@ impl Graph {
         let labels = self.input("data.labels", [1, samples.div_ceil(4)])?;
         let order = self.input("data.order", [1, samples])?;
         let counter = self.state("data.step", [1, 2])?;
+        self.add_epoch_counter(counter, samples.div_ceil(batch));
         let step = self.push_update(Op::Increment, &[counter])?;
         let x = match palette {
             Some(palette) => self.push(Op::GatherBytes, &[table, palette, order, step], Shape::new(batch, features))?,

@@ -116,6 +116,14 @@ pub fn load(model_path: &Path, model: &mut Sequential) -> Result<TrainingState> 
     let mut loaded = model.clone();
     loaded.load_state_dict(&checkpoint::load(model_path)?, model_path)?;
     let path = state_path(model_path);
+    if !path.exists() {
+        let msg = format!(
+            "holds a model but no training state: {} is missing beside it (resuming needs both files \
+             Classifier::save writes; a model alone loads with Sequential::load_state_dict)",
+            path.display()
+        );
+        return Err(Error::Format { path: model_path.display().to_string(), msg });
+    }
     let (tensors, meta) = checkpoint::load_with_metadata(&path)?;
     let bad = |msg: String| Error::Format { path: path.display().to_string(), msg };
     let field = |key: &str| meta.get(key).ok_or_else(|| bad(format!("metadata has no '{key}'")));

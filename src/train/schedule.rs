@@ -5,6 +5,8 @@
 
 use std::f64::consts::PI;
 
+use crate::error::{Error, Result};
+
 /// How the learning rate changes with the step count `t` (0 for the first step).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Schedule {
@@ -41,23 +43,54 @@ pub enum Schedule {
 
 impl Schedule {
     /// The learning rate at step `t` for initial rate `base`, computed in f64.
-    pub fn lr(&self, base: f32, t: usize) -> f32 {
-        let base = base as f64;
-        (match self {
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for a schedule of zero length (`Step { every: 0 }`,
+    /// `Cosine { steps: 0 }`) or a factor or rate that is not finite.
+    pub fn lr(&self, base: f32, t: usize) -> Result<f32> {
+        self.validate()?;
+        Ok(self.rate(base as f64, t) as f32)
+    }
+
+    /// `Err` naming what makes this schedule unusable.
+    ///
+    /// # Errors
+    ///
+    /// As [`Schedule::lr`].
+    pub fn validate(&self) -> Result<()> {
+        let bad = |msg: String| Err(Error::InvalidArgument { op: "schedule", msg });
+        match self {
+            Schedule::Constant => Ok(()),
+            Schedule::Step { every: 0, .. } => bad("Step { every: 0 } never steps: give every >= 1".into()),
+            Schedule::Cosine { steps: 0, .. } => bad("Cosine { steps: 0 } has no descent: give steps >= 1".into()),
+            Schedule::Step { gamma: v, .. } | Schedule::Cosine { min_lr: v, .. } if !v.is_finite() => {
+                bad(format!("{self:?}: {v} is not finite"))
+            }
+            Schedule::Warmup { start_factor, .. } if !start_factor.is_finite() => {
+                bad(format!("Warmup start_factor {start_factor} is not finite"))
+            }
+            Schedule::Warmup { then, .. } => then.validate(),
+            _ => Ok(()),
+        }
+    }
+
+    fn rate(&self, base: f64, t: usize) -> f64 {
+        match self {
             Schedule::Constant => base,
-            Schedule::Step { every, gamma } => base * (*gamma as f64).powi((t / (*every).max(1)) as i32),
+            Schedule::Step { every, gamma } => base * (*gamma as f64).powi((t / every) as i32),
             Schedule::Cosine { steps, min_lr } => {
                 let min = *min_lr as f64;
-                let progress = t as f64 / (*steps).max(1) as f64;
+                let progress = t as f64 / *steps as f64;
                 min + (base - min) * (1.0 + (PI * progress).cos()) / 2.0
             }
             Schedule::Warmup { steps, start_factor, then } => {
                 if t >= *steps {
-                    return then.lr(base as f32, t - steps);
+                    return then.rate(base, t - steps);
                 }
                 let start = *start_factor as f64;
                 base * (start + (1.0 - start) * t as f64 / *steps as f64)
             }
-        }) as f32
+        }
     }
 }

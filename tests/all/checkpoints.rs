@@ -48,14 +48,14 @@ pub fn layer_norms_have_pytorch_shapes() {
     use backprop::nn::{Layer, LayerNorm, Linear};
     let mut rng = backprop::init::rng(3);
     let linear = Linear::new(2, 16, backprop::nn::Init::PyTorch, &mut rng).unwrap();
-    let mut model = Sequential { layers: vec![Layer::Linear(linear), Layer::LayerNorm(LayerNorm::new(16).unwrap())] };
+    let mut model = Sequential::from(vec![Layer::Linear(linear), Layer::LayerNorm(LayerNorm::new(16).unwrap())]);
     let shapes: Vec<(String, Vec<usize>)> = model.state_dict().into_iter().map(|t| (t.name, t.shape)).collect();
     let expected = [("0.weight", vec![16, 2]), ("0.bias", vec![16]), ("1.weight", vec![16]), ("1.bias", vec![16])];
     assert_eq!(shapes, expected.map(|(n, s)| (n.to_owned(), s)));
     let mut tensors = model.state_dict();
     tensors[2].values[0] = 2.5;
     model.load_state_dict(&tensors, std::path::Path::new("memory")).unwrap();
-    assert!(matches!(&model.layers[1], Layer::LayerNorm(n) if n.weight[0] == 2.5));
+    assert!(matches!(model.layers[1].as_any().downcast_ref::<Layer>(), Some(Layer::LayerNorm(n)) if n.weight[0] == 2.5));
     assert!(LayerNorm::new(0).is_err());
 }
 

@@ -58,12 +58,12 @@ pub fn dropout_is_off_in_evaluation(device: &Device) {
         Layer::Dropout { p: 0.5, seed: 3 },
         Layer::Linear(Linear::new(32, 10, Init::PyTorch, &mut rng).unwrap()),
     ];
-    let model = Sequential { layers };
+    let model = Sequential::from(layers);
     let mut c = Classifier::new(device, model, Optimizer::adam(0.01), 32, 96).unwrap();
     c.train_epoch(&data, &mut init::rng(0), |_| {}).unwrap();
     let (a, b) = (c.evaluate(&data).unwrap(), c.evaluate(&data).unwrap());
     assert_eq!((a.loss, a.accuracy), (b.loss, b.accuracy));
-    let bad = Sequential { layers: vec![Layer::Dropout { p: 1.5, seed: 0 }] };
+    let bad = Sequential::from(vec![Layer::Dropout { p: 1.5, seed: 0 }]);
     let mut g = Graph::new();
     let x = g.input("x", [2, 2]).unwrap();
     assert!(bad.record_eval(&mut g, x).is_err() && bad.record(&mut g, x).is_err());

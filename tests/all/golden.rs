@@ -202,7 +202,7 @@ fn five_steps(
     session.write(y, &golden["y"].values).unwrap();
     let losses: Vec<f32> = (0..5)
         .map(|t| {
-            session.write(lr, &[schedule.lr(optimizer.lr(), t)]).unwrap();
+            session.write(lr, &[schedule.lr(optimizer.lr(), t).unwrap()]).unwrap();
             session.run_and_read(&[loss]).unwrap()[0][0]
         })
         .collect();
@@ -246,7 +246,7 @@ pub fn schedules_match_pytorch_schedulers() {
     let warmup =
         Schedule::Warmup { steps: 3, start_factor: 0.1, then: Box::new(Schedule::Cosine { steps: 7, min_lr: 0.001 }) };
     for (name, schedule) in [("step", Schedule::Step { every: 3, gamma: 0.5 }), ("warmup_cosine", warmup)] {
-        let rates: Vec<f32> = (0..12).map(|t| schedule.lr(0.1, t)).collect();
+        let rates: Vec<f32> = (0..12).map(|t| schedule.lr(0.1, t).unwrap()).collect();
         check(
             &format!("schedule {name}"),
             &rates,

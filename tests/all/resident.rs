@@ -107,7 +107,7 @@ pub fn training_on_gathered_batches_equals_host_fed(device: &Device) {
     assert_eq!(train(device, true, 1), host, "one step per submission");
     assert_eq!(train(device, true, 3), host, "a whole epoch per submission");
     let untrained = Sequential::mlp(&[7, 5, 3], Layer::Relu, Init::PyTorch, &mut init::rng(4)).unwrap();
-    let first = untrained.named_parameters()[0].2.to_vec();
+    let first = untrained.parameters()[0].values.to_vec();
     assert_ne!(host[0], first, "the parameters moved");
 }
 

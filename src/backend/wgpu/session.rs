@@ -49,6 +49,7 @@ pub struct GpuSession {
     pub(super) readback: Readback,
     has_run: bool,
     tiles: MatmulTiles,
+    guard: crate::backend::RunGuard,
 }
 
 impl GpuSession {
@@ -71,6 +72,7 @@ impl GpuSession {
             }
         };
         let plan = Plan::with_storage(graph, keep, options, storage)?;
+        let guard = crate::backend::RunGuard::new(graph, &plan);
         let buffers = ctx.checked("allocating buffers", || allocate(&ctx, &plan))??;
         let mut session = GpuSession {
             ctx,
@@ -81,6 +83,7 @@ impl GpuSession {
             readback: Readback::default(),
             has_run: false,
             tiles: options.matmul,
+            guard,
         };
         session.upload_leaves();
         for group in session.plan.groups.clone() {
@@ -471,6 +474,7 @@ impl Session for GpuSession {
                 let bytes = (self.node(from).shape.len() * 4) as u64;
                 encoder.copy_buffer_to_buffer(self.buffer(from), 0, &target.buffers[slot], 0, bytes);
             }
+            target.guard.written(to, None);
         }
         ctx.checked("copy between sessions", || ctx.queue.submit([encoder.finish()]))?;
         Ok(())
@@ -486,6 +490,7 @@ impl Session for GpuSession {
         if let Some(slot) = self.plan.slot_of(id) {
             self.ctx.queue.write_buffer(&self.buffers[slot], 0, bytemuck::cast_slice(data));
         }
+        self.guard.written(id, Some(data));
         Ok(())
     }
 
@@ -497,6 +502,7 @@ impl Session for GpuSession {
         if steps == 0 {
             return Ok(());
         }
+        self.guard.before_runs(&self.graph, steps)?;
         let ctx = self.ctx.clone();
         ctx.checked("run", || ctx.queue.submit([self.encode(steps).finish()]))?;
         self.has_run = true;
@@ -528,6 +534,7 @@ impl Session for GpuSession {
         for &id in nodes {
             self.check_readable(id, true)?;
         }
+        self.guard.before_runs(&self.graph, 1)?;
         let encoder = self.encode(1);
         let values = self.submit_and_read(encoder, nodes)?;
         self.has_run = true;

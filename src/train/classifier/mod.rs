@@ -19,7 +19,7 @@ use crate::graph::{Graph, NodeId};
 use crate::train::checkpoint::{mismatches, Tensor};
 use crate::train::data::{shuffled, Dataset};
 use crate::train::diagnostics::{GradStat, GradWatch, NonFiniteGuard};
-use crate::train::nn::{Layer, Recorded, Sequential};
+use crate::train::nn::{Module, Recorded, Sequential};
 use crate::train::optim::Optimizer;
 use crate::train::resident::DeviceBatches;
 
@@ -145,15 +145,28 @@ pub struct Classifier {
     /// that alternating between two data sets (training and test accuracy each epoch)
     /// compiles and uploads each once.
     eval_spare: Option<Step>,
+    /// The model's input width and class count.
+    features: (usize, usize),
 }
 
+/// The model's input width (its first layer that fixes one, see
+/// [`Module::in_features`]) and class count (its output's width, found by recording it
+/// once on one row).
 fn features(model: &Sequential) -> Result<(usize, usize)> {
-    let linears: Vec<_> =
-        model.layers.iter().filter_map(|l| if let Layer::Linear(l) = l { Some(l) } else { None }).collect();
-    match (linears.first(), linears.last()) {
-        (Some(first), Some(last)) => Ok((first.in_features, last.out_features)),
-        _ => Err(Error::InvalidArgument { op: "classifier", msg: "the model has no Linear layer".into() }),
+    let Some(inputs) = model.in_features() else {
+        let msg = "cannot tell the model's input width: start it with a Linear layer, or give your first \
+                   layer an in_features()";
+        return Err(Error::InvalidArgument { op: "classifier", msg: msg.into() });
+    };
+    let mut g = Graph::new();
+    let x = g.input("x", [1, inputs])?;
+    let output = model.record_eval(&mut g, x)?.output;
+    let shape = g.shape(output)?;
+    if shape.rank() != 2 || shape.rows() != 1 {
+        let msg = format!("the model turns [1, {inputs}] into {shape}; a classifier needs [1, classes]");
+        return Err(Error::InvalidArgument { op: "classifier", msg });
     }
+    Ok((inputs, shape.cols()))
 }
 
 impl Classifier {
@@ -199,7 +212,8 @@ impl Classifier {
         let train = Self::step(device, &model, spec(batch), Some((optimizer, options.clone())), None)?;
         let eval = Self::step(device, &model, spec(eval_batch), None, None)?;
         let clip_norm = options.clip_norm;
-        Ok(Classifier { device: device.clone(), options, model, optimizer, clip_norm, train, eval, eval_spare: None })
+        let features = (inputs, classes);
+        Ok(Classifier { device: device.clone(), options, model, optimizer, clip_norm, train, eval, eval_spare: None, features })
     }
 
     /// The loss of `spec` recorded on the model's output.
@@ -329,7 +343,7 @@ impl Classifier {
             op: "gradient_stats",
             msg: "compile with TrainOptions { watch_gradients: true, .. }".into(),
         })?;
-        watch.read(step.session.as_mut())
+        watch.read(step.session.as_mut()).map_err(before_training("gradient_stats"))
     }
 
     /// The global gradient norm of the last step before clipping (needs
@@ -345,7 +359,7 @@ impl Classifier {
             op: "last_grad_norm",
             msg: "compile with TrainOptions { clip_norm: Some(..), .. }".into(),
         })?;
-        Ok(step.session.read(norm)?[0])
+        Ok(step.session.read(norm).map_err(before_training("last_grad_norm"))?[0])
     }
 
     /// The optimizer the training step applies.
@@ -416,8 +430,12 @@ impl Classifier {
     }
 
     fn check_data(&self, data: &Dataset) -> Result<()> {
-        let (inputs, classes) = features(&self.model)?;
-        if data.pixels() != inputs || data.is_empty() {
+        let (inputs, classes) = self.features;
+        if data.is_empty() {
+            let msg = "the data set is empty: give it at least one sample".to_owned();
+            return Err(Error::InvalidArgument { op: "classifier", msg });
+        }
+        if data.pixels() != inputs {
             let msg = format!("{} samples of {} values; the model takes {inputs}", data.len(), data.pixels());
             return Err(Error::InvalidArgument { op: "classifier", msg });
         }
@@ -446,7 +464,7 @@ impl Classifier {
             let msg = format!("no parameter '{name}'; there are {}", names.join(", "));
             return Err(Error::InvalidArgument { op: "gradient", msg });
         };
-        step.session.read(*id)
+        step.session.read(*id).map_err(before_training("gradient"))
     }
 
     /// One pass over `data` in a fresh random order; `progress` hears how many samples
@@ -551,6 +569,17 @@ impl Classifier {
     fn trained_parameters(&mut self) -> Result<Vec<Vec<f32>>> {
         let ids: Vec<NodeId> = self.train.params.iter().map(|(_, id)| *id).collect();
         self.train.session.read_many(&ids)
+    }
+}
+
+/// Turns "not computed yet" (which names an internal node) into what the user must do.
+fn before_training(op: &'static str) -> impl Fn(Error) -> Error {
+    move |e| match e {
+        Error::NotComputed { .. } => Error::InvalidArgument {
+            op,
+            msg: "no training step has run yet: train first (train_epoch, or train_step for one step)".into(),
+        },
+        e => e,
     }
 }
 

@@ -2,7 +2,7 @@
 //! first time a data set is trained on, the data uploaded once, the training state
 //! carried over.
 
-use super::{features, Classifier, Step, StepSpec};
+use super::{Classifier, Step, StepSpec};
 use crate::backend::{Device, Session};
 use crate::error::Result;
 use crate::graph::op::Op;
@@ -14,7 +14,7 @@ impl Classifier {
     /// The training step (`training`) or the evaluation step compiled again, gathering its
     /// batches from `source` held on the device (uploaded here), or fed from the host.
     fn recompile(&self, training: bool, source: Option<&Dataset>) -> Result<Step> {
-        let (inputs, classes) = features(&self.model)?;
+        let (inputs, classes) = self.features;
         let batch = if training { self.train.batch } else { self.eval.batch };
         let spec = StepSpec { batch, inputs, classes, loss: self.options.loss.as_ref() };
         let run = training.then(|| (self.optimizer, self.options.clone()));

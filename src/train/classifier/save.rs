@@ -40,13 +40,19 @@ impl Classifier {
         let mut model = self.model()?;
         let state = resume::load(path, &mut model)?;
         if state.optimizer != self.optimizer() {
-            let msg = format!("saved with {:?}, this classifier has {:?}", state.optimizer, self.optimizer());
+            let msg = format!(
+                "{} was saved with {}, but this classifier has {}: build the classifier with the saved \
+                 optimizer (a different learning rate can be set after loading, with set_learning_rate)",
+                path.display(),
+                state.optimizer,
+                self.optimizer()
+            );
             return Err(Error::InvalidArgument { op: "classifier load", msg });
         }
         self.set_optimizer_state(&state.tensors)?;
-        for (name, _, values) in model.named_parameters() {
-            if let Some((_, id)) = self.train.params.iter().find(|(n, _)| *n == name) {
-                self.train.session.write(*id, values)?;
+        for p in model.parameters() {
+            if let Some((_, id)) = self.train.params.iter().find(|(n, _)| *n == p.name) {
+                self.train.session.write(*id, p.values)?;
             }
         }
         Ok(state)
