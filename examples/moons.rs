@@ -98,11 +98,7 @@ fn train(device: &Device, mut net: Sequential, x: &[f32], t: &[f32], args: &Args
         session.write(optimizer.learning_rate, &[lr])?;
         if (step + 1) % (args.steps / 5).max(1) == 0 || step + 1 == args.steps {
             let value = session.run_and_read(&[loss])?[0][0];
-            say!(
-                "step {:>6}/{}: loss {value:.4}, learning rate {lr:.5}",
-                step + 1,
-                args.steps
-            );
+            say!("step {:>6}/{}: loss {value:.4}, learning rate {lr:.5}", step + 1, args.steps);
         } else {
             session.run()?;
         }

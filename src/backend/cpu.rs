@@ -267,13 +267,20 @@ impl Session for CpuSession {
     }
 
     fn run(&mut self) -> Result<()> {
-        self.guard.before_runs(&self.graph, 1)?;
+        self.run_steps(1)
+    }
+
+    fn run_steps(&mut self, steps: usize) -> Result<()> {
+        // Checked for all the steps before any runs: none or all of them.
+        self.guard.before_runs(&self.graph, steps)?;
         let groups = std::mem::take(&mut self.plan.groups);
-        for group in &groups {
-            self.run_group(group);
+        for _ in 0..steps {
+            for group in &groups {
+                self.run_group(group);
+            }
+            self.has_run = true;
         }
         self.plan.groups = groups;
-        self.has_run = true;
         Ok(())
     }
 

@@ -5,9 +5,9 @@ pub mod cpu;
 mod cpu_avx512;
 mod cpu_matmul;
 pub mod cpu_ops;
-mod guard;
 mod cpu_pool;
 mod cpu_tensor;
+mod guard;
 pub mod wgpu;
 
 use std::sync::Arc;

@@ -152,9 +152,32 @@ impl Graph {
     pub fn optimize(&mut self, grads: &Gradients, optimizer: Optimizer) -> Result<OptimizerNodes> {
         optimizer.validate()?;
         self.check_gradients(grads)?;
+        let lr = self.state_with("lr", [1, 1], vec![optimizer.lr()])?;
+        self.optimize_with_rate(grads, optimizer, lr)
+    }
+
+    /// [`Graph::optimize`] with updates that read their learning rate from `lr`, a
+    /// `[1, 1]` node computed in the graph (a schedule followed on the device, e.g. from
+    /// [`crate::train::resident::DeviceBatches::per_step`]); the optimizer's own rate is
+    /// then unused.
+    ///
+    /// # Errors
+    ///
+    /// As [`Graph::optimize`], and [`Error::InvalidArgument`] for an `lr` of another shape.
+    pub fn optimize_with_rate(
+        &mut self,
+        grads: &Gradients,
+        optimizer: Optimizer,
+        lr: NodeId,
+    ) -> Result<OptimizerNodes> {
+        optimizer.validate()?;
+        self.check_gradients(grads)?;
+        if self.shape(lr)?.len() != 1 {
+            let msg = format!("the learning rate must be one value, not {}", self.shape(lr)?);
+            return Err(Error::InvalidArgument { op: "optimize", msg });
+        }
         let params: Vec<(NodeId, NodeId)> =
             self.parameters().into_iter().filter_map(|p| grads.get(p).map(|g| (p, g))).collect();
-        let lr = self.state_with("lr", [1, 1], vec![optimizer.lr()])?;
         let mut nodes = OptimizerNodes { updates: Vec::new(), learning_rate: lr, state: Vec::new() };
         match optimizer {
             Optimizer::Sgd(config) => {

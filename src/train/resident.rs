@@ -60,6 +60,8 @@ pub struct DeviceBatches {
     pub order: NodeId,
     /// `[1, 2]`: the step counter the batch index comes from.
     pub counter: NodeId,
+    /// The counter as each step sees it (incremented by the step, in place).
+    pub step: NodeId,
     /// `[batch, features]`: this step's images.
     pub x: NodeId,
     /// `[batch, classes]`: this step's one-hot targets (zero rows past the end of an
@@ -158,7 +160,7 @@ impl Graph {
             None => self.push(Op::GatherRows, &[table, order, step], Shape::new(batch, features))?,
         };
         let y = self.push(Op::GatherOneHot, &[labels, order, step], Shape::new(batch, classes))?;
-        Ok(DeviceBatches { table, palette, labels, order, counter, x, y, encoding, samples, batch })
+        Ok(DeviceBatches { table, palette, labels, order, counter, step, x, y, encoding, samples, batch })
     }
 }
 
@@ -223,6 +225,22 @@ impl DeviceBatches {
         let order: Vec<f32> = order.iter().map(|&i| i as f32).collect();
         session.write(self.order, &order)?;
         session.write(self.counter, &[0.0, 0.0])
+    }
+
+    /// Records a value that changes every step of the epoch (a learning rate following a
+    /// schedule): `table` (`[steps per epoch, 1]`, an input to write at each epoch's start)
+    /// and `value` (`[1, 1]`), the table's entry for the current step, gathered on the
+    /// device by the same counter as the batch.
+    ///
+    /// # Errors
+    ///
+    /// As [`Graph::input`] for a name already taken.
+    pub fn per_step(&self, g: &mut Graph, name: &str) -> Result<(NodeId, NodeId)> {
+        let steps = self.steps_per_epoch();
+        let table = g.input(name, [steps, 1])?;
+        let positions = g.constant([1, steps], (0..steps).map(|i| i as f32).collect())?;
+        let value = g.push(Op::GatherRows, &[table, positions, self.step], Shape::new(1, 1))?;
+        Ok((table, value))
     }
 
     fn classes(&self, session: &dyn Session) -> Result<usize> {

@@ -55,7 +55,9 @@ pub fn layer_norms_have_pytorch_shapes() {
     let mut tensors = model.state_dict();
     tensors[2].values[0] = 2.5;
     model.load_state_dict(&tensors, std::path::Path::new("memory")).unwrap();
-    assert!(matches!(model.layers[1].as_any().downcast_ref::<Layer>(), Some(Layer::LayerNorm(n)) if n.weight[0] == 2.5));
+    assert!(
+        matches!(model.layers[1].as_any().downcast_ref::<Layer>(), Some(Layer::LayerNorm(n)) if n.weight[0] == 2.5)
+    );
     assert!(LayerNorm::new(0).is_err());
 }
 

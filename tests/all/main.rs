@@ -4,6 +4,7 @@
 //! Every test is a plain function; `CPU` lists those that need no GPU, `GPU` those that
 //! take the GPU device, and `BOTH` those run once per backend.
 
+mod api;
 mod checkpoints;
 mod classifier;
 mod cli;
@@ -21,6 +22,7 @@ mod golden_nd;
 mod gradcheck;
 #[path = "../common/held_mlp.rs"]
 mod held_mlp;
+mod layers;
 mod misuse;
 mod optimizers;
 mod resident;
@@ -123,6 +125,14 @@ fn cpu_tests() -> Vec<(&'static str, fn())> {
         golden::schedules_match_pytorch_schedulers,
         misuse::layout_ops_check_their_ranges,
         custom::bad_registrations_are_errors,
+        api::device_batches_out_of_order_are_errors,
+        api::duplicate_names_and_empty_schedules_are_errors,
+        api::messages_say_what_to_do,
+        api::an_epoch_refuses_steps_past_its_end,
+        api::a_layer_must_list_what_it_records,
+        api::the_documented_state_names_exist,
+        api::training_states_are_the_same_bytes,
+        layers::a_schedule_is_followed_on_the_host_path,
     ]
 }
 
@@ -193,6 +203,10 @@ fn both_tests() -> Vec<(&'static str, DeviceTest)> {
         resume::five_plus_five_epochs_equal_ten,
         misuse::reads_before_the_first_run_and_of_unkept_nodes,
         training::small_mlp_learns_fashion_mnist,
+        layers::user_layers_record_what_they_say,
+        layers::user_layers_train_save_and_resume,
+        layers::a_schedule_is_followed_every_step,
+        layers::one_step_then_a_gradient,
     ]
 }
 

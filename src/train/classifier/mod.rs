@@ -5,23 +5,26 @@
 //! large to hold (`host.rs`).
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use rand::Rng;
 
+mod epoch;
 mod host;
 mod resident;
 mod save;
+
+pub use epoch::Epoch;
 
 use crate::backend::{Device, Session};
 use crate::error::{Error, Result};
 use crate::graph::{Graph, NodeId};
 use crate::train::checkpoint::{mismatches, Tensor};
-use crate::train::data::{shuffled, Dataset};
+use crate::train::data::Dataset;
 use crate::train::diagnostics::{GradStat, GradWatch, NonFiniteGuard};
 use crate::train::nn::{Module, Recorded, Sequential};
 use crate::train::optim::Optimizer;
 use crate::train::resident::DeviceBatches;
+use crate::train::schedule::Schedule;
 
 /// One compiled step and the nodes it is driven through.
 struct Step {
@@ -41,6 +44,8 @@ struct Step {
     optimizer_state: Vec<(String, NodeId, Vec<usize>)>,
     /// The learning-rate node the updates read (training only).
     learning_rate: Option<NodeId>,
+    /// The epoch's rates, one per step, when a schedule is followed on the device.
+    rate_table: Option<NodeId>,
     /// `(parameter name, gradient)` when the gradients are kept (training only).
     gradients: Vec<(String, NodeId)>,
     /// The data set this step gathers its batches from on the device ([`Dataset::id`]
@@ -85,6 +90,11 @@ pub struct TrainOptions {
     /// The loss to train and evaluate with; softmax cross-entropy (padding rows
     /// excluded) when `None`.
     pub loss: Option<LossFn>,
+    /// A learning-rate schedule followed every training step, counted from the first
+    /// (as PyTorch's `scheduler.step()` after each batch), from the optimizer's rate. On a
+    /// data set held on the device the rates are gathered on the device (each epoch's
+    /// written at its start), so whole epochs still run without the host.
+    pub schedule: Option<Schedule>,
 }
 
 impl std::fmt::Debug for TrainOptions {
@@ -95,6 +105,7 @@ impl std::fmt::Debug for TrainOptions {
             .field("check_finite", &self.check_finite)
             .field("keep_gradients", &self.keep_gradients)
             .field("loss", &if self.loss.is_some() { "custom" } else { "cross-entropy" })
+            .field("schedule", &self.schedule)
             .finish()
     }
 }
@@ -147,6 +158,8 @@ pub struct Classifier {
     eval_spare: Option<Step>,
     /// The model's input width and class count.
     features: (usize, usize),
+    /// Training steps run so far (where the schedule stands).
+    steps_done: usize,
 }
 
 /// The model's input width (its first layer that fixes one, see
@@ -206,6 +219,9 @@ impl Classifier {
         if batch == 0 || eval_batch == 0 {
             return Err(Error::InvalidArgument { op: "classifier", msg: "batch sizes must be positive".into() });
         }
+        if let Some(schedule) = &options.schedule {
+            schedule.validate()?;
+        }
         let (inputs, classes) = features(&model)?;
         let loss = options.loss.clone();
         let spec = |batch| StepSpec { batch, inputs, classes, loss: loss.as_ref() };
@@ -213,7 +229,18 @@ impl Classifier {
         let eval = Self::step(device, &model, spec(eval_batch), None, None)?;
         let clip_norm = options.clip_norm;
         let features = (inputs, classes);
-        Ok(Classifier { device: device.clone(), options, model, optimizer, clip_norm, train, eval, eval_spare: None, features })
+        Ok(Classifier {
+            device: device.clone(),
+            options,
+            model,
+            optimizer,
+            clip_norm,
+            train,
+            eval,
+            eval_spare: None,
+            features,
+            steps_done: 0,
+        })
     }
 
     /// The loss of `spec` recorded on the model's output.
@@ -258,7 +285,7 @@ impl Classifier {
         let recorded = if training.is_some() { model.record(&mut g, x)? } else { model.record_eval(&mut g, x)? };
         let loss = Self::record_loss(&mut g, &spec, &recorded, y)?;
         let (mut watch, mut guard, mut grad_norm, mut optimizer_state) = (None, None, None, vec![]);
-        let (mut learning_rate, mut gradients, mut summed_loss) = (None, vec![], None);
+        let (mut learning_rate, mut gradients, mut summed_loss, mut rate_table) = (None, vec![], None, None);
         let (session, tally) = match training {
             Some((optimizer, options)) => {
                 let raw = g.backward(loss)?;
@@ -287,7 +314,14 @@ impl Classifier {
                     }
                     None => raw,
                 };
-                let nodes = g.optimize(&grads, optimizer)?;
+                let nodes = match (&options.schedule, &batches) {
+                    (Some(_), Some((_, b))) => {
+                        let (table, lr) = b.per_step(&mut g, "lr.schedule")?;
+                        rate_table = Some(table);
+                        g.optimize_with_rate(&grads, optimizer, lr)?
+                    }
+                    _ => g.optimize(&grads, optimizer)?,
+                };
                 optimizer_state = state_nodes(&g, &nodes.state);
                 learning_rate = Some(nodes.learning_rate);
                 let total = g.state("loss_total", [1, 1])?;
@@ -324,6 +358,7 @@ impl Classifier {
             grad_norm,
             optimizer_state,
             learning_rate,
+            rate_table,
             gradients,
             batches,
             host,
@@ -377,6 +412,10 @@ impl Classifier {
     pub fn set_learning_rate(&mut self, lr: f32) -> Result<()> {
         if !(lr.is_finite() && lr >= 0.0) {
             let msg = format!("learning rate {lr} must be finite and >= 0");
+            return Err(Error::InvalidArgument { op: "set_learning_rate", msg });
+        }
+        if self.options.schedule.is_some() {
+            let msg = "this classifier follows TrainOptions::schedule, which sets the rate every step".to_owned();
             return Err(Error::InvalidArgument { op: "set_learning_rate", msg });
         }
         let node = self.train.learning_rate.expect("a training step records a learning rate");
@@ -485,37 +524,18 @@ impl Classifier {
         rng: &mut impl Rng,
         mut progress: impl FnMut(usize),
     ) -> Result<EpochStats> {
-        self.check_data(data)?;
-        let held = self.hold(data)?;
-        let order = shuffled(data.len(), rng);
-        let step = &mut self.train;
-        step.session.write(step.tally, &[0.0])?;
-        let start = Instant::now();
-        let steps = data.len().div_ceil(step.batch);
-        if held {
-            let (_, batches) = step.batches.as_ref().expect("the data set is held on the device");
-            batches.start_epoch(step.session.as_mut(), &order)?;
-        }
-        let mut done = 0;
+        let mut epoch = self.epoch(data, rng)?;
+        let batch = epoch.classifier().batch();
         // NON_FINITE_CHECK_EVERY steps at a time, one submission each when the data are on
         // the device; nothing waits for the device until the non-finite check (when asked
         // for) or the epoch's loss.
-        while done < steps {
-            let n = NON_FINITE_CHECK_EVERY.min(steps - done);
-            if held {
-                step.session.run_steps(n)?;
-            } else {
-                step.run_from_host(data, &order[done * step.batch..((done + n) * step.batch).min(data.len())])?;
-            }
-            progress(((done + n) * step.batch).min(data.len()) - done * step.batch);
-            done += n;
-            if let Some(guard) = &step.guard {
-                guard.check(step.session.as_mut())?;
-            }
+        while epoch.remaining() > 0 {
+            let first = epoch.len() - epoch.remaining();
+            let n = NON_FINITE_CHECK_EVERY.min(epoch.remaining());
+            epoch.steps(n)?;
+            progress(((first + n) * batch).min(data.len()) - first * batch);
         }
-        let total = step.session.read(step.tally)?[0];
-        let seconds = start.elapsed().as_secs_f64();
-        Ok(EpochStats { mean_loss: total / steps as f32, samples_per_sec: data.len() as f64 / seconds })
+        epoch.finish()
     }
 
     /// Accuracy and mean loss on `data` with the current parameters.

@@ -50,6 +50,8 @@ impl Classifier {
             return Err(Error::InvalidArgument { op: "classifier load", msg });
         }
         self.set_optimizer_state(&state.tensors)?;
+        // Saved at the end of an epoch: a schedule goes on from the next one's first step.
+        self.steps_done = state.epoch * state.samples.div_ceil(state.batch);
         for p in model.parameters() {
             if let Some((_, id)) = self.train.params.iter().find(|(n, _)| *n == p.name) {
                 self.train.session.write(*id, p.values)?;
