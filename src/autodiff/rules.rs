@@ -20,12 +20,15 @@ pub(crate) fn vjp(g: &mut Graph, y: NodeId, dy: NodeId) -> Result<Vec<Option<Nod
             let vjp = map.def().vjp.ok_or(Error::NotDifferentiable { op: map.def().name })?;
             return vjp(g, y, x, dy, s);
         }
-        // d(Σx²) = 2x·dy.
-        Op::SumSquares => {
-            let spread = g.broadcast(dy, g.shape(x[0])?)?;
-            let dx = g.mul(spread, x[0])?;
-            vec![g.scale(dx, 2.0)?]
-        }
+        // d(Σx²) = 2x·dy: one elementwise pass, with dy folded into the factor when it is
+        // a constant (a penalty's weight times the loss's seed), else read as a scalar.
+        Op::SumSquares => match g.constant_value(dy) {
+            Some(v) => vec![g.scale(x[0], 2.0 * v)?],
+            None => {
+                let twice = g.scale(dy, 2.0)?;
+                vec![g.mul(x[0], twice)?]
+            }
+        },
         // amax: dy shared evenly among the elements equal to their row's maximum.
         Op::MaxCols => {
             let mask = g.map(crate::Map::Equal, 0.0, &[x[0], y])?;

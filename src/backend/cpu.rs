@@ -73,7 +73,7 @@ impl CpuSession {
         let shape = |i: usize| self.graph.nodes()[node.inputs[i].index()].shape;
         if let Some((total, mean)) = Total::of(node.op) {
             let y = if node.inputs.len() > 1 { arg(1) } else { &[] };
-            let sum = k::total(total.def().cpu, arg(0), y);
+            let sum = k::total(total, arg(0), y);
             out[0] = if mean { (sum / shape(0).len() as f64) as f32 } else { sum as f32 };
             return;
         }

@@ -5,7 +5,9 @@
 use super::cpu_pool::{for_parts, join, Parts};
 use crate::graph::op::{AdamConfig, SgdConfig};
 use crate::graph::shape::Shape;
+use crate::ops::total::Total;
 use crate::train::data::pixel_value;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Elementwise loops over more values than this are split across cores, in parts of
 /// about this many (whole rows): below it, a part is over before another core could help.
@@ -127,13 +129,77 @@ pub fn max_nan(a: f32, b: f32) -> f32 {
     }
 }
 
-/// `Σ term(x, y)` over all elements in f64 (`y` empty for one operand), as an f32: the
-/// whole-tensor sums of [`crate::ops::total`].
-pub fn total(term: fn(f64, f64) -> f64, x: &[f32], y: &[f32]) -> f64 {
-    match y {
-        [] => x.iter().map(|&a| term(a as f64, 0.0)).sum(),
-        _ => x.iter().zip(y).map(|(&a, &b)| term(a as f64, b as f64)).sum(),
+/// `Σ term(x, y)` over all elements in f64 (`y` empty for one operand): the whole-tensor
+/// sums of [`crate::ops::total`], each specialised so that its term is inlined, and
+/// compiled for AVX-512 where the CPU has it (the same lanes, so the same bits).
+pub fn total(total: Total, x: &[f32], y: &[f32]) -> f64 {
+    // Parts of a size fixed by the length alone, summed across cores, their sums added
+    // in order: the same bits for any thread count.
+    const MAX_PARTS: usize = 64;
+    let size = ELEMENTWISE_PART.max(x.len().div_ceil(MAX_PARTS));
+    if x.len() <= size {
+        return total_part(total, x, y);
     }
+    let partials: [AtomicU64; MAX_PARTS] = std::array::from_fn(|_| AtomicU64::new(0));
+    let parts = x.len().div_ceil(size);
+    for_parts(parts, |i| {
+        let range = i * size..((i + 1) * size).min(x.len());
+        let y = if y.is_empty() { y } else { &y[range.clone()] };
+        partials[i].store(total_part(total, &x[range], y).to_bits(), Ordering::Relaxed);
+    });
+    partials[..parts].iter().map(|p| f64::from_bits(p.load(Ordering::Relaxed))).sum()
+}
+
+fn total_part(total: Total, x: &[f32], y: &[f32]) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU has AVX-512F, checked just above.
+        return unsafe { total_avx512(total, x, y) };
+    }
+    total_any(total, x, y)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn total_avx512(total: Total, x: &[f32], y: &[f32]) -> f64 {
+    total_any(total, x, y)
+}
+
+#[inline(always)]
+fn total_any(total: Total, x: &[f32], y: &[f32]) -> f64 {
+    match total {
+        // Each sum's term on the CPU (its WGSL beside it in `Total::def`), written here as
+        // closures so that each loop is compiled with its term inlined.
+        Total::Sum => lanes(|a, _| a, x, y),
+        Total::Squares => lanes(|a, _| a * a, x, y),
+        Total::SquaredError => lanes(|a, b| (a - b) * (a - b), x, y),
+    }
+}
+
+/// Thirty-two running sums, lane `i` taking elements `i`, `i + 32`, ..., added in order at the
+/// end: a fixed order (the same bits every run) that the compiler can vectorise.
+#[inline(always)]
+fn lanes(term: impl Fn(f64, f64) -> f64, x: &[f32], y: &[f32]) -> f64 {
+    const LANES: usize = 32;
+    let mut sums = [0.0f64; LANES];
+    let (xs, x_rest) = x.as_chunks::<LANES>();
+    if y.is_empty() {
+        for chunk in xs {
+            for (sum, &a) in sums.iter_mut().zip(chunk) {
+                *sum += term(a as f64, 0.0);
+            }
+        }
+        x_rest.iter().zip(&mut sums).for_each(|(&a, sum)| *sum += term(a as f64, 0.0));
+    } else {
+        let (ys, y_rest) = y.as_chunks::<LANES>();
+        for (cx, cy) in xs.iter().zip(ys) {
+            for ((sum, &a), &b) in sums.iter_mut().zip(cx).zip(cy) {
+                *sum += term(a as f64, b as f64);
+            }
+        }
+        x_rest.iter().zip(y_rest).zip(&mut sums).for_each(|((&a, &b), sum)| *sum += term(a as f64, b as f64));
+    }
+    sums.iter().sum()
 }
 
 /// Column sums of a `[rows, cols]` matrix, into `out`: each column summed in f64 from
@@ -439,7 +505,7 @@ const CHUNK: usize = 1 << 13;
 pub fn grad_stats(x: &[f32]) -> [f32; 3] {
     let sum_abs: f64 = x.iter().map(|&v| v.abs() as f64).sum();
     let max_abs = x.iter().fold(0.0f32, |m, &v| max_nan(m, v.abs()));
-    [(sum_abs / x.len() as f64) as f32, max_abs, (total(|v, _| v * v, x, &[]) as f32).sqrt()]
+    [(sum_abs / x.len() as f64) as f32, max_abs, (total(Total::Squares, x, &[]) as f32).sqrt()]
 }
 
 /// A 32-bit integer hash with good avalanche (the "lowbias32" mixer): the source of

@@ -118,7 +118,23 @@ impl Graph {
         if !s.is_finite() {
             return Err(Error::InvalidArgument { op: "scale", msg: format!("factor {s} is not finite") });
         }
+        // A one-value constant scaled is another constant: gradients that flow from a loss
+        // through scalar factors (a penalty's weight) stay constants, so the rules they
+        // reach can fold them in (see `SumSquares` in `autodiff/rules.rs`).
+        if let Some(v) = self.constant_value(x) {
+            let shape = self.shape(x)?;
+            return self.constant(shape, vec![v * s]);
+        }
         self.unary(Map::Scale, s, x)
+    }
+
+    /// The value of `x` when it is a constant of one element.
+    pub(crate) fn constant_value(&self, x: NodeId) -> Option<f32> {
+        let node = self.node(x).ok()?;
+        match (&node.op, &node.init) {
+            (Op::Constant, Some(values)) if values.len() == 1 => Some(values[0]),
+            _ => None,
+        }
     }
 
     /// `x²` elementwise.

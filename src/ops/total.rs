@@ -1,6 +1,7 @@
 //! The whole-tensor reduction family: the sum over every element of one term, scaled
-//! (`sum`, `mean`, `sum_squares`, `mse_loss`). Each is described once, by its term on the
-//! CPU (in f64, as the reference accumulates) and in WGSL; the GPU's entry points are
+//! (`sum`, `mean`, `sum_squares`, `mse_loss`). Each is described by its term in WGSL here
+//! and on the CPU (in f64, as the reference accumulates) in `backend/cpu_ops.rs`
+//! (`total_any`, where each loop is compiled with its term inlined); the GPU's entry points are
 //! generated from one template (the `// @entry` part of `shaders/reduce.wgsl`), which
 //! splits the sum into parts and adds them in a fixed order.
 
@@ -21,8 +22,6 @@ pub enum Total {
 pub(crate) struct TotalDef {
     /// The entry point's name.
     pub name: &'static str,
-    /// The term of elements `x` and `y` (0 for one operand), in f64.
-    pub cpu: fn(f64, f64) -> f64,
     /// The same in WGSL, of `x[i]` and `y[i]`.
     pub wgsl: &'static str,
 }
@@ -46,11 +45,9 @@ impl Total {
     /// The sum's one description.
     pub(crate) fn def(self) -> TotalDef {
         match self {
-            Total::Sum => TotalDef { name: "sum_all", cpu: |x, _| x, wgsl: "x[i]" },
-            Total::Squares => TotalDef { name: "sum_squares", cpu: |x, _| x * x, wgsl: "x[i] * x[i]" },
-            Total::SquaredError => {
-                TotalDef { name: "mse", cpu: |x, y| (x - y) * (x - y), wgsl: "(x[i] - y[i]) * (x[i] - y[i])" }
-            }
+            Total::Sum => TotalDef { name: "sum_all", wgsl: "x[i]" },
+            Total::Squares => TotalDef { name: "sum_squares", wgsl: "x[i] * x[i]" },
+            Total::SquaredError => TotalDef { name: "mse", wgsl: "(x[i] - y[i]) * (x[i] - y[i])" },
         }
     }
 }

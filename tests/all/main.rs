@@ -25,6 +25,7 @@ mod held_mlp;
 mod layers;
 mod misuse;
 mod optimizers;
+mod penalty;
 mod resident;
 mod resume;
 mod scale;
@@ -207,6 +208,7 @@ fn both_tests() -> Vec<(&'static str, DeviceTest)> {
         layers::user_layers_train_save_and_resume,
         layers::a_schedule_is_followed_every_step,
         layers::one_step_then_a_gradient,
+        penalty::a_penalty_as_a_loss_term_is_the_map_gradients_update,
     ]
 }
 
