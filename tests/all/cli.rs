@@ -410,3 +410,30 @@ pub fn attention_learns_to_reverse_digits() {
     fails_with(&run("attention", &["--attention", "a.txt"], &dir), &[".png or .svg"]);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// The layers example: a custom activation and a user's residual block in `Sequential`,
+/// trained by `Classifier` with a custom loss and a per-step schedule; two epochs then two
+/// resumed equal four straight, and PyTorch's names come out.
+pub fn layers_example_trains_saves_and_resumes() {
+    let dir = crate::files::temp_dir("cli-layers");
+    let cpu = ["--backend", "cpu"];
+    let epochs = |n: &'static str, extra: &[&'static str]| -> Vec<&'static str> {
+        cpu.iter().copied().chain(["--epochs", n]).chain(extra.iter().copied()).collect()
+    };
+    let straight = run("layers", &epochs("4", &[]), &dir);
+    assert_eq!(straight.code, 0, "{}", straight.stderr);
+    assert!(straight.stdout.contains("2.body.0.weight [128, 128]"), "{}", straight.stdout);
+    let first = run("layers", &epochs("2", &["--save", "l.safetensors"]), &dir);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let resumed = run("layers", &epochs("4", &["--resume", "l.safetensors", "--save", "l.safetensors"]), &dir);
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    let accuracy = |out: &str, epoch: &str| -> String {
+        let line = out.lines().find(|l| l.starts_with(&format!("epoch {epoch}:"))).unwrap();
+        line.split(" (").next().unwrap().to_owned()
+    };
+    assert_eq!(accuracy(&resumed.stdout, "4"), accuracy(&straight.stdout, "4"), "resumed exactly");
+    let last: f32 =
+        accuracy(&straight.stdout, "4").split("accuracy ").nth(1).unwrap().trim_end_matches('%').parse().unwrap();
+    assert!(last > 80.0, "{}", straight.stdout);
+    std::fs::remove_dir_all(dir).unwrap();
+}
