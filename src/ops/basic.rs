@@ -330,6 +330,25 @@ impl Graph {
         self.push(Op::SumSquares, &[x], Shape::SCALAR)
     }
 
+    /// `Σ Σx²` over every node of `nodes` (an L2 penalty over parameters): one
+    /// `sum_squares` each, added in order.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for no nodes, [`Error::ForeignNode`] for an id of
+    /// another graph.
+    pub fn sum_squares_of(&mut self, nodes: &[NodeId]) -> Result<NodeId> {
+        let Some((&first, rest)) = nodes.split_first() else {
+            return Err(Error::InvalidArgument { op: "sum_squares_of", msg: "needs at least one node".into() });
+        };
+        let mut total = self.sum_squares(first)?;
+        for &x in rest {
+            let squares = self.sum_squares(x)?;
+            total = self.add(total, squares)?;
+        }
+        Ok(total)
+    }
+
     /// `sqrt(x)` elementwise.
     ///
     /// # Errors

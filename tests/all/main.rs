@@ -31,6 +31,7 @@ mod resume;
 mod scale;
 mod semantics;
 mod shaders;
+mod tasks;
 mod tensor;
 mod training;
 mod view;
@@ -135,6 +136,8 @@ fn cpu_tests() -> Vec<(&'static str, fn())> {
         api::the_documented_state_names_exist,
         api::training_states_are_the_same_bytes,
         layers::a_schedule_is_followed_on_the_host_path,
+        tasks::the_tasks_run,
+        tasks::the_tasks_are_no_longer_than_pytorchs,
     ]
 }
 

@@ -69,6 +69,14 @@ pub struct LossInputs<'a> {
     pub params: &'a [(String, NodeId)],
 }
 
+impl LossInputs<'_> {
+    /// Every parameter's node, in layer order (for a penalty over all of them, e.g.
+    /// `g.sum_squares_of(&l.parameters())`).
+    pub fn parameters(&self) -> Vec<NodeId> {
+        self.params.iter().map(|(_, p)| *p).collect()
+    }
+}
+
 /// A loss recorded into the classifier's graph from its [`LossInputs`]: a `[1, 1]` node,
 /// the mean over the real rows by convention (the epoch's loss averages it over batches).
 pub type LossFn = Arc<dyn Fn(&mut Graph, &LossInputs) -> Result<NodeId> + Send + Sync>;
@@ -107,6 +115,19 @@ impl std::fmt::Debug for TrainOptions {
             .field("loss", &if self.loss.is_some() { "custom" } else { "cross-entropy" })
             .field("schedule", &self.schedule)
             .finish()
+    }
+}
+
+impl TrainOptions {
+    /// These options with `loss` as the loss: a closure whose argument types need not be
+    /// written (`options.with_loss(|g, l| g.softmax_cross_entropy(l.logits, l.targets))`).
+    pub fn with_loss(self, loss: impl Fn(&mut Graph, &LossInputs) -> Result<NodeId> + Send + Sync + 'static) -> Self {
+        TrainOptions { loss: Some(Arc::new(loss)), ..self }
+    }
+
+    /// These options with `schedule` followed every step.
+    pub fn with_schedule(self, schedule: Schedule) -> Self {
+        TrainOptions { schedule: Some(schedule), ..self }
     }
 }
 

@@ -57,27 +57,33 @@ impl Sequential {
         self
     }
 
-    /// A multilayer perceptron: `Linear` layers through `sizes` with `activation` between
-    /// them (not after the last), e.g. `[784, 128, 64, 10]`.
+    /// A multilayer perceptron: `Linear` layers through `sizes` with `activation` (any
+    /// layer without parameters of its own: `Layer::Relu`, a custom one) between them
+    /// (not after the last), e.g. `[784, 128, 64, 10]`.
     ///
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] for fewer than two sizes, a zero size, or a `Linear` as
     /// the activation; [`Error::TooLarge`] for a layer beyond
     /// [`crate::Shape::MAX_ELEMENTS`].
-    pub fn mlp(sizes: &[usize], activation: Layer, init: Init, rng: &mut impl Rng) -> Result<Self> {
-        if sizes.len() < 2 || sizes.contains(&0) || matches!(activation, Layer::Linear(_)) {
+    pub fn mlp<A>(sizes: &[usize], activation: A, init: Init, rng: &mut impl Rng) -> Result<Self>
+    where
+        A: Module + Clone + 'static,
+    {
+        let linear =
+            activation.as_any().is::<Linear>() || matches!(activation.as_any().downcast_ref(), Some(Layer::Linear(_)));
+        if sizes.len() < 2 || sizes.contains(&0) || linear {
             let msg = format!("need at least two non-zero sizes and an activation, got {sizes:?}");
             return Err(Error::InvalidArgument { op: "mlp", msg });
         }
-        let mut layers = Vec::new();
+        let mut model = Sequential::new();
         for (i, pair) in sizes.windows(2).enumerate() {
             if i > 0 {
-                layers.push(activation.clone());
+                model = model.with(activation.clone());
             }
-            layers.push(Layer::Linear(Linear::new(pair[0], pair[1], init, rng)?));
+            model = model.with(Layer::Linear(Linear::new(pair[0], pair[1], init, rng)?));
         }
-        Ok(layers.into())
+        Ok(model)
     }
 
     /// Records the network applied to `x` (`[batch, in]`) into `g` for training (dropout
