@@ -121,7 +121,8 @@ pub fn the_tasks_run() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
-/// Lines of each task (code only: no blank lines, comments or the closing brace), from
+/// Lines of each task (code only: no blank lines, no comments, no line of a lone closing
+/// brace, which Python has no need of), from
 /// the `// task: NAME` (Rust) and `# task: NAME` (Python) markers.
 fn task_lines(source: &str, comment: &str, end: &str) -> Vec<(String, usize)> {
     let mut tasks: Vec<(String, usize)> = Vec::new();
@@ -132,7 +133,7 @@ fn task_lines(source: &str, comment: &str, end: &str) -> Vec<(String, usize)> {
         if let Some(name) = line.strip_prefix(&format!("{comment} task: ")) {
             tasks.push((name.to_owned(), 0));
         } else if let Some((_, count)) = tasks.last_mut() {
-            let code = !line.is_empty() && !line.starts_with(comment) && line != "}" && !line.starts_with("#[");
+            let code = !line.is_empty() && !line.starts_with(comment) && line != "}";
             *count += code as usize;
         }
     }
