@@ -158,6 +158,50 @@ pub fn the_documented_state_names_exist() {
     }
 }
 
+/// Every parameter or state name the README, the resume docs and the optimizer docs
+/// give (`0.weight`, `0.weight.exp_avg`, `adam.bias_corrections`, ...) names a node of the
+/// MLP trained with Adam or with SGD's momentum.
+pub fn the_names_the_docs_give_exist() {
+    let mut found = Vec::new();
+    for optimizer in [Optimizer::adam(0.1), Optimizer::sgd_momentum(0.1, 0.9)] {
+        let model = Sequential::mlp(&[784, 128, 64, 10], Layer::Relu, Init::PyTorch, &mut init::rng(0)).unwrap();
+        let mut g = Graph::new();
+        let (x, y) = (g.input("x", [2, 784]).unwrap(), g.input("y", [2, 10]).unwrap());
+        let out = model.record(&mut g, x).unwrap().output;
+        let loss = g.softmax_cross_entropy(out, y).unwrap();
+        let grads = g.backward(loss).unwrap();
+        g.optimize(&grads, optimizer).unwrap();
+        found.extend(g.nodes().iter().filter_map(|n| n.name.clone()));
+    }
+    let docs = [
+        include_str!("../../README.md"),
+        include_str!("../../src/train/resume.rs"),
+        include_str!("../../src/train/optim.rs"),
+        include_str!("../../src/train/classifier/mod.rs"),
+    ];
+    let is_name = |w: &str| {
+        let parts: Vec<&str> = w.split('.').collect();
+        let parameter = parts.len() >= 2
+            && parts[0].parse::<usize>().is_ok()
+            && ["weight", "bias"].contains(&parts[1])
+            && parts.len() <= 3;
+        parameter || (parts.len() == 2 && parts[0] == "adam")
+    };
+    let mut checked = 0;
+    for doc in docs {
+        let words = doc.split(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '_'));
+        for word in words.map(|w| w.trim_matches('.')).filter(|w| is_name(w)) {
+            // Layer indices past the MLP's (3 layers: 0, 2, 4) name other models' layers.
+            let index: usize = word.split('.').next().unwrap().parse().unwrap_or(0);
+            if index <= 4 {
+                assert!(found.iter().any(|n| n == word), "the docs name '{word}', which no node is called");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 5, "the docs name states: {checked}");
+}
+
 /// Two identical trainings write identical training-state files.
 pub fn training_states_are_the_same_bytes() {
     let dir = std::env::temp_dir().join(format!("backprop-bytes-{}", std::process::id()));

@@ -134,6 +134,7 @@ fn cpu_tests() -> Vec<(&'static str, fn())> {
         api::an_epoch_refuses_steps_past_its_end,
         api::a_layer_must_list_what_it_records,
         api::the_documented_state_names_exist,
+        api::the_names_the_docs_give_exist,
         api::training_states_are_the_same_bytes,
         layers::a_schedule_is_followed_on_the_host_path,
         tasks::the_tasks_run,
