@@ -217,3 +217,31 @@ pub fn a_schedule_is_followed_on_the_host_path() {
     }
     assert_eq!(scheduled.model().unwrap(), by_hand.model().unwrap());
 }
+
+/// `nn::Embedding` is PyTorch's: `weight [count, dim]`, each index a row, and the
+/// gradient of a sum over its output counts each row's uses.
+pub fn an_embedding_layer_looks_up_rows(device: &Device) {
+    use backprop::nn::Embedding;
+    let table = Embedding::new(6, 3, &mut init::rng(1)).unwrap();
+    let model = Sequential::new().with(table.clone());
+    let p = model.parameters();
+    assert_eq!((p[0].name.as_str(), p[0].shape.clone()), ("0.weight", vec![6, 3]));
+    let mut g = Graph::new();
+    let indices = g.input("tokens", [2, 4]).unwrap();
+    let recorded = model.record(&mut g, indices).unwrap();
+    assert_eq!(g.shape(recorded.output).unwrap().dims().to_vec(), vec![2, 4, 3]);
+    let loss = g.sum(recorded.output).unwrap();
+    let grads = g.backward(loss).unwrap();
+    let dw = g.gradient_of(&grads, "0.weight").unwrap().unwrap();
+    let mut session = device.compile(&g, &[recorded.output, dw]).unwrap();
+    let tokens = [0.0, 5.0, 5.0, 2.0, 2.0, 2.0, 0.0, 1.0];
+    session.write(indices, &tokens).unwrap();
+    let out = session.run_and_read(&[recorded.output, dw]).unwrap();
+    for (row, &t) in out[0].chunks(3).zip(&tokens) {
+        assert_eq!(row, &table.weight[t as usize * 3..][..3]);
+    }
+    let uses = [2.0, 1.0, 3.0, 0.0, 0.0, 2.0];
+    for (row, &n) in out[1].chunks(3).zip(&uses) {
+        assert_eq!(row, [n; 3]);
+    }
+}

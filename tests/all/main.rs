@@ -213,6 +213,7 @@ fn both_tests() -> Vec<(&'static str, DeviceTest)> {
         layers::user_layers_train_save_and_resume,
         layers::a_schedule_is_followed_every_step,
         layers::one_step_then_a_gradient,
+        layers::an_embedding_layer_looks_up_rows,
         penalty::a_penalty_as_a_loss_term_is_the_map_gradients_update,
     ]
 }

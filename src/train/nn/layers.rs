@@ -147,6 +147,51 @@ impl Module for LayerNorm {
     }
 }
 
+/// A lookup table, as PyTorch's `nn.Embedding(count, dim)`: each index of its input (a
+/// node of whole numbers below `count`, any shape) becomes row `index` of `weight`
+/// (`[count, dim]`, drawn from `N(0, 1)` as PyTorch does); the output has the input's
+/// dims and `dim`. Its gradient is a deterministic scatter-add.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Embedding {
+    /// Rows in the table.
+    pub count: usize,
+    /// Values per row.
+    pub dim: usize,
+    /// `[count, dim]`, row-major.
+    pub weight: Vec<f32>,
+}
+
+impl Embedding {
+    /// A table of `count` rows of `dim` values drawn from `N(0, 1)`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] when a size is 0, [`Error::TooLarge`] beyond
+    /// [`crate::Shape::MAX_ELEMENTS`].
+    pub fn new(count: usize, dim: usize, rng: &mut impl Rng) -> Result<Self> {
+        if count == 0 || dim == 0 {
+            let msg = format!("Embedding({count}, {dim}): sizes must be at least 1");
+            return Err(Error::InvalidArgument { op: "embedding", msg });
+        }
+        Ok(Embedding { count, dim, weight: init::normal(rng, [count, dim])? })
+    }
+}
+
+impl Module for Embedding {
+    fn forward(&self, scope: &mut Scope, x: NodeId) -> Result<NodeId> {
+        let weight = scope.parameter("weight", [self.count, self.dim], &self.weight)?;
+        scope.graph().embedding(weight, x)
+    }
+
+    fn parameters(&self) -> Vec<Param<'_>> {
+        vec![Param { name: "weight".into(), shape: vec![self.count, self.dim], values: &self.weight }]
+    }
+
+    fn parameter_mut(&mut self, name: &str) -> Option<&mut [f32]> {
+        (name == "weight").then_some(&mut self.weight)
+    }
+}
+
 /// The built-in layers, as one type for lists of them and for [`super::Sequential::mlp`]'s
 /// activation. Each is a [`Module`]; any other `Module` goes into a `Sequential` beside
 /// them.

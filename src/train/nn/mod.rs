@@ -4,7 +4,7 @@
 //! between the two.
 //!
 //! A layer is anything that implements [`Module`]: the built-in ones ([`Linear`],
-//! [`LayerNorm`], the activations and dropout of [`Layer`], a custom activation from
+//! [`LayerNorm`], [`Embedding`], the activations and dropout of [`Layer`], a custom activation from
 //! [`crate::custom::register`] as [`Layer::Map`]) and a user's own, written outside the
 //! crate:
 //!
@@ -47,6 +47,6 @@ mod layers;
 mod module;
 mod sequential;
 
-pub use layers::{Init, Layer, LayerNorm, Linear};
+pub use layers::{Embedding, Init, Layer, LayerNorm, Linear};
 pub use module::{Module, ModuleClone, Param, Scope};
 pub use sequential::{Recorded, Sequential};
