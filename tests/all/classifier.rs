@@ -72,7 +72,16 @@ pub fn any_class_count_and_a_custom_loss(device: &Device) {
     let model = Sequential::mlp(&[6, 16, 3], Layer::Relu, Init::PyTorch, &mut init::rng(1)).unwrap();
     let options = TrainOptions { loss: Some(vector), ..Default::default() };
     let err = Classifier::with_options(device, model, Optimizer::adam(0.01), 32, 64, options).err().unwrap();
-    assert!(err.to_string().contains("the loss must be [1, 1]"), "{err}");
+    assert!(err.to_string().contains("the loss function returned [32, 1]; it must return one value"), "{err}");
+    // One value of another rank (a rank-0 scalar) is a loss as well.
+    let rank_zero: LossFn = Arc::new(|g, l| {
+        let loss = g.softmax_cross_entropy(l.logits, l.targets)?;
+        g.reshape(loss, [0usize; 0])
+    });
+    let model = Sequential::mlp(&[6, 16, 3], Layer::Relu, Init::PyTorch, &mut init::rng(1)).unwrap();
+    let options = TrainOptions { loss: Some(rank_zero), ..Default::default() };
+    let mut c = Classifier::with_options(device, model, Optimizer::adam(0.01), 32, 64, options).unwrap();
+    assert!(c.train_epoch(&three_classes(), &mut init::rng(0), |_| {}).unwrap().mean_loss.is_finite());
 }
 
 /// `save` then `load` into a fresh classifier continues training exactly: one epoch, save,

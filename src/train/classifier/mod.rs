@@ -270,9 +270,14 @@ impl Classifier {
         let rows = g.sum_cols(y)?;
         let inputs = LossInputs { logits: recorded.output, targets: y, rows, params: &recorded.params };
         let loss = loss_fn(g, &inputs)?;
-        if g.shape(loss)? != crate::Shape::SCALAR {
-            let msg = format!("the loss must be [1, 1], not {}", g.shape(loss)?);
+        let shape = g.shape(loss)?;
+        if shape.len() != 1 {
+            let msg = format!("the loss function returned {shape}; it must return one value (sum or mean it)");
             return Err(Error::InvalidArgument { op: "classifier", msg });
+        }
+        // A scalar of rank 0 or 1 reads as the [1, 1] the step sums.
+        if shape != crate::Shape::SCALAR {
+            return g.reshape(loss, [1, 1]);
         }
         Ok(loss)
     }
@@ -618,7 +623,7 @@ fn before_training(op: &'static str) -> impl Fn(Error) -> Error {
     move |e| match e {
         Error::NotComputed { .. } => Error::InvalidArgument {
             op,
-            msg: "no training step has run yet: train first (train_epoch, or train_step for one step)".into(),
+            msg: "no training step has run yet: train first (train_epoch, or epoch(..) and step() for one step)".into(),
         },
         e => e,
     }
