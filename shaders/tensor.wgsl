@@ -17,6 +17,10 @@
 //               integer in [0, size).
 // index_add:    out [outer, size, inner]: Σ over c in order with a[c] == s of
 //               b[o, c, j] (a = indices, b = the gradient).
+// fold:         out [n, c, m, n'] (m, n' the params' m and n: the image's height and
+//               width) from a = the windows [n, oh, ow, c, kh, kw] (dims[0..6]):
+//               each element the sum, ky then kx in order, of the window entries that
+//               read it; strides[0..2] the stride, strides[2..4] the dilation.
 // batch_matmul: out [batches, m, n]: op(A_p)·op(B_p), A_p at p · a_stride (0 repeats
 //               it), B_p likewise; flags bit 0 transposes A, bit 1 B.
 
@@ -174,4 +178,42 @@ fn batch_matmul(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
         acc = acc + av * bv;
     }
     out[i] = acc;
+}
+
+@compute @workgroup_size(256)
+fn fold(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if (i >= params.len) {
+        return;
+    }
+    let oh = dim_of(1u);
+    let ow = dim_of(2u);
+    let c = dim_of(3u);
+    let kh = dim_of(4u);
+    let kw = dim_of(5u);
+    let h = params.m;
+    let w = params.n;
+    let x = i % w;
+    let y = (i / w) % h;
+    let ci = (i / (w * h)) % c;
+    let b = i / (w * h * c);
+    let sy = stride_of(0u);
+    let sx = stride_of(1u);
+    let dy = stride_of(2u);
+    let dx = stride_of(3u);
+    var sum = 0.0;
+    for (var ky = 0u; ky < kh && ky * dy <= y; ky = ky + 1u) {
+        let ty = y - ky * dy;
+        if (ty % sy != 0u || ty / sy >= oh) {
+            continue;
+        }
+        for (var kx = 0u; kx < kw && kx * dx <= x; kx = kx + 1u) {
+            let tx = x - kx * dx;
+            if (tx % sx != 0u || tx / sx >= ow) {
+                continue;
+            }
+            sum = sum + a[((((b * oh + ty / sy) * ow + tx / sx) * c + ci) * kh + ky) * kw + kx];
+        }
+    }
+    out[i] = sum;
 }

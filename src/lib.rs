@@ -45,7 +45,7 @@ pub mod testing;
 mod train;
 
 pub use compile::{fuse, plan};
-pub use ops::{custom, total};
+pub use ops::{conv, custom, total};
 pub use see::{plot, view};
 pub use train::{checkpoint, classifier, data, diagnostics, init, models, nn, optim, resident, resume, schedule};
 
@@ -53,7 +53,7 @@ pub use autodiff::Gradients;
 pub use backend::{Device, DeviceChoice, KernelTime, Session};
 pub use compile::plan::{CompileOptions, MatmulTiles};
 pub use error::{Error, Result};
-pub use graph::op::{AdamConfig, Map, Op, Reduction, SgdConfig};
+pub use graph::op::{AdamConfig, Map, Op, Reduction, SgdConfig, Window};
 pub use graph::shape::{Dims, Shape};
 pub use graph::{Graph, Node, NodeId};
 pub use train::optim::{Optimizer, OptimizerNodes};

@@ -60,6 +60,9 @@ pub(crate) fn vjp(g: &mut Graph, y: NodeId, dy: NodeId) -> Result<Vec<Option<Nod
             let (size, len) = (g.shape(x[0])?.dims()[dim as usize], node.shape.dims()[dim as usize]);
             vec![g.pad(dy, dim as isize, start as usize, size - start as usize - len, 0.0)?]
         }
+        // The windows read the image; the image's gradient sums what each window read.
+        Op::Unfold(w) => vec![g.fold(dy, w, g.shape(x[0])?)?],
+        Op::Fold(w) => vec![g.unfold_as(dy, w, g.shape(x[0])?)?],
         Op::Pad { dim, start, .. } => {
             vec![g.narrow(dy, dim as isize, start as usize, g.shape(x[0])?.dims()[dim as usize])?]
         }

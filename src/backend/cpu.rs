@@ -12,7 +12,7 @@ use crate::compile::plan::{CompileOptions, Plan};
 use crate::error::{Error, Result};
 use crate::graph::op::Op;
 use crate::graph::shape::Shape;
-use crate::graph::strided::{around, Batched, Strided};
+use crate::graph::strided::{around, Batched, Folding, Strided};
 use crate::graph::{Graph, NodeId};
 use crate::ops::elementwise::ElementLoop;
 use crate::ops::total::Total;
@@ -111,9 +111,10 @@ impl CpuSession {
                     *y = k::layout_source(node.op, shape(0), b, i / cols, i % cols).map_or(0.0, |(j, at)| arg(j)[at]);
                 }
             }
-            Op::Permute { .. } | Op::Expand | Op::Narrow { .. } | Op::Pad { .. } => {
+            Op::Permute { .. } | Op::Expand | Op::Narrow { .. } | Op::Pad { .. } | Op::Unfold(_) => {
                 cpu_tensor::restride(arg(0), &Strided::of(node.op, shape(0), node.shape), out)
             }
+            Op::Fold(window) => cpu_tensor::fold(arg(0), &Folding::of(window, shape(0), node.shape), out),
             Op::Reduce { kind, dim } => cpu_tensor::reduce(kind, arg(0), around(shape(0), dim as usize), out),
             Op::BatchMatMul { trans_a, trans_b } => {
                 let layout = Batched::of(shape(0), shape(1), node.shape, trans_a);

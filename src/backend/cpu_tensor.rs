@@ -3,9 +3,10 @@
 //! same one the GPU's uniform is filled from.
 
 use super::cpu_ops::{argmax, max_nan};
+use super::cpu_pool::{for_parts, Parts};
 use crate::graph::op::Reduction;
 use crate::graph::shape::Shape;
-use crate::graph::strided::{index_in, Batched, Strided};
+use crate::graph::strided::{index_in, Batched, Folding, Strided};
 
 /// A layout op's copy: each output element from where `plan` says
 /// ([`Strided::source`]), or its fill. Walked a row of the output's last dim at a time,
@@ -103,4 +104,27 @@ pub fn index_add(indices: &[f32], dy: &[f32], [outer, size, inner]: [usize; 3], 
             }
         }
     }
+}
+
+/// The adjoint of an unfold: each output element the sum of the window entries that read
+/// it, in window order ([`Folding::sum`]); in parts of 32k elements across cores.
+pub fn fold(dy: &[f32], plan: &Folding, out: &mut [f32]) {
+    const PART: usize = 1 << 15;
+    let parts = Parts::new(out);
+    for_parts(parts_of(out_len(plan), PART), |p| {
+        // SAFETY: part p takes chunk p, once.
+        let chunk = unsafe { parts.chunk(p, PART) };
+        for (j, y) in chunk.iter_mut().enumerate() {
+            *y = plan.sum(dy, p * PART + j);
+        }
+    });
+}
+
+fn out_len(plan: &Folding) -> usize {
+    let [n, _, _, c, _, _] = plan.windows;
+    n * c * plan.image[0] * plan.image[1]
+}
+
+fn parts_of(len: usize, part: usize) -> usize {
+    len.div_ceil(part).max(1)
 }

@@ -49,6 +49,31 @@ impl AdamConfig {
     }
 }
 
+/// The windows of a 2-d convolution or pooling over `[n, c, h, w]`: a `kh × kw` kernel
+/// moved by `stride` with its taps `dilation` apart (padding is applied before).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Window {
+    /// Kernel height and width.
+    pub kernel: [u16; 2],
+    /// Steps between windows, down and across.
+    pub stride: [u16; 2],
+    /// Steps between the taps of a window, down and across.
+    pub dilation: [u16; 2],
+}
+
+impl Window {
+    /// The output height and width over an input of height `h` and width `w`, or `None`
+    /// when the (dilated) kernel is larger than the input.
+    pub fn output(&self, h: usize, w: usize) -> Option<[usize; 2]> {
+        let span = |k: u16, d: u16| (k as usize - 1) * d as usize + 1;
+        let along = |size: usize, k: u16, d: u16, s: u16| size.checked_sub(span(k, d)).map(|r| r / s as usize + 1);
+        Some([
+            along(h, self.kernel[0], self.dilation[0], self.stride[0])?,
+            along(w, self.kernel[1], self.dilation[1], self.stride[1])?,
+        ])
+    }
+}
+
 /// What a [`Op::Reduce`] computes along its dim.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Reduction {
@@ -184,6 +209,14 @@ pub enum Op {
         /// The dim indexed.
         dim: u8,
     },
+    /// Input `x [n, c, h, w]` (already padded): every window of `window` as
+    /// `[n, oh, ow, c, kh, kw]` (im2col, a strided read of overlapping windows; the
+    /// convolutions and poolings start here).
+    Unfold(Window),
+    /// Input `dy [n, oh, ow, c, kh, kw]`: the adjoint of [`Op::Unfold`], a tensor of the
+    /// node's shape (`[n, c, h, w]`) where each element is the sum, in window order (`ky`,
+    /// then `kx`), of the window entries that read it: a deterministic scatter-add.
+    Fold(Window),
     /// Inputs `(prediction, target)`: `mean((p - t)²)`, shape `[1, 1]`. Fused: one
     /// reduction kernel instead of sub, square and mean with two temporaries.
     MseLoss,
@@ -284,6 +317,8 @@ impl Op {
             Op::BatchMatMul { .. } => "batch_matmul",
             Op::IndexSelect { .. } => "index_select",
             Op::IndexAdd { .. } => "index_add",
+            Op::Unfold(_) => "unfold",
+            Op::Fold(_) => "fold",
             Op::SoftmaxCrossEntropy => "softmax_cross_entropy",
             Op::SoftmaxCrossEntropyGrad => "softmax_cross_entropy_grad",
             Op::CountCorrect => "count_correct",

@@ -59,6 +59,13 @@ impl Strided {
                 s.window = Some((dim as usize, start as usize, input.dims()[dim as usize]));
                 s.fill = value;
             }
+            // [n, c, hp, wp] read as [n, oh, ow, c, kh, kw]: overlapping windows.
+            Op::Unfold(w) => {
+                let (n_stride, c_stride, row) = (in_strides[0], in_strides[1], in_strides[2]);
+                let (step, tap) = (w.stride.map(usize::from), w.dilation.map(usize::from));
+                let strides = [n_stride, step[0] * row, step[1], c_stride, tap[0] * row, tap[1]];
+                s.strides[..6].copy_from_slice(&strides);
+            }
             _ => unreachable!("{} is not a strided copy", op.name()),
         }
         s
@@ -93,6 +100,51 @@ pub(crate) fn around(shape: Shape, dim: usize) -> [usize; 3] {
 /// `0 .. size`.
 pub(crate) fn index_in(value: f32, size: usize) -> Option<usize> {
     (value >= 0.0 && value < size as f32 && value.fract() == 0.0).then_some(value as usize)
+}
+
+/// The sizes a [`Op::Fold`] walks: the window, its input `[n, oh, ow, c, kh, kw]` and its
+/// output's padded height and width.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Folding {
+    pub window: crate::graph::op::Window,
+    /// `[n, oh, ow, c, kh, kw]`.
+    pub windows: [usize; 6],
+    /// The output's `[h, w]`.
+    pub image: [usize; 2],
+}
+
+impl Folding {
+    /// The folding of `window` from `windows` (`[n, oh, ow, c, kh, kw]`) into `image`
+    /// (`[n, c, h, w]`).
+    pub fn of(window: crate::graph::op::Window, windows: Shape, image: Shape) -> Folding {
+        let d = windows.dims();
+        Folding { window, windows: [d[0], d[1], d[2], d[3], d[4], d[5]], image: [image.dims()[2], image.dims()[3]] }
+    }
+
+    /// The output element `i` (of `[n, c, h, w]`): the sum, `ky` then `kx` in order, of
+    /// the window entries that read it.
+    pub fn sum(&self, dy: &[f32], i: usize) -> f32 {
+        let [_, oh, ow, c, kh, kw] = self.windows;
+        let [h, w] = self.image;
+        let (x, y, ci, b) = (i % w, (i / w) % h, (i / (w * h)) % c, i / (w * h * c));
+        let (st, dl) = (self.window.stride.map(usize::from), self.window.dilation.map(usize::from));
+        let mut sum = 0.0;
+        for ky in 0..kh {
+            let Some(ty) = y.checked_sub(ky * dl[0]) else { break };
+            if ty % st[0] != 0 || ty / st[0] >= oh {
+                continue;
+            }
+            for kx in 0..kw {
+                let Some(tx) = x.checked_sub(kx * dl[1]) else { break };
+                if tx % st[1] != 0 || tx / st[1] >= ow {
+                    continue;
+                }
+                let (oy, ox) = (ty / st[0], tx / st[1]);
+                sum += dy[((((b * oh + oy) * ow + ox) * c + ci) * kh + ky) * kw + kx];
+            }
+        }
+        sum
+    }
 }
 
 /// The batch layout of a [`Op::BatchMatMul`]: how many products, each one's

@@ -1,10 +1,11 @@
 //! The op families, one file each, every one recording into [`crate::Graph`] with its
 //! shapes checked: the elementwise family (its descriptions, the math beyond an MLP's,
 //! ops registered from outside, its recording methods), products, row and whole-tensor
-//! reductions, reductions along dims, the layouts of matrices and of N-d tensors, and the
-//! losses composed from them.
+//! reductions, reductions along dims, the layouts of matrices and of N-d tensors,
+//! convolutions and poolings, and the losses composed from them.
 
 pub(crate) mod basic;
+pub mod conv;
 pub mod custom;
 pub(crate) mod elementwise;
 pub(crate) mod elementwise_defs;

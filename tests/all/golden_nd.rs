@@ -10,10 +10,14 @@ use backprop::{Device, Graph, NodeId, Result, Shape};
 
 use crate::common::{assert_close, REDUCTION};
 
-fn golden() -> HashMap<String, Tensor> {
-    let path = Path::new("tests/golden/tensor.safetensors");
-    checkpoint::load(path).unwrap().into_iter().map(|t| (t.name.clone(), t)).collect()
+/// The cases of a golden file of `tests/golden/`, by name.
+pub fn golden(file: &str) -> HashMap<String, Tensor> {
+    let path = Path::new("tests/golden").join(file);
+    checkpoint::load(&path).unwrap().into_iter().map(|t| (t.name.clone(), t)).collect()
 }
+
+/// Records a golden case's op on its inputs.
+pub type Apply = fn(&str, &mut Graph, &[NodeId]) -> Result<NodeId>;
 
 fn shape(t: &Tensor) -> Shape {
     Shape::from_dims(&t.shape).unwrap()
@@ -80,7 +84,7 @@ fn apply(name: &str, g: &mut Graph, x: &[NodeId]) -> Result<NodeId> {
 }
 
 /// One case on `device`: inputs with a golden gradient are parameters, the rest constants.
-fn check_case(device: &Device, name: &str, golden: &HashMap<String, Tensor>) {
+pub fn check_case(device: &Device, name: &str, golden: &HashMap<String, Tensor>, apply: Apply) {
     let mut g = Graph::new();
     let mut inputs = Vec::new();
     for i in 0.. {
@@ -116,11 +120,11 @@ fn check_case(device: &Device, name: &str, golden: &HashMap<String, Tensor>) {
 }
 
 pub fn every_nd_op_matches_pytorch(device: &Device) {
-    let golden = golden();
+    let golden = golden("tensor.safetensors");
     let mut names: Vec<&str> = golden.keys().filter_map(|k| k.strip_suffix(".y")).collect();
     names.sort_unstable();
     assert_eq!(names.len(), 42, "every case of make_golden_nd.py has an op here");
     for name in names {
-        check_case(device, name, &golden);
+        check_case(device, name, &golden, apply);
     }
 }

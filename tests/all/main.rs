@@ -18,6 +18,7 @@ mod dropout;
 mod files;
 mod fusion;
 mod golden;
+mod golden_conv;
 mod golden_nd;
 mod gradcheck;
 #[path = "../common/held_mlp.rs"]
@@ -193,6 +194,7 @@ fn both_tests() -> Vec<(&'static str, DeviceTest)> {
         semantics::nan_gradients_and_argmax_follow_pytorch,
         golden::every_op_matches_pytorch,
         golden_nd::every_nd_op_matches_pytorch,
+        golden_conv::convolutions_and_poolings_match_pytorch,
         tensor::reshapes_share_storage_and_keep_it_alive,
         tensor::custom_binary_ops_broadcast_in_n_dims,
         golden::five_adam_steps_match_pytorch,

@@ -202,6 +202,7 @@ pub enum Kernel {
     IndexSelect,
     IndexAdd,
     BatchMatMul,
+    Fold,
 }
 
 impl Kernel {
@@ -251,6 +252,7 @@ impl Kernel {
             Kernel::IndexSelect,
             Kernel::IndexAdd,
             Kernel::BatchMatMul,
+            Kernel::Fold,
         ];
         let totals = Total::ALL.into_iter().map(Kernel::Total);
         Map::ALL.into_iter().map(Kernel::Map).chain(totals).chain(fixed).collect()
@@ -280,7 +282,7 @@ impl Kernel {
             DropoutMask => Origin::File(3),
             GatherRows | GatherBytes | GatherOneHot | GatherBatchBytes | GatherBatchRows => Origin::File(5),
             Sgd | SgdMomentum | Adam | AdamCorrections | Increment | Accumulate | FirstNonFinite => Origin::File(4),
-            Restride | ReduceDim | IndexSelect | IndexAdd | BatchMatMul => Origin::File(6),
+            Restride | ReduceDim | IndexSelect | IndexAdd | BatchMatMul | Fold => Origin::File(6),
         }
     }
 
@@ -355,6 +357,7 @@ impl Kernel {
             IndexSelect => "index_select",
             IndexAdd => "index_add",
             BatchMatMul => "batch_matmul",
+            Fold => "fold",
         };
         Cow::Borrowed(name)
     }

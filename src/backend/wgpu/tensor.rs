@@ -8,7 +8,7 @@ use super::launch::Launch;
 use super::session::GpuSession;
 use crate::graph::op::{Op, Reduction};
 use crate::graph::shape::Shape;
-use crate::graph::strided::{around, Batched, Strided};
+use crate::graph::strided::{around, Batched, Folding, Strided};
 use crate::graph::NodeId;
 
 impl GpuSession {
@@ -20,7 +20,7 @@ impl GpuSession {
         let len = node.shape.len();
         let base = TensorParams { len: len as u32, window_dim: Shape::MAX_RANK as u32, ..Default::default() };
         let (kernel, params, threads) = match node.op {
-            Op::Permute { .. } | Op::Expand | Op::Narrow { .. } | Op::Pad { .. } => {
+            Op::Permute { .. } | Op::Expand | Op::Narrow { .. } | Op::Pad { .. } | Op::Unfold(_) => {
                 (Kernel::Restride, strided_params(base, &Strided::of(node.op, shape(0), node.shape)), len)
             }
             Op::Reduce { kind, dim } => {
@@ -57,6 +57,16 @@ impl GpuSession {
                     ..base
                 };
                 (Kernel::BatchMatMul, params, len)
+            }
+            Op::Fold(window) => {
+                let f = Folding::of(window, shape(0), node.shape);
+                let mut p = TensorParams { m: f.image[0] as u32, n: f.image[1] as u32, ..base };
+                for (k, &d) in f.windows.iter().enumerate() {
+                    p.dims[k] = d as u32;
+                }
+                let [st, dl] = [window.stride, window.dilation].map(|v| v.map(u32::from));
+                p.strides[..4].copy_from_slice(&[st[0], st[1], dl[0], dl[1]]);
+                (Kernel::Fold, p, len)
             }
             _ => return None,
         };
