@@ -12,43 +12,20 @@
 #[path = "../common/flags.rs"]
 mod flags;
 mod args;
-
-use std::path::Path;
+#[path = "../common/datasets.rs"]
+mod datasets;
 
 use anyhow::{bail, Context};
 use args::{Args, Settings};
 use backprop::classifier::{Classifier, TrainOptions};
-use backprop::data::{load_installed, load_mnist_dir, Dataset, DEBIAN_FASHION_MNIST};
+use backprop::data::Dataset;
 use backprop::nn::{Init, Layer, Sequential};
 use backprop::plot::{gradient_flow, training_curves, EpochRecord};
 use backprop::resume::{self, TrainingState};
 use backprop::{checkpoint, init};
 use clap::Parser;
+use datasets::datasets;
 use indicatif::{ProgressBar, ProgressStyle};
-
-const EMBEDDED_IMAGES: &[u8] = include_bytes!("../../data/t10k-images-idx3-ubyte.gz");
-const EMBEDDED_LABELS: &[u8] = include_bytes!("../../data/t10k-labels-idx1-ubyte.gz");
-
-/// `(train, test, description)` from --data, Debian's package, or the embedded split. A
-/// damaged installation is an error, never silently replaced.
-fn datasets(dir: Option<&Path>) -> anyhow::Result<(Dataset, Dataset, String)> {
-    if let Some(dir) = dir {
-        let (train, test) = load_mnist_dir(dir).with_context(|| format!("loading --data {}", dir.display()))?;
-        return Ok((train, test, dir.display().to_string()));
-    }
-    let debian = Path::new(DEBIAN_FASHION_MNIST);
-    let installed = load_installed(debian).with_context(|| {
-        format!("{DEBIAN_FASHION_MNIST} is damaged (reinstall dataset-fashion-mnist or pass --data DIR)")
-    })?;
-    if let Some((train, test)) = installed {
-        return Ok((train, test, format!("{DEBIAN_FASHION_MNIST} (full Fashion-MNIST)")));
-    }
-    let all = Dataset::from_idx(EMBEDDED_IMAGES, EMBEDDED_LABELS, "embedded t10k")?;
-    let (train, test) = all.split_at(8_000);
-    let note = "embedded Fashion-MNIST test split: training on 8,000 and testing on the other 2,000 \
-                (dataset-fashion-mnist is not installed; install it or pass --data DIR)";
-    Ok((train, test, note.to_owned()))
-}
 
 fn progress_bar(len: usize, epoch: usize, epochs: usize) -> ProgressBar {
     let bar = ProgressBar::new(len as u64);

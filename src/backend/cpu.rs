@@ -111,7 +111,11 @@ impl CpuSession {
                     *y = k::layout_source(node.op, shape(0), b, i / cols, i % cols).map_or(0.0, |(j, at)| arg(j)[at]);
                 }
             }
-            Op::Permute { .. } | Op::Expand | Op::Narrow { .. } | Op::Pad { .. } | Op::Unfold(_) => {
+            Op::Unfold(window) => {
+                let d = shape(0).dims();
+                cpu_tensor::unfold(arg(0), [d[0], d[1], d[2], d[3]], window, out)
+            }
+            Op::Permute { .. } | Op::Expand | Op::Narrow { .. } | Op::Pad { .. } => {
                 cpu_tensor::restride(arg(0), &Strided::of(node.op, shape(0), node.shape), out)
             }
             Op::Fold(window) => cpu_tensor::fold(arg(0), &Folding::of(window, shape(0), node.shape), out),

@@ -4,7 +4,7 @@
 
 use super::cpu_ops::{argmax, max_nan};
 use super::cpu_pool::{for_parts, Parts};
-use crate::graph::op::Reduction;
+use crate::graph::op::{Reduction, Window};
 use crate::graph::shape::Shape;
 use crate::graph::strided::{index_in, Batched, Folding, Strided};
 
@@ -16,8 +16,12 @@ pub fn restride(x: &[f32], plan: &Strided, out: &mut [f32]) {
     let last = plan.rank.saturating_sub(1);
     let width = if plan.rank == 0 { 1 } else { plan.dims[last] };
     if plan.rank == 0 || plan.strides[last] != 1 {
-        for (i, y) in out.iter_mut().enumerate() {
-            *y = plan.source(i).map_or(plan.fill, |at| x[at]);
+        if plan.window.is_some() {
+            for (i, y) in out.iter_mut().enumerate() {
+                *y = plan.source(i).map_or(plan.fill, |at| x[at]);
+            }
+        } else {
+            odometer(x, plan, out);
         }
         return;
     }
@@ -36,6 +40,51 @@ pub fn restride(x: &[f32], plan: &Strided, out: &mut [f32]) {
             None => row.fill(plan.fill),
         }
     }
+}
+
+/// A strided copy without padding, walking the output in order with its input index
+/// carried along (one add per element, no division).
+fn odometer(x: &[f32], plan: &Strided, out: &mut [f32]) {
+    let mut index = [0usize; Shape::MAX_RANK];
+    let mut at = plan.offset;
+    for y in out.iter_mut() {
+        *y = x[at];
+        for k in (0..plan.rank).rev() {
+            index[k] += 1;
+            at += plan.strides[k];
+            if index[k] < plan.dims[k] {
+                break;
+            }
+            at -= plan.strides[k] * plan.dims[k];
+            index[k] = 0;
+        }
+    }
+}
+
+/// Every window of `x` (`[n, c, h, w]`) as `[n, oh, ow, c, kh, kw]` ([`Op::Unfold`]), a
+/// batch per part across cores.
+pub fn unfold(x: &[f32], [n, c, h, w]: [usize; 4], window: Window, out: &mut [f32]) {
+    let [kh, kw] = window.kernel.map(usize::from);
+    let (st, dl) = (window.stride.map(usize::from), window.dilation.map(usize::from));
+    let [oh, ow] = window.output(h, w).expect("recorded for this size");
+    let per_batch = oh * ow * c * kh * kw;
+    let parts = Parts::new(&mut out[..n * per_batch]);
+    for_parts(n, |b| {
+        // SAFETY: part b takes chunk b, once.
+        let mut out = unsafe { parts.chunk(b, per_batch) }.iter_mut();
+        for oy in 0..oh {
+            for ox in 0..ow {
+                for ci in 0..c {
+                    for ky in 0..kh {
+                        let row = ((b * c + ci) * h + oy * st[0] + ky * dl[0]) * w + ox * st[1];
+                        for kx in 0..kw {
+                            *out.next().expect("sized") = x[row + kx * dl[1]];
+                        }
+                    }
+                }
+            }
+        }
+    });
 }
 
 /// The smaller of two values, NaN if either is NaN (PyTorch's `min`).
@@ -106,16 +155,33 @@ pub fn index_add(indices: &[f32], dy: &[f32], [outer, size, inner]: [usize; 3], 
     }
 }
 
-/// The adjoint of an unfold: each output element the sum of the window entries that read
-/// it, in window order ([`Folding::sum`]); in parts of 32k elements across cores.
+/// The adjoint of an unfold ([`Op::Fold`]): each image element the sum of the window
+/// entries that read it, a batch per part across cores. The windows are scattered last
+/// to first, so each element receives its terms `ky` then `kx` ascending: the order
+/// (and so the bits) of the GPU's kernel, which sums them per element.
 pub fn fold(dy: &[f32], plan: &Folding, out: &mut [f32]) {
-    const PART: usize = 1 << 15;
-    let parts = Parts::new(out);
-    for_parts(parts_of(out_len(plan), PART), |p| {
-        // SAFETY: part p takes chunk p, once.
-        let chunk = unsafe { parts.chunk(p, PART) };
-        for (j, y) in chunk.iter_mut().enumerate() {
-            *y = plan.sum(dy, p * PART + j);
+    let [n, oh, ow, c, kh, kw] = plan.windows;
+    let [h, w] = plan.image;
+    let (st, dl) = (plan.window.stride.map(usize::from), plan.window.dilation.map(usize::from));
+    let (per_image, per_batch) = (c * h * w, oh * ow * c * kh * kw);
+    let parts = Parts::new(&mut out[..out_len(plan)]);
+    for_parts(n, |b| {
+        // SAFETY: part b takes chunk b, once.
+        let image = unsafe { parts.chunk(b, per_image) };
+        image.fill(0.0);
+        let dy = &dy[b * per_batch..][..per_batch];
+        for oy in (0..oh).rev() {
+            for ox in (0..ow).rev() {
+                let window = &dy[(oy * ow + ox) * c * kh * kw..][..c * kh * kw];
+                for ci in 0..c {
+                    for ky in 0..kh {
+                        let row = (ci * h + oy * st[0] + ky * dl[0]) * w + ox * st[1];
+                        for kx in 0..kw {
+                            image[row + kx * dl[1]] += window[(ci * kh + ky) * kw + kx];
+                        }
+                    }
+                }
+            }
         }
     });
 }
@@ -123,8 +189,4 @@ pub fn fold(dy: &[f32], plan: &Folding, out: &mut [f32]) {
 fn out_len(plan: &Folding) -> usize {
     let [n, _, _, c, _, _] = plan.windows;
     n * c * plan.image[0] * plan.image[1]
-}
-
-fn parts_of(len: usize, part: usize) -> usize {
-    len.div_ceil(part).max(1)
 }

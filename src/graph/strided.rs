@@ -120,31 +120,6 @@ impl Folding {
         let d = windows.dims();
         Folding { window, windows: [d[0], d[1], d[2], d[3], d[4], d[5]], image: [image.dims()[2], image.dims()[3]] }
     }
-
-    /// The output element `i` (of `[n, c, h, w]`): the sum, `ky` then `kx` in order, of
-    /// the window entries that read it.
-    pub fn sum(&self, dy: &[f32], i: usize) -> f32 {
-        let [_, oh, ow, c, kh, kw] = self.windows;
-        let [h, w] = self.image;
-        let (x, y, ci, b) = (i % w, (i / w) % h, (i / (w * h)) % c, i / (w * h * c));
-        let (st, dl) = (self.window.stride.map(usize::from), self.window.dilation.map(usize::from));
-        let mut sum = 0.0;
-        for ky in 0..kh {
-            let Some(ty) = y.checked_sub(ky * dl[0]) else { break };
-            if ty % st[0] != 0 || ty / st[0] >= oh {
-                continue;
-            }
-            for kx in 0..kw {
-                let Some(tx) = x.checked_sub(kx * dl[1]) else { break };
-                if tx % st[1] != 0 || tx / st[1] >= ow {
-                    continue;
-                }
-                let (oy, ox) = (ty / st[0], tx / st[1]);
-                sum += dy[((((b * oh + oy) * ow + ox) * c + ci) * kh + ky) * kw + kx];
-            }
-        }
-        sum
-    }
 }
 
 /// The batch layout of a [`Op::BatchMatMul`]: how many products, each one's

@@ -33,3 +33,63 @@ pub fn convolutions_and_poolings_match_pytorch(device: &Device) {
         check_case(device, name, &golden, apply);
     }
 }
+
+/// Bad convolutions and poolings are errors naming the op and the parameter at fault.
+pub fn bad_convolutions_name_the_parameter() {
+    let mut g = Graph::new();
+    let x = g.input("x", [2, 4, 5, 5]).unwrap();
+    let flat = g.input("flat", [2, 100]).unwrap();
+    let w = g.parameter("w", [6, 2, 3, 3], vec![0.0; 108]).unwrap();
+    let w6 = g.parameter("w6", [6, 4, 6, 6], vec![0.0; 864]).unwrap();
+    let said = |r: Result<NodeId>| r.err().expect("an error").to_string();
+    let d = Conv2d::default();
+    let cases = [
+        (said(g.conv2d(x, w6, None, d)), vec!["conv2d", "kernel spans [6, 6]", "[5, 5]"]),
+        (said(g.conv2d(x, w, None, Conv2d { groups: 3, ..d })), vec!["conv2d", "groups 3", "4 input"]),
+        (said(g.conv2d(x, w, None, d)), vec!["conv2d", "2 channels per group", "4 in 1 group"]),
+        (said(g.conv2d(x, w, None, Conv2d { stride: [0, 1], groups: 2, ..d })), vec!["conv2d", "stride [0, 1]"]),
+        (said(g.conv2d(flat, w, None, d)), vec!["conv2d", "[n, c, h, w]", "[2, 100]"]),
+        (
+            said(g.max_pool2d(x, Pool2d { kernel: [2, 2], stride: [2, 2], padding: [2, 2] })),
+            vec!["max_pool2d", "padding [2, 2]"],
+        ),
+        (said(g.avg_pool2d(x, Pool2d::square(6))), vec!["avg_pool2d", "kernel spans [6, 6]"]),
+    ];
+    for (message, parts) in cases {
+        for part in parts {
+            assert!(message.contains(part), "'{message}' should say '{part}'");
+        }
+    }
+}
+
+/// The layers of a CNN record PyTorch's names and shapes, and a `Classifier` takes the
+/// image size from `Unflatten` and trains them (a few steps on the shipped split).
+pub fn cnn_layers_have_pytorch_names_and_train(device: &Device) {
+    use backprop::classifier::Classifier;
+    use backprop::data::Dataset;
+    use backprop::nn::{Conv2d as Conv, Flatten, Init, Layer, Linear, MaxPool2d, Sequential, Unflatten};
+    use backprop::{init, Optimizer};
+    let mut rng = init::rng(0);
+    let same = Conv2d { padding: [1, 1], ..Conv2d::default() };
+    let model = Sequential::new()
+        .with(Unflatten(vec![1, 28, 28]))
+        .with(Conv::new(1, 4, [3, 3], same, &mut rng).unwrap())
+        .with(Layer::Relu)
+        .with(MaxPool2d(Pool2d::square(2)))
+        .with(Flatten)
+        .with(Linear::new(4 * 14 * 14, 10, Init::PyTorch, &mut rng).unwrap());
+    let shapes: Vec<(String, Vec<usize>)> = model.parameters().into_iter().map(|p| (p.name, p.shape)).collect();
+    let expected =
+        [("1.weight", vec![4, 1, 3, 3]), ("1.bias", vec![4]), ("5.weight", vec![10, 784]), ("5.bias", vec![10])];
+    assert_eq!(shapes, expected.map(|(n, s)| (n.to_owned(), s)));
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+    let all = Dataset::load(&dir.join("t10k-images-idx3-ubyte.gz"), &dir.join("t10k-labels-idx1-ubyte.gz")).unwrap();
+    let (train, test) = all.split_at(9_600);
+    let mut c = Classifier::new(device, model, Optimizer::adam(3e-3), 64, 400).unwrap();
+    let before = c.evaluate(&test).unwrap().accuracy;
+    let mut epoch = c.epoch(&train, &mut init::rng(1)).unwrap();
+    epoch.steps(40).unwrap();
+    epoch.finish().unwrap();
+    let after = c.evaluate(&test).unwrap().accuracy;
+    assert!(after > 0.6 && after > before + 0.3, "40 steps take {before} to {after}");
+}

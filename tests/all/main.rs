@@ -139,6 +139,7 @@ fn cpu_tests() -> Vec<(&'static str, fn())> {
         api::training_states_are_the_same_bytes,
         layers::a_schedule_is_followed_on_the_host_path,
         tasks::the_tasks_run,
+        golden_conv::bad_convolutions_name_the_parameter,
         tasks::the_tasks_are_no_longer_than_pytorchs,
     ]
 }
@@ -195,6 +196,7 @@ fn both_tests() -> Vec<(&'static str, DeviceTest)> {
         golden::every_op_matches_pytorch,
         golden_nd::every_nd_op_matches_pytorch,
         golden_conv::convolutions_and_poolings_match_pytorch,
+        golden_conv::cnn_layers_have_pytorch_names_and_train,
         tensor::reshapes_share_storage_and_keep_it_alive,
         tensor::custom_binary_ops_broadcast_in_n_dims,
         golden::five_adam_steps_match_pytorch,

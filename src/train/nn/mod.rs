@@ -43,9 +43,12 @@
 //! # Ok::<(), backprop::Error>(())
 //! ```
 
+mod image;
 mod layers;
 mod module;
 mod sequential;
+
+pub use image::{AvgPool2d, Conv2d, Flatten, MaxPool2d, Unflatten};
 
 pub use layers::{Embedding, Init, Layer, LayerNorm, Linear};
 pub use module::{Module, ModuleClone, Param, Scope};

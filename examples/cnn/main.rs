@@ -1,0 +1,107 @@
+//! A small convolutional network on Fashion-MNIST: two blocks of a 3×3 convolution, ReLU
+//! and 2×2 max pooling (32 and 64 channels), then a hidden layer of 128 with dropout, and
+//! 10 outputs; Adam with a cosine learning rate followed every step, batch 64.
+//!
+//! cargo run --release --example cnn [-- --backend cpu --epochs 10 --save cnn.safetensors]
+//!
+//! Data as the `mlp` example finds it: `--data DIR`, Debian's `dataset-fashion-mnist`, or
+//! the split shipped in `data/`. `--save FILE` writes the model (PyTorch's names; it loads
+//! into `benches/cnn_torch.py`'s network) and its training state after each epoch;
+//! `--resume FILE` continues exactly.
+
+#[macro_use]
+#[path = "../common/flags.rs"]
+mod flags;
+#[path = "../common/datasets.rs"]
+mod datasets;
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use backprop::classifier::{Classifier, TrainOptions};
+use backprop::conv::{self, Pool2d};
+use backprop::nn::{Conv2d, Flatten, Init, Layer, Linear, MaxPool2d, Sequential, Unflatten};
+use backprop::{init, Optimizer, Schedule};
+use clap::Parser;
+
+/// Train a convolutional network on Fashion-MNIST.
+#[derive(Parser)]
+#[command(allow_negative_numbers = true)]
+struct Args {
+    #[command(flatten)]
+    backend: flags::Backend,
+    /// An MNIST-format directory (default: Debian's package, else the shipped split).
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Epochs to train in all (the cosine rate spans them; a resumed run needs the same).
+    #[arg(long, default_value_t = 10, value_parser = flags::whole(1usize, 1000))]
+    epochs: usize,
+    /// Mini-batch size.
+    #[arg(long, default_value_t = 64, value_parser = flags::whole(1usize, 65_536))]
+    batch: usize,
+    /// Adam's initial learning rate.
+    #[arg(long, default_value_t = 1e-3, value_parser = flags::positive(1.0))]
+    lr: f32,
+    /// Save the model and its training state after each epoch.
+    #[arg(long, value_name = "FILE")]
+    save: Option<PathBuf>,
+    /// Continue from what --save wrote.
+    #[arg(long, value_name = "FILE")]
+    resume: Option<PathBuf>,
+}
+
+const SEED: u64 = 0;
+
+/// The network, initialised as PyTorch would from `seed`.
+fn network(seed: u64) -> backprop::Result<Sequential> {
+    let mut rng = init::rng(seed);
+    let same = conv::Conv2d { padding: [1, 1], ..Default::default() };
+    Ok(Sequential::new()
+        .with(Unflatten(vec![1, 28, 28]))
+        .with(Conv2d::new(1, 32, [3, 3], same, &mut rng)?)
+        .with(Layer::Relu)
+        .with(MaxPool2d(Pool2d::square(2)))
+        .with(Conv2d::new(32, 64, [3, 3], same, &mut rng)?)
+        .with(Layer::Relu)
+        .with(MaxPool2d(Pool2d::square(2)))
+        .with(Flatten)
+        .with(Linear::new(64 * 7 * 7, 128, Init::PyTorch, &mut rng)?)
+        .with(Layer::Relu)
+        .with(Layer::Dropout { p: 0.3, seed: 7 })
+        .with(Linear::new(128, 10, Init::PyTorch, &mut rng)?))
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    if args.resume.is_some() && args.save.is_none() {
+        bail!("--resume needs --save, to keep what the resumed epochs train");
+    }
+    let (train, test, source) = datasets::datasets(args.data.as_deref())?;
+    say!("data: {source}");
+    let device = args.backend.open()?;
+    let steps = args.epochs * train.len().div_ceil(args.batch);
+    let options = TrainOptions::default().with_schedule(Schedule::Cosine { steps, min_lr: 0.0 });
+    let optimizer = Optimizer::adam(args.lr);
+    let mut classifier = Classifier::with_options(&device, network(SEED)?, optimizer, args.batch, 1000, options)?;
+    let mut first = 1;
+    if let Some(path) = &args.resume {
+        let state = classifier.load(path).context("--resume (it reads the files --save wrote)")?;
+        say!("resumed {} after epoch {}", path.display(), state.epoch);
+        first = state.epoch + 1;
+    }
+    for epoch in first..=args.epochs {
+        let stats = classifier.train_epoch(&train, &mut init::epoch_rng(SEED, epoch), |_| {})?;
+        let eval = classifier.evaluate(&test)?;
+        say!(
+            "epoch {epoch}/{}: loss {:.4}, test accuracy {:.2}% ({:.0} samples/s)",
+            args.epochs,
+            stats.mean_loss,
+            100.0 * eval.accuracy,
+            stats.samples_per_sec
+        );
+        if let Some(path) = &args.save {
+            classifier.save(path, epoch, SEED, train.len()).context("--save")?;
+        }
+    }
+    Ok(())
+}
