@@ -41,7 +41,7 @@ pub fn bad_convolutions_name_the_parameter() {
     let flat = g.input("flat", [2, 100]).unwrap();
     let w = g.parameter("w", [6, 2, 3, 3], vec![0.0; 108]).unwrap();
     let w6 = g.parameter("w6", [6, 4, 6, 6], vec![0.0; 864]).unwrap();
-    let said = |r: Result<NodeId>| r.err().expect("an error").to_string();
+    let said = |r: Result<NodeId>| r.expect_err("an error").to_string();
     let d = Conv2d::default();
     let cases = [
         (said(g.conv2d(x, w6, None, d)), vec!["conv2d", "kernel spans [6, 6]", "[5, 5]"]),

@@ -46,7 +46,7 @@ impl Conv2d {
             let msg = format!("Conv2d({in_channels}, {out_channels}, {kernel:?}): sizes must be at least 1");
             return Err(Error::InvalidArgument { op: "conv2d", msg });
         }
-        if in_channels % groups != 0 || out_channels % groups != 0 {
+        if !in_channels.is_multiple_of(groups) || !out_channels.is_multiple_of(groups) {
             let msg = format!("groups {groups} must divide {in_channels} input and {out_channels} output channels");
             return Err(Error::InvalidArgument { op: "conv2d", msg });
         }
