@@ -7,13 +7,16 @@
 //! Data as the `mlp` example finds it: `--data DIR`, Debian's `dataset-fashion-mnist`, or
 //! the split shipped in `data/`. `--save FILE` writes the model (PyTorch's names; it loads
 //! into `benches/cnn_torch.py`'s network) and its training state after each epoch;
-//! `--resume FILE` continues exactly.
+//! `--resume FILE` continues exactly. `--filters FILE`, `--confusion FILE` and
+//! `--saliency FILE` draw what it learned (the kernels, the test set's confusion matrix,
+//! and where each decision is most sensitive to the pixels).
 
 #[macro_use]
 #[path = "../common/flags.rs"]
 mod flags;
 #[path = "../common/datasets.rs"]
 mod datasets;
+mod pictures;
 
 use std::path::PathBuf;
 
@@ -42,12 +45,24 @@ struct Args {
     /// Adam's initial learning rate.
     #[arg(long, default_value_t = 1e-3, value_parser = flags::positive(1.0))]
     lr: f32,
+    /// Train and test on the first N samples of each set only (a quick look).
+    #[arg(long, value_name = "N", value_parser = flags::whole(1usize, 1 << 24))]
+    limit: Option<usize>,
     /// Save the model and its training state after each epoch.
     #[arg(long, value_name = "FILE")]
     save: Option<PathBuf>,
     /// Continue from what --save wrote.
     #[arg(long, value_name = "FILE")]
     resume: Option<PathBuf>,
+    /// Draw the first convolution's kernels (PNG or SVG).
+    #[arg(long, value_name = "FILE")]
+    filters: Option<PathBuf>,
+    /// Draw the test set's confusion matrix.
+    #[arg(long, value_name = "FILE")]
+    confusion: Option<PathBuf>,
+    /// Draw six test images beside the gradient of their predicted score.
+    #[arg(long, value_name = "FILE")]
+    saliency: Option<PathBuf>,
 }
 
 const SEED: u64 = 0;
@@ -76,8 +91,13 @@ fn main() -> anyhow::Result<()> {
     if args.resume.is_some() && args.save.is_none() {
         bail!("--resume needs --save, to keep what the resumed epochs train");
     }
-    let (train, test, source) = datasets::datasets(args.data.as_deref())?;
+    let (mut train, mut test, source) = datasets::datasets(args.data.as_deref())?;
     say!("data: {source}");
+    if let Some(n) = args.limit {
+        train = train.split_at(n.min(train.len())).0;
+        test = test.split_at(n.min(test.len())).0;
+        say!("limited to {} training and {} test samples", train.len(), test.len());
+    }
     let device = args.backend.open()?;
     let steps = args.epochs * train.len().div_ceil(args.batch);
     let options = TrainOptions::default().with_schedule(Schedule::Cosine { steps, min_lr: 0.0 });
@@ -102,6 +122,19 @@ fn main() -> anyhow::Result<()> {
         if let Some(path) = &args.save {
             classifier.save(path, epoch, SEED, train.len()).context("--save")?;
         }
+    }
+    let model = classifier.model()?;
+    if let Some(path) = &args.filters {
+        pictures::filters(path, &model).context("--filters")?;
+        say!("drew the first layer's kernels to {}", path.display());
+    }
+    if let Some(path) = &args.confusion {
+        pictures::confusion(path, &device, &model, &test).context("--confusion")?;
+        say!("drew the confusion matrix to {}", path.display());
+    }
+    if let Some(path) = &args.saliency {
+        pictures::saliency(path, &device, &model, &test, 6).context("--saliency")?;
+        say!("drew saliency maps to {}", path.display());
     }
     Ok(())
 }

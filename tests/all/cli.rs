@@ -437,3 +437,26 @@ pub fn layers_example_trains_saves_and_resumes() {
     assert!(last > 80.0, "{}", straight.stdout);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// The cnn example trains a few steps on the shipped split and draws its three pictures.
+pub fn cnn_example_trains_and_draws() {
+    let dir = crate::files::temp_dir("cli-cnn");
+    let args = ["--backend", "cpu", "--epochs", "1", "--limit", "640", "--filters", "f.png", "--confusion", "c.svg"];
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+    std::fs::create_dir_all(dir.join("fm")).unwrap();
+    for (kind, file) in [("images-idx3", "t10k-images-idx3-ubyte.gz"), ("labels-idx1", "t10k-labels-idx1-ubyte.gz")] {
+        for split in ["train", "t10k"] {
+            std::fs::copy(data.join(file), dir.join("fm").join(format!("{split}-{kind}-ubyte.gz"))).unwrap();
+        }
+    }
+    let with: Vec<&str> = args.iter().copied().chain(["--saliency", "s.png", "--data", "fm"]).collect();
+    let out = run("cnn", &with, &dir);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("limited to 640 training and 640 test samples"), "{}", out.stdout);
+    let accuracy: f32 = out.stdout.split("test accuracy ").nth(1).unwrap().split('%').next().unwrap().parse().unwrap();
+    assert!(accuracy > 30.0, "ten steps learn something: {}", out.stdout);
+    for picture in ["f.png", "c.svg", "s.png"] {
+        assert!(std::fs::metadata(dir.join(picture)).unwrap().len() > 1000, "{picture} was drawn");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}

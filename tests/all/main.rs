@@ -106,6 +106,7 @@ fn cpu_tests() -> Vec<(&'static str, fn())> {
         cli::custom_op_example_adds_swish_from_outside,
         cli::mlp_never_loses_a_model,
         cli::layers_example_trains_saves_and_resumes,
+        cli::cnn_example_trains_and_draws,
         diagnostics::statistics_and_clipping_match_finite_differences,
         gradcheck::matmul_all_transpose_variants,
         gradcheck::add_sub_mul_with_broadcasting,
