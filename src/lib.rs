@@ -45,7 +45,7 @@ pub mod testing;
 mod train;
 
 pub use compile::{fuse, plan};
-pub use ops::{conv, custom, total};
+pub use ops::{conv, custom, norm, total};
 pub use see::{plot, view};
 pub use train::{checkpoint, classifier, data, diagnostics, init, models, nn, optim, resident, resume, schedule};
 

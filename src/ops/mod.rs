@@ -13,6 +13,7 @@ pub(crate) mod elementwise_math;
 pub(crate) mod elementwise_record;
 pub(crate) mod losses;
 pub(crate) mod matrix_layout;
+pub mod norm;
 pub(crate) mod products;
 pub(crate) mod reductions;
 pub(crate) mod rows;

@@ -146,10 +146,10 @@ pub(crate) fn mismatches(expected: &[Tensor], given: &[Tensor]) -> Vec<String> {
 }
 
 impl Sequential {
-    /// The parameters as checkpoint tensors, in PyTorch's layout.
+    /// The parameters and buffers as checkpoint tensors, in PyTorch's layout.
     pub fn state_dict(&self) -> Vec<Tensor> {
-        let params = self.parameters().into_iter();
-        params.map(|p| Tensor { name: p.name, shape: p.shape, values: p.values.to_vec() }).collect()
+        let all = self.parameters().into_iter().chain(self.buffers());
+        all.map(|p| Tensor { name: p.name, shape: p.shape, values: p.values.to_vec() }).collect()
     }
 
     /// Replaces every parameter from `tensors`, as PyTorch's strict `load_state_dict`

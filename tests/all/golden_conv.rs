@@ -1,6 +1,7 @@
 //! Convolutions and poolings on both backends against PyTorch: every case of
 //! `tests/golden/make_golden_conv.py` (odd shapes, stride, padding, dilation, groups,
-//! depthwise, batch 1, pooling with padding and ties), outputs and gradients.
+//! depthwise, batch 1, pooling with padding and ties, batch norm in both modes), outputs
+//! and gradients; and a batch norm's running estimates after three training steps.
 
 use backprop::conv::{Conv2d, Pool2d};
 use backprop::{Device, Graph, NodeId, Result};
@@ -20,6 +21,8 @@ fn apply(name: &str, g: &mut Graph, x: &[NodeId]) -> Result<NodeId> {
         "max_pool_2x2" => g.max_pool2d(x[0], Pool2d::square(2)),
         "avg_pool_pad" => g.avg_pool2d(x[0], Pool2d { kernel: [2, 2], stride: [2, 2], padding: [1, 1] }),
         "adaptive_avg_1x1" => g.adaptive_avg_pool2d(x[0]),
+        "batch_norm_train_4d" | "batch_norm_train_2d" => Ok(g.batch_norm_train(x[0], x[1], x[2], 1e-5)?.output),
+        "batch_norm_eval_4d" => g.batch_norm_eval(x[0], x[1], x[2], [x[3], x[4]], 1e-5),
         other => panic!("golden case {other} has no op here"),
     }
 }
@@ -28,7 +31,7 @@ pub fn convolutions_and_poolings_match_pytorch(device: &Device) {
     let golden = golden("conv.safetensors");
     let mut names: Vec<&str> = golden.keys().filter_map(|k| k.strip_suffix(".y")).collect();
     names.sort_unstable();
-    assert_eq!(names.len(), 10, "every case of make_golden_conv.py has an op here");
+    assert_eq!(names.len(), 13, "every case of make_golden_conv.py has an op here");
     for name in names {
         check_case(device, name, &golden, apply);
     }
@@ -92,4 +95,26 @@ pub fn cnn_layers_have_pytorch_names_and_train(device: &Device) {
     epoch.finish().unwrap();
     let after = c.evaluate(&test).unwrap().accuracy;
     assert!(after > 0.6 && after > before + 0.3, "40 steps take {before} to {after}");
+}
+
+/// `nn::BatchNorm2d`'s running estimates after three training steps, against PyTorch's.
+pub fn batch_norm_running_estimates_match_pytorch(device: &Device) {
+    use backprop::nn::{BatchNorm2d, Sequential};
+    let golden = golden("conv.safetensors");
+    let model = Sequential::new().with(BatchNorm2d::new(3).unwrap());
+    let mut g = Graph::new();
+    let x = g.input("x", [2, 3, 4, 4]).unwrap();
+    let recorded = model.record(&mut g, x).unwrap();
+    let names = ["0.running_mean", "0.running_var", "0.num_batches_tracked"];
+    let buffers: Vec<String> = recorded.buffers.iter().map(|(n, _)| n.clone()).collect();
+    assert_eq!(buffers, names);
+    let mut session = device.compile(&g, &[recorded.output]).unwrap();
+    for i in 0..3 {
+        session.write(x, &golden[&format!("bn_running.x{i}")].values).unwrap();
+        session.run().unwrap();
+    }
+    for name in names {
+        let want = &golden[&format!("bn_running.{}", name.trim_start_matches("0."))];
+        crate::common::assert_close(name, &session.read_named(name).unwrap(), &want.values, crate::common::REDUCTION);
+    }
 }

@@ -35,6 +35,25 @@ def ops():
     case("max_pool_2x2", lambda x: F.max_pool2d(x, 2), [ties(2, 2, 6, 4)])
     case("avg_pool_pad", lambda x: F.avg_pool2d(x, 2, stride=2, padding=1), [f32(2, 2, 6, 7)])
     case("adaptive_avg_1x1", lambda x: F.adaptive_avg_pool2d(x, 1), [f32(2, 3, 5, 4)])
+    bn_train = lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True, eps=1e-5)
+    case("batch_norm_train_4d", bn_train, [f32(3, 4, 5, 2, low=-2.0, high=3.0), f32(4), f32(4)])
+    case("batch_norm_train_2d", bn_train, [f32(6, 5, low=-1.0, high=2.0), f32(5), f32(5)])
+    bn_eval = lambda x, w, b, m, v: F.batch_norm(x, m, v, w, b, training=False, eps=1e-5)
+    stats = [f32(3), f32(3, low=0.5, high=2.0)]
+    case("batch_norm_eval_4d", bn_eval, [f32(2, 3, 4, 3), f32(3), f32(3)] + stats, data=(3, 4))
+    running_estimates()
+
+
+def running_estimates():
+    """nn.BatchNorm2d(3)'s buffers after three training steps on three batches."""
+    bn = torch.nn.BatchNorm2d(3).double()
+    for i in range(3):
+        x = f32(2, 3, 4, 4, low=-1.0 + i, high=2.0 + i)
+        CASES[f"bn_running.x{i}"] = x.to(torch.float32)
+        bn(x)
+    CASES["bn_running.running_mean"] = bn.running_mean.to(torch.float32)
+    CASES["bn_running.running_var"] = bn.running_var.to(torch.float32)
+    CASES["bn_running.num_batches_tracked"] = bn.num_batches_tracked.to(torch.float32)
 
 
 if __name__ == "__main__":

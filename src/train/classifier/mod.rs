@@ -36,6 +36,7 @@ struct Step {
     /// Training: the on-device sum of batch losses. Evaluation: correct predictions
     /// (their running sum over a data set held on the device).
     tally: NodeId,
+    /// `(name, node)` of every parameter, then of every buffer.
     params: Vec<(String, NodeId)>,
     watch: Option<GradWatch>,
     guard: Option<NonFiniteGuard>,
@@ -372,7 +373,9 @@ impl Classifier {
                 (device.compile_inference(&g, &[loss, correct])?, correct)
             }
         };
-        let params = recorded.params;
+        // Buffers (running estimates) travel with the parameters: read back into the
+        // model, copied to the evaluation step, written when loading.
+        let params = [recorded.params, recorded.buffers].concat();
         Ok(Step {
             session,
             batch,

@@ -52,7 +52,7 @@ impl Classifier {
         self.set_optimizer_state(&state.tensors)?;
         // Saved at the end of an epoch: a schedule goes on from the next one's first step.
         self.steps_done = state.epoch * state.samples.div_ceil(state.batch);
-        for p in model.parameters() {
+        for p in model.parameters().into_iter().chain(model.buffers()) {
             if let Some((_, id)) = self.train.params.iter().find(|(n, _)| *n == p.name) {
                 self.train.session.write(*id, p.values)?;
             }

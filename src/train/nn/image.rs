@@ -137,3 +137,107 @@ impl Module for Unflatten {
         Some(self.0.iter().product())
     }
 }
+
+/// Batch normalisation, as PyTorch's `nn.BatchNorm1d` (`[n, c]`) and `nn.BatchNorm2d`
+/// (`[n, c, h, w]`): in training each channel by the batch's statistics, the running
+/// estimates updated in place (PyTorch's momentum, the unbiased variance); in evaluation
+/// by the running estimates. Parameters `weight` (ones) and `bias` (zeros); buffers
+/// `running_mean` (zeros), `running_var` (ones) and `num_batches_tracked`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchNorm {
+    /// Channels.
+    pub features: usize,
+    /// Added to the variance (PyTorch: 1e-5).
+    pub eps: f32,
+    /// Weight of each batch in the running estimates (PyTorch: 0.1).
+    pub momentum: f32,
+    /// Scale per channel.
+    pub weight: Vec<f32>,
+    /// Shift per channel.
+    pub bias: Vec<f32>,
+    /// Running mean per channel.
+    pub running_mean: Vec<f32>,
+    /// Running (unbiased) variance per channel.
+    pub running_var: Vec<f32>,
+    /// Training steps seen (one value; PyTorch stores it as an integer).
+    pub num_batches_tracked: Vec<f32>,
+}
+
+/// `nn.BatchNorm1d`: a [`BatchNorm`] over `[n, c]`.
+pub type BatchNorm1d = BatchNorm;
+/// `nn.BatchNorm2d`: a [`BatchNorm`] over `[n, c, h, w]`.
+pub type BatchNorm2d = BatchNorm;
+
+impl BatchNorm {
+    /// PyTorch's initial batch norm over `features` channels.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for zero channels.
+    pub fn new(features: usize) -> Result<Self> {
+        if features == 0 {
+            return Err(Error::InvalidArgument { op: "batch_norm", msg: "needs at least one channel".into() });
+        }
+        Ok(BatchNorm {
+            features,
+            eps: 1e-5,
+            momentum: 0.1,
+            weight: vec![1.0; features],
+            bias: vec![0.0; features],
+            running_mean: vec![0.0; features],
+            running_var: vec![1.0; features],
+            num_batches_tracked: vec![0.0],
+        })
+    }
+}
+
+impl Module for BatchNorm {
+    fn forward(&self, scope: &mut Scope, x: NodeId) -> Result<NodeId> {
+        let f = self.features;
+        let weight = scope.parameter("weight", [f], &self.weight)?;
+        let bias = scope.parameter("bias", [f], &self.bias)?;
+        let mean = scope.buffer("running_mean", [f], &self.running_mean)?;
+        let var = scope.buffer("running_var", [f], &self.running_var)?;
+        let tracked = scope.buffer("num_batches_tracked", [0usize; 0], &self.num_batches_tracked)?;
+        let training = scope.training();
+        let g = scope.graph();
+        if !training {
+            return g.batch_norm_eval(x, weight, bias, [mean, var], self.eps);
+        }
+        let stats = g.batch_norm_train(x, weight, bias, self.eps)?;
+        g.update_running_stats(&stats, [mean, var, tracked], self.momentum)?;
+        Ok(stats.output)
+    }
+
+    fn parameters(&self) -> Vec<Param<'_>> {
+        vec![
+            Param { name: "weight".into(), shape: vec![self.features], values: &self.weight },
+            Param { name: "bias".into(), shape: vec![self.features], values: &self.bias },
+        ]
+    }
+
+    fn parameter_mut(&mut self, name: &str) -> Option<&mut [f32]> {
+        match name {
+            "weight" => Some(&mut self.weight),
+            "bias" => Some(&mut self.bias),
+            _ => None,
+        }
+    }
+
+    fn buffers(&self) -> Vec<Param<'_>> {
+        vec![
+            Param { name: "running_mean".into(), shape: vec![self.features], values: &self.running_mean },
+            Param { name: "running_var".into(), shape: vec![self.features], values: &self.running_var },
+            Param { name: "num_batches_tracked".into(), shape: vec![], values: &self.num_batches_tracked },
+        ]
+    }
+
+    fn buffer_mut(&mut self, name: &str) -> Option<&mut [f32]> {
+        match name {
+            "running_mean" => Some(&mut self.running_mean),
+            "running_var" => Some(&mut self.running_var),
+            "num_batches_tracked" => Some(&mut self.num_batches_tracked),
+            _ => None,
+        }
+    }
+}

@@ -48,7 +48,7 @@ mod layers;
 mod module;
 mod sequential;
 
-pub use image::{AvgPool2d, Conv2d, Flatten, MaxPool2d, Unflatten};
+pub use image::{AvgPool2d, BatchNorm, BatchNorm1d, BatchNorm2d, Conv2d, Flatten, MaxPool2d, Unflatten};
 
 pub use layers::{Embedding, Init, Layer, LayerNorm, Linear};
 pub use module::{Module, ModuleClone, Param, Scope};

@@ -64,6 +64,24 @@ pub trait Module: ModuleClone + std::fmt::Debug + Send + Sync {
         child.parameter_mut(rest)
     }
 
+    /// This layer's buffers: state it keeps that is not trained by gradients (a batch
+    /// norm's running estimates), in PyTorch's state dict beside the parameters (by
+    /// default: the children's, prefixed as parameters are).
+    fn buffers(&self) -> Vec<Param<'_>> {
+        let mut out = Vec::new();
+        for (prefix, child) in self.children() {
+            out.extend(child.buffers().into_iter().map(|p| Param { name: format!("{prefix}.{}", p.name), ..p }));
+        }
+        out
+    }
+
+    /// The values of buffer `name`, to replace them (by default: among the children).
+    fn buffer_mut(&mut self, name: &str) -> Option<&mut [f32]> {
+        let (prefix, rest) = name.split_once('.')?;
+        let child = self.children_mut().into_iter().find(|(n, _)| n == prefix)?.1;
+        child.buffer_mut(rest)
+    }
+
     /// The input features this layer takes, when it fixes them (a `Linear` does; an
     /// activation does not). A model's input width is its first layer's that says.
     fn in_features(&self) -> Option<usize> {
@@ -104,12 +122,13 @@ pub struct Scope<'g> {
     training: bool,
     index: usize,
     params: Vec<(String, NodeId)>,
+    buffers: Vec<(String, NodeId)>,
 }
 
 impl<'g> Scope<'g> {
     /// A scope at the top of `graph`, for training or evaluation.
     pub fn new(graph: &'g mut Graph, training: bool) -> Self {
-        Scope { graph, prefix: String::new(), training, index: 0, params: Vec::new() }
+        Scope { graph, prefix: String::new(), training, index: 0, params: Vec::new(), buffers: Vec::new() }
     }
 
     /// The graph to record into.
@@ -142,6 +161,19 @@ impl<'g> Scope<'g> {
         Ok(id)
     }
 
+    /// Records a buffer of this layer named `name` (full name as for a parameter),
+    /// holding `values`: state the step reads and may update in place, not trained.
+    ///
+    /// # Errors
+    ///
+    /// As [`Scope::parameter`].
+    pub fn buffer(&mut self, name: &str, shape: impl Into<Shape>, values: &[f32]) -> Result<NodeId> {
+        let full = format!("{}{name}", self.prefix);
+        let id = self.graph.state_with(&full, shape, values.to_vec())?;
+        self.buffers.push((full, id));
+        Ok(id)
+    }
+
     /// Records `module` applied to `x` as this layer's child `name` (its parameters named
     /// under `name.`).
     ///
@@ -164,8 +196,8 @@ impl<'g> Scope<'g> {
         out
     }
 
-    /// The `(name, node)` of every parameter recorded so far, in order.
-    pub fn into_parameters(self) -> Vec<(String, NodeId)> {
-        self.params
+    /// The `(name, node)` of every parameter and of every buffer recorded so far, in order.
+    pub fn into_recorded(self) -> (Vec<(String, NodeId)>, Vec<(String, NodeId)>) {
+        (self.params, self.buffers)
     }
 }

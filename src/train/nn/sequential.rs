@@ -43,6 +43,8 @@ pub struct Recorded {
     pub output: NodeId,
     /// `(name, node)` of every parameter, in layer order.
     pub params: Vec<(String, NodeId)>,
+    /// `(name, node)` of every buffer (running estimates), in layer order.
+    pub buffers: Vec<(String, NodeId)>,
 }
 
 impl Sequential {
@@ -111,17 +113,18 @@ impl Sequential {
     fn record_mode(&self, g: &mut Graph, x: NodeId, training: bool) -> Result<Recorded> {
         let mut scope = Scope::new(g, training);
         let output = self.forward(&mut scope, x)?;
-        let params = scope.into_parameters();
-        let listed: Vec<String> = self.parameters().into_iter().map(|p| p.name).collect();
-        let recorded: Vec<&String> = params.iter().map(|(name, _)| name).collect();
-        if listed.iter().collect::<Vec<_>>() != recorded {
+        let (params, buffers) = scope.into_recorded();
+        let names = |list: Vec<Param>| list.into_iter().map(|p| p.name).collect::<Vec<String>>();
+        let listed = [names(self.parameters()), names(Module::buffers(self))].concat();
+        let recorded: Vec<String> = params.iter().chain(&buffers).map(|(name, _)| name.clone()).collect();
+        if listed != recorded {
             let msg = format!(
                 "the layers recorded the parameters {recorded:?} but list {listed:?}: a layer's \
                  parameters() (or children()) must name what its forward() records"
             );
             return Err(Error::InvalidArgument { op: "sequential", msg });
         }
-        Ok(Recorded { output, params })
+        Ok(Recorded { output, params, buffers })
     }
 
     /// Every parameter, named as in PyTorch's state dict (`0.weight`, `1.body.0.bias`),
@@ -130,13 +133,22 @@ impl Sequential {
         Module::parameters(self)
     }
 
-    /// Replaces the value of the parameter called `name`; its length must match.
+    /// Every buffer (a batch norm's running estimates), named as in PyTorch's state dict.
+    pub fn buffers(&self) -> Vec<Param<'_>> {
+        Module::buffers(self)
+    }
+
+    /// Replaces the value of the parameter (or buffer) called `name`; its length must match.
     ///
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] for an unknown name or the wrong number of values.
     pub fn set_parameter(&mut self, name: &str, values: &[f32]) -> Result<()> {
-        let target = self.parameter_mut(name).ok_or_else(|| Error::InvalidArgument {
+        let target = match self.parameter_mut(name).is_some() {
+            true => self.parameter_mut(name),
+            false => self.buffer_mut(name),
+        };
+        let target = target.ok_or_else(|| Error::InvalidArgument {
             op: "set_parameter",
             msg: format!("no parameter named '{name}'"),
         })?;
