@@ -113,6 +113,9 @@ impl Clone for Box<dyn Module> {
     }
 }
 
+/// `(name, node)` pairs, in the order recorded.
+pub type Named = Vec<(String, NodeId)>;
+
 /// Where a layer records itself: the graph, the name prefix of its parameters, whether
 /// it records for training (dropout on) or evaluation, and its position in its
 /// [`crate::nn::Sequential`].
@@ -197,7 +200,7 @@ impl<'g> Scope<'g> {
     }
 
     /// The `(name, node)` of every parameter and of every buffer recorded so far, in order.
-    pub fn into_recorded(self) -> (Vec<(String, NodeId)>, Vec<(String, NodeId)>) {
+    pub fn into_recorded(self) -> (Named, Named) {
         (self.params, self.buffers)
     }
 }
