@@ -118,3 +118,49 @@ pub fn batch_norm_running_estimates_match_pytorch(device: &Device) {
         crate::common::assert_close(name, &session.read_named(name).unwrap(), &want.values, crate::common::REDUCTION);
     }
 }
+
+/// A CNN with batch norm in a `Classifier`: the running estimates move in training,
+/// evaluation reads them (not the batch's statistics), and a save and load into a fresh
+/// classifier carries them (the same evaluation, the buffers in the checkpoint).
+pub fn batch_norm_trains_evaluates_and_saves(device: &Device) {
+    use backprop::checkpoint;
+    use backprop::classifier::Classifier;
+    use backprop::data::Dataset;
+    use backprop::nn::{BatchNorm2d, Conv2d as Conv, Flatten, Init, Layer, Linear, MaxPool2d, Sequential, Unflatten};
+    use backprop::{init, Optimizer};
+    let network = || {
+        let mut rng = init::rng(2);
+        Sequential::new()
+            .with(Unflatten(vec![1, 28, 28]))
+            .with(Conv::new(1, 4, [3, 3], Conv2d::default(), &mut rng).unwrap())
+            .with(BatchNorm2d::new(4).unwrap())
+            .with(Layer::Relu)
+            .with(MaxPool2d(Pool2d::square(2)))
+            .with(Flatten)
+            .with(Linear::new(4 * 13 * 13, 10, Init::PyTorch, &mut rng).unwrap())
+    };
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+    let all = Dataset::load(&dir.join("t10k-images-idx3-ubyte.gz"), &dir.join("t10k-labels-idx1-ubyte.gz")).unwrap();
+    let (train, test) = all.split_at(9_700);
+    let mut c = Classifier::new(device, network(), Optimizer::adam(3e-3), 64, 300).unwrap();
+    let mut epoch = c.epoch(&train, &mut init::rng(1)).unwrap();
+    epoch.steps(30).unwrap();
+    epoch.finish().unwrap();
+    let trained = c.model().unwrap();
+    let tracked = trained.buffers().into_iter().find(|b| b.name == "2.num_batches_tracked").unwrap();
+    assert_eq!(tracked.values, [30.0], "one count per step");
+    let mean = trained.buffers().into_iter().find(|b| b.name == "2.running_mean").unwrap();
+    assert!(mean.values.iter().all(|v| *v != 0.0), "the running mean moved: {:?}", mean.values);
+    let accuracy = c.evaluate(&test).unwrap().accuracy;
+    assert!(accuracy > 0.5, "{accuracy}");
+    let path = crate::files::temp_dir("bn-save").join("bn.safetensors");
+    c.save(&path, 1, 1, train.len()).unwrap();
+    let names: Vec<String> = checkpoint::load(&path).unwrap().into_iter().map(|t| t.name).collect();
+    for name in ["2.running_mean", "2.running_var", "2.num_batches_tracked", "2.weight", "1.weight"] {
+        assert!(names.contains(&name.to_owned()), "{name} in {names:?}");
+    }
+    let mut fresh = Classifier::new(device, network(), Optimizer::adam(3e-3), 64, 300).unwrap();
+    fresh.load(&path).unwrap();
+    assert_eq!(fresh.evaluate(&test).unwrap().accuracy, accuracy, "the loaded model evaluates the same");
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+}
