@@ -22,9 +22,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use backprop::classifier::{Classifier, TrainOptions};
-use backprop::conv::{self, Pool2d};
-use backprop::nn::{Conv2d, Flatten, Init, Layer, Linear, MaxPool2d, Sequential, Unflatten};
-use backprop::{init, Optimizer, Schedule};
+use backprop::{init, models, Optimizer, Schedule};
 use clap::Parser;
 
 /// Train a convolutional network on Fashion-MNIST.
@@ -67,25 +65,6 @@ struct Args {
 
 const SEED: u64 = 0;
 
-/// The network, initialised as PyTorch would from `seed`.
-fn network(seed: u64) -> backprop::Result<Sequential> {
-    let mut rng = init::rng(seed);
-    let same = conv::Conv2d { padding: [1, 1], ..Default::default() };
-    Ok(Sequential::new()
-        .with(Unflatten(vec![1, 28, 28]))
-        .with(Conv2d::new(1, 32, [3, 3], same, &mut rng)?)
-        .with(Layer::Relu)
-        .with(MaxPool2d(Pool2d::square(2)))
-        .with(Conv2d::new(32, 64, [3, 3], same, &mut rng)?)
-        .with(Layer::Relu)
-        .with(MaxPool2d(Pool2d::square(2)))
-        .with(Flatten)
-        .with(Linear::new(64 * 7 * 7, 128, Init::PyTorch, &mut rng)?)
-        .with(Layer::Relu)
-        .with(Layer::Dropout { p: 0.3, seed: 7 })
-        .with(Linear::new(128, 10, Init::PyTorch, &mut rng)?))
-}
-
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     if args.resume.is_some() && args.save.is_none() {
@@ -102,7 +81,8 @@ fn main() -> anyhow::Result<()> {
     let steps = args.epochs * train.len().div_ceil(args.batch);
     let options = TrainOptions::default().with_schedule(Schedule::Cosine { steps, min_lr: 0.0 });
     let optimizer = Optimizer::adam(args.lr);
-    let mut classifier = Classifier::with_options(&device, network(SEED)?, optimizer, args.batch, 1000, options)?;
+    let mut classifier =
+        Classifier::with_options(&device, models::fashion_cnn(SEED)?, optimizer, args.batch, 1000, options)?;
     let mut first = 1;
     if let Some(path) = &args.resume {
         let state = classifier.load(path).context("--resume (it reads the files --save wrote)")?;

@@ -162,3 +162,32 @@ impl DeepNet {
         Ok(DeepNet { graph: g, loss, watch })
     }
 }
+
+/// The `cnn` example's network (`cargo bench --bench cnn` measures it, and
+/// `benches/cnn_torch.py` is the same in PyTorch): `[n, 784]` rows unflattened to
+/// `[n, 1, 28, 28]`, two blocks of a 3×3 convolution (padding 1), ReLU and 2×2 max pooling
+/// (32 and 64 channels), then `Linear(3136, 128)`, ReLU, dropout 0.3 and `Linear(128, 10)`;
+/// initialised as PyTorch would from `seed`.
+///
+/// # Errors
+///
+/// None in practice (the sizes are fixed); the errors of the layers' constructors.
+pub fn fashion_cnn(seed: u64) -> Result<crate::train::nn::Sequential> {
+    use crate::ops::conv::{self, Pool2d};
+    use crate::train::nn::{Conv2d, Flatten, Init, Layer, Linear, MaxPool2d, Sequential, Unflatten};
+    let mut rng = init::rng(seed);
+    let same = conv::Conv2d { padding: [1, 1], ..Default::default() };
+    Ok(Sequential::new()
+        .with(Unflatten(vec![1, 28, 28]))
+        .with(Conv2d::new(1, 32, [3, 3], same, &mut rng)?)
+        .with(Layer::Relu)
+        .with(MaxPool2d(Pool2d::square(2)))
+        .with(Conv2d::new(32, 64, [3, 3], same, &mut rng)?)
+        .with(Layer::Relu)
+        .with(MaxPool2d(Pool2d::square(2)))
+        .with(Flatten)
+        .with(Linear::new(64 * 7 * 7, 128, Init::PyTorch, &mut rng)?)
+        .with(Layer::Relu)
+        .with(Layer::Dropout { p: 0.3, seed: 7 })
+        .with(Linear::new(128, 10, Init::PyTorch, &mut rng)?))
+}

@@ -1,0 +1,61 @@
+//! Training speed of the `cnn` example's network (`models::fashion_cnn`, Adam, one epoch
+//! of `--limit` Fashion-MNIST samples) on our CPU backend beside PyTorch's CPU
+//! (`benches/cnn_torch.py --bench`, the same network and recipe) at batch 64 and 256,
+//! with the ratio, each pair measured one right after the other.
+//!
+//! cargo bench --bench cnn [-- --limit 6400 --threads 2]
+
+#[allow(dead_code)] // the GPU script runner is for the other benches
+#[path = "common/torch.rs"]
+mod torch;
+
+use backprop::classifier::Classifier;
+use backprop::data::{load_installed, Dataset, DEBIAN_FASHION_MNIST};
+use backprop::{init, models, Device, Optimizer, Result};
+
+fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+}
+
+fn data() -> Result<(Dataset, String)> {
+    if let Some((train, _)) = load_installed(std::path::Path::new(DEBIAN_FASHION_MNIST))? {
+        return Ok((train, DEBIAN_FASHION_MNIST.to_owned()));
+    }
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+    let all = Dataset::load(&dir.join("t10k-images-idx3-ubyte.gz"), &dir.join("t10k-labels-idx1-ubyte.gz"))?;
+    Ok((all, dir.display().to_string()))
+}
+
+fn ours(train: &Dataset, batch: usize) -> Result<f64> {
+    let mut c = Classifier::new(&Device::Cpu, models::fashion_cnn(0)?, Optimizer::adam(1e-3), batch, 1000)?;
+    Ok(c.train_epoch(train, &mut init::rng(0), |_| {})?.samples_per_sec)
+}
+
+fn main() -> Result<()> {
+    let limit: usize = arg("--limit").and_then(|v| v.parse().ok()).unwrap_or(6400);
+    let threads =
+        arg("--threads").unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()).to_string());
+    let (all, source) = data()?;
+    let train = all.split_at(limit.min(all.len())).0;
+    println!("cnn (conv 32, conv 64, linear 128), Adam, one epoch of {} samples of {source}", train.len());
+    println!("{:>6} {:>14} {:>16} {:>8}", "batch", "ours (cpu)", "pytorch (cpu)", "ratio");
+    for batch in [64usize, 256] {
+        let ours = ours(&train, batch)?;
+        let limit = train.len().to_string();
+        let args = ["--bench", "--batch", &batch.to_string(), "--limit", &limit, "--threads", &threads];
+        let theirs = match torch::run_script("cnn_torch.py", &args) {
+            Ok(lines) => torch::value(&lines, "samples/s"),
+            Err(why) => {
+                println!("pytorch did not run: {why}");
+                None
+            }
+        };
+        let (text, ratio) = match theirs {
+            Some(t) => (format!("{t:.0}"), format!("{:.2}", ours / t)),
+            None => ("-".into(), "-".into()),
+        };
+        println!("{batch:>6} {ours:>14.0} {text:>16} {ratio:>8}");
+    }
+    Ok(())
+}
