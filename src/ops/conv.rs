@@ -187,10 +187,16 @@ impl Graph {
     /// As [`Graph::conv2d`], and padding above half the kernel.
     pub fn max_pool2d(&mut self, x: NodeId, p: Pool2d) -> Result<NodeId> {
         let windows = self.pool_windows("max_pool2d", x, p, f32::MIN)?;
+        let shape = self.shape(windows)?;
         let k = p.kernel[0] * p.kernel[1];
-        let first = self.argmax(windows, -1, true)?;
-        let taps = self.constant([k], (0..k).map(|i| i as f32).collect())?;
-        let mask = self.map(crate::Map::Equal, 0.0, &[first, taps])?;
+        // The first maximum of each window as a one-hot row: rows of the identity gathered
+        // by the argmax (a row copy each, where comparing against every tap would
+        // broadcast both ways).
+        let first = self.argmax(windows, -1, false)?;
+        let first = self.reshape(first, [shape.len() / k])?;
+        let identity = self.constant([k, k], (0..k * k).map(|i| (i % (k + 1) == 0) as u8 as f32).collect())?;
+        let mask = self.index_select(identity, 0, first)?;
+        let mask = self.reshape(mask, shape)?;
         let mask = self.stop_gradient(mask)?;
         let picked = self.mul(windows, mask)?;
         let y = self.sum_dim(picked, &[-1], false)?;
