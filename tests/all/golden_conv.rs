@@ -164,3 +164,58 @@ pub fn batch_norm_trains_evaluates_and_saves(device: &Device) {
     assert_eq!(fresh.evaluate(&test).unwrap().accuracy, accuracy, "the loaded model evaluates the same");
     std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
 }
+
+/// The cnn example's network (without its dropout, whose masks are drawn differently)
+/// from PyTorch's initial weights: five Adam steps on one batch give PyTorch's losses and
+/// parameters, on both backends.
+pub fn five_adam_steps_of_the_cnn_match_pytorch(device: &Device) {
+    use backprop::nn::{Conv2d as Conv, Flatten, Init, Layer, Linear, MaxPool2d, Sequential, Unflatten};
+    use backprop::{init, Optimizer};
+    let golden = golden("conv.safetensors");
+    let mut rng = init::rng(0);
+    let same = Conv2d { padding: [1, 1], ..Conv2d::default() };
+    let mut model = Sequential::new()
+        .with(Unflatten(vec![1, 28, 28]))
+        .with(Conv::new(1, 32, [3, 3], same, &mut rng).unwrap())
+        .with(Layer::Relu)
+        .with(MaxPool2d(Pool2d::square(2)))
+        .with(Conv::new(32, 64, [3, 3], same, &mut rng).unwrap())
+        .with(Layer::Relu)
+        .with(MaxPool2d(Pool2d::square(2)))
+        .with(Flatten)
+        .with(Linear::new(64 * 7 * 7, 128, Init::PyTorch, &mut rng).unwrap())
+        .with(Layer::Relu)
+        .with(Linear::new(128, 10, Init::PyTorch, &mut rng).unwrap());
+    let names: Vec<String> = model.parameters().into_iter().map(|p| p.name).collect();
+    for name in &names {
+        model.set_parameter(name, &golden[&format!("cnn_adam.init.{name}")].values).unwrap();
+    }
+    let mut g = Graph::new();
+    let (x, y) = (g.input("x", [4, 784]).unwrap(), g.input("y", [4, 10]).unwrap());
+    let recorded = model.record(&mut g, x).unwrap();
+    let loss = g.softmax_cross_entropy(recorded.output, y).unwrap();
+    let grads = g.backward(loss).unwrap();
+    g.optimize(&grads, Optimizer::adam(1e-3)).unwrap();
+    let mut session = device.compile(&g, &[loss]).unwrap();
+    session.write(x, &golden["cnn_adam.images"].values).unwrap();
+    session.write(y, &golden["cnn_adam.targets"].values).unwrap();
+    let losses: Vec<f32> = (0..5).map(|_| session.run_and_read(&[loss]).unwrap()[0][0]).collect();
+    let tolerance = crate::common::Tolerance { atol: 1e-5, rtol: 1e-4 };
+    crate::common::assert_close("losses", &losses, &golden["cnn_adam.losses"].values, tolerance);
+    // Adam divides each gradient by its own root mean square, so a parameter whose
+    // gradient is at the level of f32 rounding (a feature the pooled ReLUs leave at zero
+    // for most images) moves by up to the rate each step, either way: such parameters may
+    // differ by up to 5 steps × 2 × lr, and may be at most 1 in 1,000; every other is held
+    // to the tight tolerance.
+    for (name, id) in &recorded.params {
+        let trained = session.read(*id).unwrap();
+        let want = &golden[&format!("cnn_adam.final.{name}")].values;
+        let loose: Vec<usize> = (0..want.len())
+            .filter(|&i| (trained[i] - want[i]).abs() > tolerance.atol + tolerance.rtol * want[i].abs())
+            .collect();
+        assert!(loose.len() * 1000 <= want.len(), "{name}: {} of {} values off", loose.len(), want.len());
+        for i in loose {
+            assert!((trained[i] - want[i]).abs() <= 1e-2, "{name}[{i}]: {} against {}", trained[i], want[i]);
+        }
+    }
+}

@@ -200,6 +200,7 @@ fn both_tests() -> Vec<(&'static str, DeviceTest)> {
         golden_conv::cnn_layers_have_pytorch_names_and_train,
         golden_conv::batch_norm_running_estimates_match_pytorch,
         golden_conv::batch_norm_trains_evaluates_and_saves,
+        golden_conv::five_adam_steps_of_the_cnn_match_pytorch,
         tensor::reshapes_share_storage_and_keep_it_alive,
         tensor::custom_binary_ops_broadcast_in_n_dims,
         golden::five_adam_steps_match_pytorch,

@@ -6,7 +6,8 @@ Cases as in make_golden_nd.py (inputs, output, a random cotangent and the gradie
 sum(y * cot), in float64 from float32 inputs): conv2d at odd shapes (non-square images
 and kernels, stride 2, padding 1 and 2, dilation 2, groups 2 and depthwise, channel
 counts that are not multiples of any tile, batch 1), max pooling with padding and ties,
-average pooling with padding, and the adaptive average to 1x1.
+average pooling with padding, the adaptive average to 1x1, batch norm in both modes and
+its running estimates, and five Adam steps of the cnn example's network.
 """
 
 import os
@@ -56,8 +57,47 @@ def running_estimates():
     CASES["bn_running.num_batches_tracked"] = bn.num_batches_tracked.to(torch.float32)
 
 
+def five_adam_steps():
+    """The cnn example's network (without its dropout) from fixed weights: five Adam steps
+    on one batch of 4 images; the initial and final parameters and each step's loss."""
+    torch.manual_seed(7)
+    net = torch.nn.Sequential(
+        torch.nn.Unflatten(1, (1, 28, 28)),
+        torch.nn.Conv2d(1, 32, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(32, 64, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(64 * 7 * 7, 128),
+        torch.nn.ReLU(),
+        torch.nn.Linear(128, 10),
+    )
+    for p in net.parameters():
+        p.data = p.data.to(torch.float32).to(torch.float64)
+    net = net.double()
+    out = {f"cnn_adam.init.{k}": v.clone() for k, v in net.state_dict().items()}
+    x = f32(4, 784, low=0.0, high=1.0)
+    y = torch.tensor([3, 7, 0, 9])
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(5):
+        opt.zero_grad()
+        loss = F.cross_entropy(net(x), y)
+        losses.append(loss.item())
+        loss.backward()
+        opt.step()
+    out.update({f"cnn_adam.final.{k}": v.clone() for k, v in net.state_dict().items()})
+    out["cnn_adam.images"] = x
+    out["cnn_adam.targets"] = F.one_hot(y, 10).to(torch.float64)
+    out["cnn_adam.losses"] = torch.tensor(losses, dtype=torch.float64)
+    CASES.update({k: v.to(torch.float32).contiguous() for k, v in out.items()})
+
+
 if __name__ == "__main__":
     torch.manual_seed(20261203)
     ops()
+    five_adam_steps()
     save_file(CASES, os.path.join(HERE, "conv.safetensors"))
     print(f"{len([k for k in CASES if k.endswith('.y')])} cases")
