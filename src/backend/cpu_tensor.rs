@@ -99,16 +99,45 @@ fn min_nan(a: f32, b: f32) -> f32 {
 /// `x` seen as `[outer, size, inner]` reduced along the middle, into `out` (`[outer,
 /// inner]`), each output walking its `size` values in order (sums in f64).
 pub fn reduce(kind: Reduction, x: &[f32], [outer, size, inner]: [usize; 3], out: &mut [f32]) {
-    for o in 0..outer {
-        for j in 0..inner {
-            let values = (0..size).map(|s| x[(o * size + s) * inner + j]);
-            out[o * inner + j] = match kind {
-                Reduction::Sum => values.map(|v| v as f64).sum::<f64>() as f32,
-                Reduction::Max => values.fold(f32::NEG_INFINITY, max_nan),
-                Reduction::Min => values.fold(f32::INFINITY, min_nan),
-                Reduction::ArgMax => argmax(values) as f32,
-            };
+    // Parts of whole `outer` rows across cores; each output still walks its dim in order.
+    let rows = ((1 << 15) / (size * inner).max(1)).max(1);
+    let parts = Parts::new(&mut out[..outer * inner]);
+    for_parts(outer.div_ceil(rows), |p| {
+        // SAFETY: part p takes chunk p, once.
+        let chunk = unsafe { parts.chunk(p, rows * inner) };
+        let x = &x[p * rows * size * inner..];
+        match kind {
+            Reduction::Sum => reduce_part(x, size, inner, chunk, 0.0f64, |a, _, v| a + v as f64, |a| a as f32),
+            Reduction::Max => reduce_part(x, size, inner, chunk, f32::NEG_INFINITY, |a, _, v| max_nan(a, v), |a| a),
+            Reduction::Min => reduce_part(x, size, inner, chunk, f32::INFINITY, |a, _, v| min_nan(a, v), |a| a),
+            Reduction::ArgMax => {
+                for (i, y) in chunk.iter_mut().enumerate() {
+                    let (o, j) = (i / inner, i % inner);
+                    *y = argmax((0..size).map(|s| x[(o * size + s) * inner + j])) as f32;
+                }
+            }
         }
+    });
+}
+
+/// Each output of `out` (rows of `inner`): its `size` values in `x` folded in order by
+/// `step` from `init`, then `finish`ed.
+fn reduce_part<A: Copy>(
+    x: &[f32],
+    size: usize,
+    inner: usize,
+    out: &mut [f32],
+    init: A,
+    step: impl Fn(A, usize, f32) -> A,
+    finish: impl Fn(A) -> f32,
+) {
+    for (i, y) in out.iter_mut().enumerate() {
+        let (o, j) = (i / inner, i % inner);
+        let mut acc = init;
+        for s in 0..size {
+            acc = step(acc, s, x[(o * size + s) * inner + j]);
+        }
+        *y = finish(acc);
     }
 }
 
