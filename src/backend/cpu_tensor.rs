@@ -43,22 +43,35 @@ pub fn restride(x: &[f32], plan: &Strided, out: &mut [f32]) {
 }
 
 /// A strided copy without padding, walking the output in order with its input index
-/// carried along (one add per element, no division).
+/// carried along (one add per element, no division), in parts of 32k values across cores
+/// (each part finds where it starts once).
 fn odometer(x: &[f32], plan: &Strided, out: &mut [f32]) {
-    let mut index = [0usize; Shape::MAX_RANK];
-    let mut at = plan.offset;
-    for y in out.iter_mut() {
-        *y = x[at];
+    const PART: usize = 1 << 15;
+    let len = out.len();
+    let parts = Parts::new(out);
+    for_parts(len.div_ceil(PART), |p| {
+        // SAFETY: part p takes chunk p, once.
+        let chunk = unsafe { parts.chunk(p, PART) };
+        let mut index = [0usize; Shape::MAX_RANK];
+        let mut rest = p * PART;
         for k in (0..plan.rank).rev() {
-            index[k] += 1;
-            at += plan.strides[k];
-            if index[k] < plan.dims[k] {
-                break;
-            }
-            at -= plan.strides[k] * plan.dims[k];
-            index[k] = 0;
+            index[k] = rest % plan.dims[k];
+            rest /= plan.dims[k];
         }
-    }
+        let mut at = plan.offset + (0..plan.rank).map(|k| index[k] * plan.strides[k]).sum::<usize>();
+        for y in chunk.iter_mut() {
+            *y = x[at];
+            for k in (0..plan.rank).rev() {
+                index[k] += 1;
+                at += plan.strides[k];
+                if index[k] < plan.dims[k] {
+                    break;
+                }
+                at -= plan.strides[k] * plan.dims[k];
+                index[k] = 0;
+            }
+        }
+    });
 }
 
 /// Every window of `x` (`[n, c, h, w]`) as `[n, oh, ow, c, kh, kw]` ([`Op::Unfold`]), a
