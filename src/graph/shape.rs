@@ -150,8 +150,10 @@ impl Shape {
     }
 
     /// Row-major strides: how far apart neighbours along each dim are stored.
-    pub fn strides(&self) -> Vec<usize> {
-        let mut strides = vec![1; self.rank()];
+    pub fn strides(&self) -> [usize; Shape::MAX_RANK] {
+        // An array, not a Vec: a CPU step computes strides for its layout ops and
+        // allocates nothing.
+        let mut strides = [1; Shape::MAX_RANK];
         for d in (0..self.rank().saturating_sub(1)).rev() {
             strides[d] = strides[d + 1] * self.dims[d + 1] as usize;
         }

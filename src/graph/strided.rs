@@ -51,11 +51,11 @@ impl Strided {
                 }
             }
             Op::Narrow { dim, start } => {
-                s.strides[..input.rank()].copy_from_slice(&in_strides);
+                s.strides[..input.rank()].copy_from_slice(&in_strides[..input.rank()]);
                 s.offset = start as usize * in_strides[dim as usize];
             }
             Op::Pad { dim, start, value } => {
-                s.strides[..input.rank()].copy_from_slice(&in_strides);
+                s.strides[..input.rank()].copy_from_slice(&in_strides[..input.rank()]);
                 s.window = Some((dim as usize, start as usize, input.dims()[dim as usize]));
                 s.fill = value;
             }
