@@ -105,7 +105,7 @@ pub fn confusion(path: &Path, device: &Device, model: &Sequential, test: &Datase
 /// ∂ pixel|, each scaled to its range. The images are a parameter of a graph of the
 /// model, so backpropagation reaches them.
 pub fn saliency(path: &Path, device: &Device, model: &Sequential, test: &Dataset, count: usize) -> anyhow::Result<()> {
-    let (k, pixels) = (test.classes(), test.pixels());
+    let (k, pixels, count) = (test.classes(), test.pixels(), count.min(test.len()));
     let (mut xs, mut ys) = (vec![0.0; count * pixels], vec![0.0; count * k]);
     let first: Vec<usize> = (0..count).collect();
     test.fill_batch(&first, &mut xs, &mut ys)?;

@@ -124,7 +124,13 @@ pub struct Unflatten(pub Vec<usize>);
 impl Module for Unflatten {
     fn forward(&self, scope: &mut Scope, x: NodeId) -> Result<NodeId> {
         let g = scope.graph();
-        let n = g.shape(x)?.dims()[0];
+        let shape = g.shape(x)?;
+        let Some(&n) = shape.dims().first() else {
+            return Err(Error::InvalidArgument {
+                op: "unflatten",
+                msg: format!("a scalar {shape} has no rows to unflatten"),
+            });
+        };
         let dims: Vec<usize> = std::iter::once(n).chain(self.0.iter().copied()).collect();
         let shape = crate::Shape::from_dims(&dims).ok_or_else(|| Error::InvalidArgument {
             op: "unflatten",
