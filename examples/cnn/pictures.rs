@@ -32,8 +32,26 @@ fn tiled(tiles: &[Vec<f32>], [h, w]: [usize; 2], per_row: usize) -> (Vec<f32>, u
     (out, rows, cols)
 }
 
-fn blank_labels(n: usize) -> Vec<String> {
-    vec![String::new(); n]
+/// `tiles` drawn as one unlabelled heatmap, `per_row` to a row.
+fn draw_tiles(
+    path: &Path,
+    title: &str,
+    desc: &str,
+    tiles: &[Vec<f32>],
+    size: [usize; 2],
+    per_row: usize,
+) -> anyhow::Result<()> {
+    let (values, rows, cols) = tiled(tiles, size, per_row);
+    let (row_labels, col_labels) = (vec![String::new(); rows], vec![String::new(); cols]);
+    let map = Heatmap {
+        title,
+        values: &values,
+        row_labels: &row_labels,
+        col_labels: &col_labels,
+        row_desc: "",
+        col_desc: desc,
+    };
+    Ok(heatmap(path, &map)?)
 }
 
 /// The first convolution's kernels (`1.weight`, `[out, 1, kh, kw]`), each scaled to its own range.
@@ -42,16 +60,8 @@ pub fn filters(path: &Path, model: &Sequential) -> anyhow::Result<()> {
         model.parameters().into_iter().find(|p| p.name == "1.weight").expect("the network's first convolution");
     let [out, _, kh, kw] = [weight.shape[0], weight.shape[1], weight.shape[2], weight.shape[3]];
     let tiles: Vec<Vec<f32>> = weight.values.chunks(kh * kw).take(out).map(normalised).collect();
-    let (values, rows, cols) = tiled(&tiles, [kh, kw], 8);
-    let map = Heatmap {
-        title: "first convolution's kernels (each scaled to its range)",
-        values: &values,
-        row_labels: &blank_labels(rows),
-        col_labels: &blank_labels(cols),
-        row_desc: "",
-        col_desc: "",
-    };
-    Ok(heatmap(path, &map)?)
+    let title = "first convolution's kernels (each scaled to its range)";
+    draw_tiles(path, title, "", &tiles, [kh, kw], 8)
 }
 
 /// The logits of every sample of `data`, 1,000 at a time, on `device`.
@@ -130,14 +140,6 @@ pub fn saliency(path: &Path, device: &Device, model: &Sequential, test: &Dataset
         tiles.push(normalised(&gradient[i * pixels..][..pixels].iter().map(|g| g.abs()).collect::<Vec<_>>()));
     }
     let side = (pixels as f64).sqrt() as usize;
-    let (values, rows, cols) = tiled(&tiles, [side, side], 4);
-    let map = Heatmap {
-        title: "test images and |∂ predicted score / ∂ pixel|",
-        values: &values,
-        row_labels: &blank_labels(rows),
-        col_labels: &blank_labels(cols),
-        row_desc: "",
-        col_desc: "image, then where the decision is most sensitive",
-    };
-    Ok(heatmap(path, &map)?)
+    let title = "test images and |∂ predicted score / ∂ pixel|";
+    draw_tiles(path, title, "image, then where the decision is most sensitive", &tiles, [side, side], 4)
 }

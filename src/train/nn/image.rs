@@ -3,7 +3,7 @@
 
 use rand::Rng;
 
-use super::module::{Module, Param, Scope};
+use super::module::{weight_and_bias, weight_or_bias, Module, Param, Scope};
 use crate::error::{Error, Result};
 use crate::graph::NodeId;
 use crate::ops::conv::{self, Pool2d};
@@ -70,18 +70,11 @@ impl Module for Conv2d {
     }
 
     fn parameters(&self) -> Vec<Param<'_>> {
-        vec![
-            Param { name: "weight".into(), shape: self.weight_shape().to_vec(), values: &self.weight },
-            Param { name: "bias".into(), shape: vec![self.out_channels], values: &self.bias },
-        ]
+        weight_and_bias((&self.weight, self.weight_shape().to_vec()), (&self.bias, vec![self.out_channels]))
     }
 
     fn parameter_mut(&mut self, name: &str) -> Option<&mut [f32]> {
-        match name {
-            "weight" => Some(&mut self.weight),
-            "bias" => Some(&mut self.bias),
-            _ => None,
-        }
+        weight_or_bias(name, &mut self.weight, &mut self.bias)
     }
 }
 
@@ -216,18 +209,11 @@ impl Module for BatchNorm {
     }
 
     fn parameters(&self) -> Vec<Param<'_>> {
-        vec![
-            Param { name: "weight".into(), shape: vec![self.features], values: &self.weight },
-            Param { name: "bias".into(), shape: vec![self.features], values: &self.bias },
-        ]
+        weight_and_bias((&self.weight, vec![self.features]), (&self.bias, vec![self.features]))
     }
 
     fn parameter_mut(&mut self, name: &str) -> Option<&mut [f32]> {
-        match name {
-            "weight" => Some(&mut self.weight),
-            "bias" => Some(&mut self.bias),
-            _ => None,
-        }
+        weight_or_bias(name, &mut self.weight, &mut self.bias)
     }
 
     fn buffers(&self) -> Vec<Param<'_>> {

@@ -2,7 +2,7 @@
 
 use rand::Rng;
 
-use super::module::{Module, Param, Scope};
+use super::module::{weight_and_bias, weight_or_bias, Module, Param, Scope};
 use crate::error::{Error, Result};
 use crate::graph::NodeId;
 use crate::ops::elementwise::Map;
@@ -105,18 +105,14 @@ impl Module for Linear {
     }
 
     fn parameters(&self) -> Vec<Param<'_>> {
-        vec![
-            Param { name: "weight".into(), shape: vec![self.out_features, self.in_features], values: &self.weight },
-            Param { name: "bias".into(), shape: vec![self.out_features], values: &self.bias },
-        ]
+        weight_and_bias(
+            (&self.weight, vec![self.out_features, self.in_features]),
+            (&self.bias, vec![self.out_features]),
+        )
     }
 
     fn parameter_mut(&mut self, name: &str) -> Option<&mut [f32]> {
-        match name {
-            "weight" => Some(&mut self.weight),
-            "bias" => Some(&mut self.bias),
-            _ => None,
-        }
+        weight_or_bias(name, &mut self.weight, &mut self.bias)
     }
 
     fn in_features(&self) -> Option<usize> {
@@ -132,18 +128,11 @@ impl Module for LayerNorm {
     }
 
     fn parameters(&self) -> Vec<Param<'_>> {
-        vec![
-            Param { name: "weight".into(), shape: vec![self.features], values: &self.weight },
-            Param { name: "bias".into(), shape: vec![self.features], values: &self.bias },
-        ]
+        weight_and_bias((&self.weight, vec![self.features]), (&self.bias, vec![self.features]))
     }
 
     fn parameter_mut(&mut self, name: &str) -> Option<&mut [f32]> {
-        match name {
-            "weight" => Some(&mut self.weight),
-            "bias" => Some(&mut self.bias),
-            _ => None,
-        }
+        weight_or_bias(name, &mut self.weight, &mut self.bias)
     }
 }
 

@@ -49,11 +49,7 @@ pub trait Module: ModuleClone + std::fmt::Debug + Send + Sync {
     /// This layer's parameters, its children's included (by default: the children's,
     /// their names prefixed with the child's name and a dot).
     fn parameters(&self) -> Vec<Param<'_>> {
-        let mut out = Vec::new();
-        for (prefix, child) in self.children() {
-            out.extend(child.parameters().into_iter().map(|p| Param { name: format!("{prefix}.{}", p.name), ..p }));
-        }
-        out
+        prefixed(self.children(), |child| child.parameters())
     }
 
     /// The values of parameter `name` (as [`Module::parameters`] names it), to replace
@@ -68,11 +64,7 @@ pub trait Module: ModuleClone + std::fmt::Debug + Send + Sync {
     /// norm's running estimates), in PyTorch's state dict beside the parameters (by
     /// default: the children's, prefixed as parameters are).
     fn buffers(&self) -> Vec<Param<'_>> {
-        let mut out = Vec::new();
-        for (prefix, child) in self.children() {
-            out.extend(child.buffers().into_iter().map(|p| Param { name: format!("{prefix}.{}", p.name), ..p }));
-        }
-        out
+        prefixed(self.children(), |child| child.buffers())
     }
 
     /// The values of buffer `name`, to replace them (by default: among the children).
@@ -86,6 +78,35 @@ pub trait Module: ModuleClone + std::fmt::Debug + Send + Sync {
     /// activation does not). A model's input width is its first layer's that says.
     fn in_features(&self) -> Option<usize> {
         self.children().iter().find_map(|(_, child)| child.in_features())
+    }
+}
+
+/// What `list` gives for each child, each name prefixed with the child's and a dot.
+fn prefixed<'a>(
+    children: Vec<(String, &'a dyn Module)>,
+    list: impl Fn(&'a dyn Module) -> Vec<Param<'a>>,
+) -> Vec<Param<'a>> {
+    let mut out = Vec::new();
+    for (prefix, child) in children {
+        out.extend(list(child).into_iter().map(|p| Param { name: format!("{prefix}.{}", p.name), ..p }));
+    }
+    out
+}
+
+/// A layer's `weight` and `bias` as [`Module::parameters`] lists them, in PyTorch's shapes.
+pub(crate) fn weight_and_bias<'a>(weight: (&'a [f32], Vec<usize>), bias: (&'a [f32], Vec<usize>)) -> Vec<Param<'a>> {
+    vec![
+        Param { name: "weight".into(), shape: weight.1, values: weight.0 },
+        Param { name: "bias".into(), shape: bias.1, values: bias.0 },
+    ]
+}
+
+/// [`Module::parameter_mut`] of a layer whose parameters are `weight` and `bias`.
+pub(crate) fn weight_or_bias<'a>(name: &str, weight: &'a mut [f32], bias: &'a mut [f32]) -> Option<&'a mut [f32]> {
+    match name {
+        "weight" => Some(weight),
+        "bias" => Some(bias),
+        _ => None,
     }
 }
 

@@ -181,12 +181,4 @@ impl Module for Sequential {
         }
         out
     }
-
-    fn parameters(&self) -> Vec<Param<'_>> {
-        let mut out = Vec::new();
-        for (prefix, child) in self.children() {
-            out.extend(child.parameters().into_iter().map(|p| Param { name: format!("{prefix}.{}", p.name), ..p }));
-        }
-        out
-    }
 }
