@@ -53,7 +53,7 @@ pub use autodiff::Gradients;
 pub use backend::{Device, DeviceChoice, KernelTime, Session};
 pub use compile::plan::{CompileOptions, MatmulTiles};
 pub use error::{Error, Result};
-pub use graph::op::{AdamConfig, Map, Op, Reduction, SgdConfig, Window};
+pub use graph::op::{AdamConfig, Conv, Map, Op, Pool, Reduction, SgdConfig, Window};
 pub use graph::shape::{Dims, Shape};
 pub use graph::{Graph, Node, NodeId};
 pub use train::optim::{Optimizer, OptimizerNodes};

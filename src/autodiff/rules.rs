@@ -60,6 +60,31 @@ pub(crate) fn vjp(g: &mut Graph, y: NodeId, dy: NodeId) -> Result<Vec<Option<Nod
             let (size, len) = (g.shape(x[0])?.dims()[dim as usize], node.shape.dims()[dim as usize]);
             vec![g.pad(dy, dim as isize, start as usize, size - start as usize - len, 0.0)?]
         }
+        // y = conv(x, w) + b: dx is the transposed convolution of dy with w, dw sums dy
+        // against x's columns, db sums dy over images and pixels.
+        Op::Conv2d(conv) => {
+            let (xs, ws) = (g.shape(x[0])?, g.shape(x[1])?);
+            let mut grads = vec![g.conv2d_input_grad(dy, x[1], conv, xs)?, g.conv2d_weight_grad(x[0], dy, conv, ws)?];
+            if x.len() > 2 {
+                let d = node.shape.dims();
+                let rows = g.reshape(dy, [d[0], d[1], d[2] * d[3]])?;
+                let per_image = g.sum_dim(rows, &[-1], false)?;
+                grads.push(g.sum_dim(per_image, &[0], false)?);
+            }
+            grads
+        }
+        // Both gradients are linear in each input: dx = convᵀ(dy, w), so d/d(dy) is the
+        // convolution of the cotangent with w and d/dw its weight gradient against dy.
+        Op::Conv2dInput(conv) => {
+            let ws = g.shape(x[1])?;
+            vec![g.push(Op::Conv2d(conv), &[dy, x[1]], g.shape(x[0])?)?, g.conv2d_weight_grad(dy, x[0], conv, ws)?]
+        }
+        Op::Conv2dWeight(conv) => {
+            let xs = g.shape(x[0])?;
+            vec![g.conv2d_input_grad(x[1], dy, conv, xs)?, g.push(Op::Conv2d(conv), &[x[0], dy], g.shape(x[1])?)?]
+        }
+        // Each window's gradient goes to its first largest element.
+        Op::MaxPool2d(pool) => vec![g.max_pool2d_grad(x[0], dy, pool)?],
         // The windows read the image; the image's gradient sums what each window read.
         Op::Unfold(w) => vec![g.fold(dy, w, g.shape(x[0])?)?],
         Op::Fold(w) => vec![g.unfold_as(dy, w, g.shape(x[0])?)?],

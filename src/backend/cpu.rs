@@ -5,6 +5,7 @@
 //! one slot to two live values therefore shows on both backends.
 
 use super::cpu_ops as k;
+use super::cpu_conv;
 use super::cpu_tensor;
 use super::Session;
 use crate::compile::fuse::{Group, Update};
@@ -12,6 +13,7 @@ use crate::compile::plan::{CompileOptions, Plan};
 use crate::error::{Error, Result};
 use crate::graph::op::Op;
 use crate::graph::shape::Shape;
+use crate::graph::sliding::Sliding;
 use crate::graph::strided::{around, Batched, Folding, Strided};
 use crate::graph::{Graph, NodeId};
 use crate::ops::elementwise::ElementLoop;
@@ -111,6 +113,14 @@ impl CpuSession {
                     *y = k::layout_source(node.op, shape(0), b, i / cols, i % cols).map_or(0.0, |(j, at)| arg(j)[at]);
                 }
             }
+            Op::Conv2d(conv) => {
+                let bias = (node.inputs.len() > 2).then(|| arg(2));
+                cpu_conv::conv2d(arg(0), arg(1), bias, &Sliding::conv(conv, shape(0), shape(1)), out)
+            }
+            Op::Conv2dInput(conv) => cpu_conv::conv2d_input(arg(0), arg(1), &Sliding::conv(conv, node.shape, shape(1)), out),
+            Op::Conv2dWeight(conv) => cpu_conv::conv2d_weight(arg(0), arg(1), &Sliding::conv(conv, shape(0), node.shape), out),
+            Op::MaxPool2d(pool) => cpu_conv::max_pool2d(arg(0), &Sliding::pool(pool, shape(0)), out),
+            Op::MaxPool2dGrad(pool) => cpu_conv::max_pool2d_grad(arg(0), arg(1), &Sliding::pool(pool, shape(0)), out),
             Op::Unfold(window) => {
                 let d = shape(0).dims();
                 cpu_tensor::unfold(arg(0), [d[0], d[1], d[2], d[3]], window, out)

@@ -109,7 +109,7 @@ impl Part<'_> {
             Ok(packed) => packed,
             Err(_) => &mut own,
         };
-        serial(self.m, self.n, k, self.a, self.b, self.c, ldc, packed)
+        serial(self.m, self.n, k, self.a, self.b, self.c, ldc, false, packed)
     }
 }
 
@@ -117,15 +117,51 @@ impl Part<'_> {
 /// first).
 static PACKED: [Mutex<Vec<f32>>; 2] = [Mutex::new(Vec::new()), Mutex::new(Vec::new())];
 
+/// `out (m rows of n, ldc apart) (+)= A (m×k) · B (k×n)` on this thread, packing into the
+/// caller's `packed` (grown once, then reused: no allocation per call); added to what
+/// `out` holds when `accumulate`. For kernels that run products inside their own parts
+/// (the convolutions); the caller checks [`available`].
+#[allow(clippy::too_many_arguments)] // the sizes, the operands, the output and its stride, the buffer
+pub fn product_into(
+    (m, n, k): (usize, usize, usize),
+    a: Strided,
+    b: Strided,
+    out: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+    packed: &mut Vec<f32>,
+) {
+    assert!(available() && (m == 0 || out.len() >= (m - 1) * ldc + n) && ldc >= n, "the output fits");
+    if k == 0 {
+        if !accumulate {
+            out.chunks_mut(ldc).take(m).for_each(|row| row[..n].fill(0.0));
+        }
+        return;
+    }
+    // SAFETY: `out` holds the m rows of n elements ldc apart (asserted above).
+    unsafe { serial(m, n, k, a, b, Out(out.as_mut_ptr()), ldc, accumulate, packed) }
+}
+
 /// The product on this thread into `c` (row stride `ldc`): block by block of k, B packed
-/// into `packed` (or read in place), then every tile.
+/// into `packed` (or read in place), then every tile; the first block added to what `c`
+/// holds when `accumulate`.
 ///
 /// # Safety
 ///
 /// `c` must be valid for writes of `m` rows of `n` elements `ldc` apart, and the CPU must
 /// have AVX-512F.
 #[allow(clippy::too_many_arguments)] // the sizes, the operands, the output and its stride, the buffer
-unsafe fn serial(m: usize, n: usize, k: usize, a: Strided, b: Strided, c: Out, ldc: usize, packed: &mut Vec<f32>) {
+unsafe fn serial(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Strided,
+    b: Strided,
+    c: Out,
+    ldc: usize,
+    accumulate: bool,
+    packed: &mut Vec<f32>,
+) {
     let panels = n.div_ceil(NR);
     // B with contiguous rows is read in place when few row tiles read it or it is
     // small (a wide one read by many tiles is packed: its runs of NR values, 3 KiB
@@ -155,7 +191,7 @@ unsafe fn serial(m: usize, n: usize, k: usize, a: Strided, b: Strided, c: Out, l
                     c: c.0.add(i0 * ldc + j * NR),
                     ldc,
                     cols: NR.min(n - j * NR),
-                    accumulate: p0 > 0,
+                    accumulate: accumulate || p0 > 0,
                 };
                 run_tile(rows, &tile);
             }

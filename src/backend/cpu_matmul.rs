@@ -44,8 +44,55 @@ pub fn matmul(a: &[f32], sa: Shape, b: &[f32], sb: Shape, trans_a: bool, trans_b
     portable(m, n, k, (a, a_rs, a_cs), (b, b_rs, b_cs), out)
 }
 
+/// `out (m rows of n, ldc apart) (+)= A (m×k) · B (k×n)` on this thread, added to what
+/// `out` holds when `accumulate`, packing into the caller's `packed`: the product a
+/// kernel runs inside its own parts (the convolutions, a part per image). Operands are
+/// `(values, row distance, column distance)`.
+pub fn product_into(
+    (m, n, k): (usize, usize, usize),
+    a: Operand,
+    b: Operand,
+    (out, ldc): (&mut [f32], usize),
+    accumulate: bool,
+    packed: &mut Vec<f32>,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if super::cpu_avx512::available() {
+        use super::cpu_avx512::Strided;
+        let (a, b) = (Strided { data: a.0, rs: a.1, cs: a.2 }, Strided { data: b.0, rs: b.1, cs: b.2 });
+        return super::cpu_avx512::product_into((m, n, k), a, b, out, ldc, accumulate, packed);
+    }
+    let _ = packed;
+    assert!(m == 0 || out.len() >= (m - 1) * ldc + n, "the output fits");
+    let ((a, a_rs, a_cs), (b, b_rs, b_cs)) = (a, b);
+    // SAFETY: as `portable`, with the output's rows `ldc` apart inside `out` (asserted).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            out.as_mut_ptr(),
+            1,
+            ldc as isize,
+            accumulate,
+            a.as_ptr(),
+            a_cs as isize,
+            a_rs as isize,
+            b.as_ptr(),
+            b_cs as isize,
+            b_rs as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
 /// An operand for [`portable`]: its values and the distances between rows and columns.
-type Operand<'a> = (&'a [f32], usize, usize);
+pub type Operand<'a> = (&'a [f32], usize, usize);
 
 /// The product through the `gemm` crate (for CPUs without AVX-512).
 fn portable(m: usize, n: usize, k: usize, a: Operand, b: Operand, out: &mut [f32]) {

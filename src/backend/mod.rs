@@ -3,6 +3,7 @@
 pub mod cpu;
 #[cfg(target_arch = "x86_64")]
 mod cpu_avx512;
+mod cpu_conv;
 mod cpu_matmul;
 pub mod cpu_ops;
 mod cpu_pool;

@@ -3,6 +3,7 @@
 
 pub(crate) mod op;
 pub(crate) mod shape;
+pub(crate) mod sliding;
 pub(crate) mod strided;
 
 use std::collections::BTreeMap;

@@ -74,6 +74,28 @@ impl Window {
     }
 }
 
+/// A convolution as its ops carry it: the window, the zeros around the image, the
+/// channel groups (see [`crate::conv::Conv2d`] for what each means).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Conv {
+    /// Kernel, stride and dilation.
+    pub window: Window,
+    /// Zeros above and below, left and right.
+    pub padding: [u16; 2],
+    /// Channel groups.
+    pub groups: u32,
+}
+
+/// A max pooling as its ops carry it: the window (dilation 1) and the padding, which no
+/// window ever picks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Pool {
+    /// Kernel and stride.
+    pub window: Window,
+    /// Padding above and below, left and right.
+    pub padding: [u16; 2],
+}
+
 /// What a [`Op::Reduce`] computes along its dim.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Reduction {
@@ -217,6 +239,26 @@ pub enum Op {
     /// node's shape (`[n, c, h, w]`) where each element is the sum, in window order (`ky`,
     /// then `kx`), of the window entries that read it: a deterministic scatter-add.
     Fold(Window),
+    /// Inputs `(x [n, c, h, w], weight [out, c / groups, kh, kw])`, and a `bias [out]`
+    /// third when there is one: PyTorch's `conv2d`, `[n, out, oh, ow]`. Computed as a
+    /// product per image and group (the CPU: the image's columns into a reused buffer and
+    /// the product kernel; the GPU: an implicit product reading the image in place).
+    Conv2d(Conv),
+    /// Inputs `(dy [n, out, oh, ow], weight)`: the gradient of [`Op::Conv2d`] with respect
+    /// to its input, of the node's shape (`x`'s): each element one sum over the outputs
+    /// and taps that read it.
+    Conv2dInput(Conv),
+    /// Inputs `(x, dy [n, out, oh, ow])`: the gradient of [`Op::Conv2d`] with respect to
+    /// its weight, of the node's shape: each element one sum over the images and output
+    /// pixels, images in order.
+    Conv2dWeight(Conv),
+    /// Input `x [n, c, h, w]`: the largest value of each window, `[n, c, oh, ow]` (NaN
+    /// when the window holds one; padding never chosen), as PyTorch's `max_pool2d`.
+    MaxPool2d(Pool),
+    /// Inputs `(x, dy [n, c, oh, ow])`: the gradient of [`Op::MaxPool2d`], `x`'s shape:
+    /// each window's `dy` added to its first largest element (windows in order where
+    /// they overlap). Not differentiable again.
+    MaxPool2dGrad(Pool),
     /// Inputs `(prediction, target)`: `mean((p - t)²)`, shape `[1, 1]`. Fused: one
     /// reduction kernel instead of sub, square and mean with two temporaries.
     MseLoss,
@@ -317,6 +359,11 @@ impl Op {
             Op::BatchMatMul { .. } => "batch_matmul",
             Op::IndexSelect { .. } => "index_select",
             Op::IndexAdd { .. } => "index_add",
+            Op::Conv2d(_) => "conv2d",
+            Op::Conv2dInput(_) => "conv2d_input_grad",
+            Op::Conv2dWeight(_) => "conv2d_weight_grad",
+            Op::MaxPool2d(_) => "max_pool2d",
+            Op::MaxPool2dGrad(_) => "max_pool2d_grad",
             Op::Unfold(_) => "unfold",
             Op::Fold(_) => "fold",
             Op::SoftmaxCrossEntropy => "softmax_cross_entropy",

@@ -1,13 +1,12 @@
 //! Convolutions and poolings over `[n, c, h, w]` images, as PyTorch's `conv2d`,
-//! `max_pool2d`, `avg_pool2d` and `adaptive_avg_pool2d(1)`, built on one op:
-//! [`Op::Unfold`], which reads every window of a (padded) image as
-//! `[n, oh, ow, c, kh, kw]` (its adjoint [`Op::Fold`] a deterministic scatter-add). A
-//! convolution is then one matrix product per group of the windows with the weight
-//! `[out, c / groups · kh · kw]` (the product's kernels and fused bias), a pooling a
-//! reduction over each window.
+//! `max_pool2d`, `avg_pool2d` and `adaptive_avg_pool2d(1)`. A convolution and a max
+//! pooling are ops of their own ([`Op::Conv2d`], [`Op::MaxPool2d`] and their gradients:
+//! products per image on the CPU, implicit products on the GPU, with no windows buffer);
+//! average pooling reads every window of the padded image through [`Op::Unfold`] (its
+//! adjoint [`Op::Fold`] a deterministic scatter-add) and takes the mean.
 
 use crate::error::{Error, Result};
-use crate::graph::op::{Op, Window};
+use crate::graph::op::{Conv, Op, Pool, Window};
 use crate::graph::shape::Shape;
 use crate::graph::{Graph, NodeId};
 
@@ -92,6 +91,24 @@ fn window(
     Ok(w)
 }
 
+/// A pooling's padding: at most half its kernel (PyTorch's rule; a window of padding
+/// alone would have no maximum).
+fn check_pool_padding(op: &'static str, p: Pool2d) -> Result<()> {
+    if (0..2).any(|k| p.padding[k] * 2 > p.kernel[k]) {
+        let msg = format!("padding {:?} must be at most half the kernel {:?}", p.padding, p.kernel);
+        return Err(invalid(op, msg));
+    }
+    Ok(())
+}
+
+/// Padding as the ops carry it (below 65536).
+fn padding(op: &'static str, p: [usize; 2]) -> Result<[u16; 2]> {
+    if p.iter().any(|&v| v > u16::MAX as usize) {
+        return Err(invalid(op, format!("padding {p:?} must be below 65536")));
+    }
+    Ok(p.map(|v| v as u16))
+}
+
 impl Graph {
     /// Every window of `x` (`[n, c, h, w]`, padded with `padding` of `fill` first) as
     /// `[n, oh, ow, c, kh, kw]` (im2col; see [`Op::Unfold`]).
@@ -159,23 +176,32 @@ impl Graph {
         let padded = [h + 2 * o.padding[0], w + 2 * o.padding[1]];
         let win = window(OP, [kh, kw], o.stride, o.dilation, padded)?;
         let [oh, ow] = win.output(padded[0], padded[1]).expect("checked");
-        let (taps, outs) = (per_group * kh * kw, out / groups);
-        let mut columns = Vec::new();
-        for group in 0..groups {
-            let xg = if groups == 1 { x } else { self.narrow(x, 1, group * per_group, per_group)? };
-            let wg = if groups == 1 { weight } else { self.narrow(weight, 0, group * outs, outs)? };
-            let windows = self.unfold(OP, xg, win, o.padding, 0.0)?;
-            let rows = self.reshape(windows, [n * oh * ow, taps])?;
-            let kernel = self.reshape(wg, [outs, taps])?;
-            columns.push(self.matmul_t(rows, kernel, false, true)?);
-        }
-        let mut y = if groups == 1 { columns[0] } else { self.cat(&columns, 1)? };
+        let conv = Conv { window: win, padding: padding(OP, o.padding)?, groups: groups as u32 };
+        let out_shape = Shape::from_dims(&[n, out, oh, ow]).expect("rank 4");
+        crate::error::check_size(out_shape, OP)?;
+        let mut inputs = vec![x, weight];
         if let Some(b) = bias {
-            let b = self.reshape(b, [1, out])?;
-            y = self.add(y, b)?;
+            inputs.push(self.reshape(b, [out])?);
         }
-        let y = self.reshape(y, [n, oh, ow, out])?;
-        self.permute(y, &[0, 3, 1, 2])
+        self.push(Op::Conv2d(conv), &inputs, out_shape)
+    }
+
+    /// The gradient of a convolution with respect to its input of shape `x` (see
+    /// [`Op::Conv2dInput`]).
+    pub(crate) fn conv2d_input_grad(&mut self, dy: NodeId, weight: NodeId, conv: Conv, x: Shape) -> Result<NodeId> {
+        self.push(Op::Conv2dInput(conv), &[dy, weight], x)
+    }
+
+    /// The gradient of a convolution with respect to its weight of shape `weight` (see
+    /// [`Op::Conv2dWeight`]).
+    pub(crate) fn conv2d_weight_grad(&mut self, x: NodeId, dy: NodeId, conv: Conv, weight: Shape) -> Result<NodeId> {
+        self.push(Op::Conv2dWeight(conv), &[x, dy], weight)
+    }
+
+    /// The gradient of a max pooling of `x` (see [`Op::MaxPool2dGrad`]).
+    pub(crate) fn max_pool2d_grad(&mut self, x: NodeId, dy: NodeId, pool: Pool) -> Result<NodeId> {
+        let shape = self.shape(x)?;
+        self.push(Op::MaxPool2dGrad(pool), &[x, dy], shape)
     }
 
     /// PyTorch's `max_pool2d`: the largest value of each window of `x [n, c, h, w]`
@@ -186,21 +212,14 @@ impl Graph {
     ///
     /// As [`Graph::conv2d`], and padding above half the kernel.
     pub fn max_pool2d(&mut self, x: NodeId, p: Pool2d) -> Result<NodeId> {
-        let windows = self.pool_windows("max_pool2d", x, p, f32::MIN)?;
-        let shape = self.shape(windows)?;
-        let k = p.kernel[0] * p.kernel[1];
-        // The first maximum of each window as a one-hot row: rows of the identity gathered
-        // by the argmax (a row copy each, where comparing against every tap would
-        // broadcast both ways).
-        let first = self.argmax(windows, -1, false)?;
-        let first = self.reshape(first, [shape.len() / k])?;
-        let identity = self.constant([k, k], (0..k * k).map(|i| (i % (k + 1) == 0) as u8 as f32).collect())?;
-        let mask = self.index_select(identity, 0, first)?;
-        let mask = self.reshape(mask, shape)?;
-        let mask = self.stop_gradient(mask)?;
-        let picked = self.mul(windows, mask)?;
-        let y = self.sum_dim(picked, &[-1], false)?;
-        self.permute(y, &[0, 3, 1, 2])
+        const OP: &str = "max_pool2d";
+        let [n, c, h, w] = image(self, OP, x)?;
+        check_pool_padding(OP, p)?;
+        let padded = [h + 2 * p.padding[0], w + 2 * p.padding[1]];
+        let win = window(OP, p.kernel, p.stride, [1, 1], padded)?;
+        let [oh, ow] = win.output(padded[0], padded[1]).expect("checked");
+        let pool = Pool { window: win, padding: padding(OP, p.padding)? };
+        self.push(Op::MaxPool2d(pool), &[x], Shape::from_dims(&[n, c, oh, ow]).expect("rank 4"))
     }
 
     /// PyTorch's `avg_pool2d` (padding counted as zeros, `count_include_pad=True`).
@@ -229,10 +248,7 @@ impl Graph {
     /// The windows of a pooling as `[n, oh, ow, c, kh · kw]`, padded with `fill`.
     fn pool_windows(&mut self, op: &'static str, x: NodeId, p: Pool2d, fill: f32) -> Result<NodeId> {
         let [n, c, h, w] = image(self, op, x)?;
-        if (0..2).any(|k| p.padding[k] * 2 > p.kernel[k]) {
-            let msg = format!("padding {:?} must be at most half the kernel {:?}", p.padding, p.kernel);
-            return Err(invalid(op, msg));
-        }
+        check_pool_padding(op, p)?;
         let padded = [h + 2 * p.padding[0], w + 2 * p.padding[1]];
         let win = window(op, p.kernel, p.stride, [1, 1], padded)?;
         let [oh, ow] = win.output(padded[0], padded[1]).expect("checked");

@@ -14,7 +14,7 @@ use crate::ops::total::Total;
 /// Every hand-written WGSL file of the crate, by name, each after the shared prelude, for
 /// loading and for validation tests. The elementwise family's module and the reductions'
 /// are generated from templates (see [`map_source`] and [`reduce_source`]).
-pub const SHADERS: [(&str, &str); 7] = [
+pub const SHADERS: [(&str, &str); 8] = [
     (
         "matmul.wgsl",
         concat!(
@@ -49,6 +49,7 @@ pub const SHADERS: [(&str, &str); 7] = [
         "tensor.wgsl",
         concat!(include_str!("../../../shaders/prelude.wgsl"), include_str!("../../../shaders/tensor.wgsl")),
     ),
+    ("conv.wgsl", concat!(include_str!("../../../shaders/prelude.wgsl"), include_str!("../../../shaders/conv.wgsl"))),
 ];
 
 /// The reductions' template: written-out entries, then `// @entry` and the entry every
@@ -203,6 +204,11 @@ pub enum Kernel {
     IndexAdd,
     BatchMatMul,
     Fold,
+    /// The convolutions and max pooling of `conv.wgsl`.
+    ConvGemm,
+    ConvGemmBias,
+    MaxPool,
+    MaxPoolGrad,
 }
 
 impl Kernel {
@@ -253,6 +259,10 @@ impl Kernel {
             Kernel::IndexAdd,
             Kernel::BatchMatMul,
             Kernel::Fold,
+            Kernel::ConvGemm,
+            Kernel::ConvGemmBias,
+            Kernel::MaxPool,
+            Kernel::MaxPoolGrad,
         ];
         let totals = Total::ALL.into_iter().map(Kernel::Total);
         Map::ALL.into_iter().map(Kernel::Map).chain(totals).chain(fixed).collect()
@@ -283,6 +293,7 @@ impl Kernel {
             GatherRows | GatherBytes | GatherOneHot | GatherBatchBytes | GatherBatchRows => Origin::File(5),
             Sgd | SgdMomentum | Adam | AdamCorrections | Increment | Accumulate | FirstNonFinite => Origin::File(4),
             Restride | ReduceDim | IndexSelect | IndexAdd | BatchMatMul | Fold => Origin::File(6),
+            ConvGemm | ConvGemmBias | MaxPool | MaxPoolGrad => Origin::File(7),
         }
     }
 
@@ -358,6 +369,10 @@ impl Kernel {
             IndexAdd => "index_add",
             BatchMatMul => "batch_matmul",
             Fold => "fold",
+            ConvGemm => "conv_gemm",
+            ConvGemmBias => "conv_gemm_bias",
+            MaxPool => "max_pool",
+            MaxPoolGrad => "max_pool_grad",
         };
         Cow::Borrowed(name)
     }
@@ -488,4 +503,34 @@ pub(crate) struct TensorParams {
     pub _pad: [u32; 2],
     pub dims: [u32; 8],
     pub strides: [u32; 8],
+}
+
+/// `Params` of `conv.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub(crate) struct ConvParams {
+    /// 0 forward, 1 input gradient, 2 weight gradient.
+    pub mode: u32,
+    /// The product's sizes, per group.
+    pub m: u32,
+    pub n: u32,
+    pub k: u32,
+    pub k_chunk: u32,
+    pub splits: u32,
+    pub batch: u32,
+    pub channels: u32,
+    pub height: u32,
+    pub width: u32,
+    pub outputs: u32,
+    pub out_h: u32,
+    pub out_w: u32,
+    pub groups: u32,
+    pub kh: u32,
+    pub kw: u32,
+    pub stride: [u32; 2],
+    pub pad: [u32; 2],
+    pub dilation: [u32; 2],
+    /// Threads of a pooling; the weight's length for a weight gradient's partials.
+    pub len: u32,
+    pub _pad: u32,
 }

@@ -2,6 +2,7 @@
 //! compiled session that records one command buffer per step.
 
 mod context;
+mod conv;
 mod fused;
 mod generate;
 pub mod kernels;

@@ -68,7 +68,7 @@ impl GpuSession {
                     len * MatmulShape::of(graph, *matmul).splits(options.matmul).0 as usize
                 }
                 (_, Op::MatMul { .. }) => len * MatmulShape::of(graph, id).splits(options.matmul).0 as usize,
-                _ => storage(graph, id),
+                _ => super::conv::storage(graph, id).unwrap_or_else(|| storage(graph, id)),
             }
         };
         let plan = Plan::with_storage(graph, keep, options, storage)?;
@@ -122,6 +122,9 @@ impl GpuSession {
         }
         if let Some(launch) = self.tensor_launch(id) {
             return Ok(vec![launch]);
+        }
+        if let Some(launches) = self.conv_launches(id) {
+            return Ok(launches);
         }
         match self.node(id).op {
             Op::MatMul { .. } => Ok(self.matmul(id, &[])),
