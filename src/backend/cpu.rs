@@ -4,8 +4,8 @@
 //! aliasing of in-place updates, allocated once when compiling. A planner bug that hands
 //! one slot to two live values therefore shows on both backends.
 
-use super::cpu_ops as k;
 use super::cpu_conv;
+use super::cpu_ops as k;
 use super::cpu_tensor;
 use super::Session;
 use crate::compile::fuse::{Group, Update};
@@ -117,8 +117,12 @@ impl CpuSession {
                 let bias = (node.inputs.len() > 2).then(|| arg(2));
                 cpu_conv::conv2d(arg(0), arg(1), bias, &Sliding::conv(conv, shape(0), shape(1)), out)
             }
-            Op::Conv2dInput(conv) => cpu_conv::conv2d_input(arg(0), arg(1), &Sliding::conv(conv, node.shape, shape(1)), out),
-            Op::Conv2dWeight(conv) => cpu_conv::conv2d_weight(arg(0), arg(1), &Sliding::conv(conv, shape(0), node.shape), out),
+            Op::Conv2dInput(conv) => {
+                cpu_conv::conv2d_input(arg(0), arg(1), &Sliding::conv(conv, node.shape, shape(1)), out)
+            }
+            Op::Conv2dWeight(conv) => {
+                cpu_conv::conv2d_weight(arg(0), arg(1), &Sliding::conv(conv, shape(0), node.shape), out)
+            }
             Op::MaxPool2d(pool) => cpu_conv::max_pool2d(arg(0), &Sliding::pool(pool, shape(0)), out),
             Op::MaxPool2dGrad(pool) => cpu_conv::max_pool2d_grad(arg(0), arg(1), &Sliding::pool(pool, shape(0)), out),
             Op::Unfold(window) => {

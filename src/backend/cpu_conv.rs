@@ -51,13 +51,9 @@ fn columns(x: &[f32], s: &Sliding, group: usize, taps: std::ops::Range<usize>, o
             let source = &plane[y * s.w..][..s.w];
             if s.stride[1] == 1 {
                 // One copy between the zeros of the left and right padding.
-                let first = (s.padding[1].saturating_sub(kx * s.dilation[1])).min(s.ow);
-                let last = (s.w + s.padding[1]).saturating_sub(kx * s.dilation[1]).min(s.ow).max(first);
+                let (first, last, start) = inside(s, kx);
                 line[..first].fill(0.0);
-                if last > first {
-                    let start = first + kx * s.dilation[1] - s.padding[1];
-                    line[first..last].copy_from_slice(&source[start..start + last - first]);
-                }
+                line[first..last].copy_from_slice(&source[start..start + last - first]);
                 line[last..].fill(0.0);
             } else {
                 for (ox, v) in line.iter_mut().enumerate() {
@@ -66,6 +62,14 @@ fn columns(x: &[f32], s: &Sliding, group: usize, taps: std::ops::Range<usize>, o
             }
         }
     }
+}
+
+/// For stride 1 across: the output columns `first..last` whose tap `kx` reads inside the
+/// image, and the input column the first of them reads.
+fn inside(s: &Sliding, kx: usize) -> (usize, usize, usize) {
+    let first = s.padding[1].saturating_sub(kx * s.dilation[1]).min(s.ow);
+    let last = (s.w + s.padding[1]).saturating_sub(kx * s.dilation[1]).min(s.ow).max(first);
+    (first, last, (first + kx * s.dilation[1]).saturating_sub(s.padding[1]))
 }
 
 /// The adjoint of [`columns`] for all of a group's rows: each row added onto the image
@@ -78,6 +82,12 @@ fn fold_columns(cols: &[f32], s: &Sliding, group: usize, image: &mut [f32]) {
         for (oy, line) in row.chunks(s.ow).enumerate() {
             let Some(y) = s.row(oy, ky) else { continue };
             let target = &mut plane[y * s.w..][..s.w];
+            if s.stride[1] == 1 {
+                let (first, last, start) = inside(s, kx);
+                let target = &mut target[start..start + last - first];
+                target.iter_mut().zip(&line[first..last]).for_each(|(t, v)| *t += v);
+                continue;
+            }
             for (ox, v) in line.iter().enumerate() {
                 if let Some(x) = s.col(ox, kx) {
                     target[x] += v;
@@ -177,31 +187,87 @@ impl Out {
     }
 }
 
-/// Each window's largest value and where it is in its plane (the first of equals; a NaN
-/// wins, as PyTorch's), `f(window, value, at)` for each output of one plane.
+/// The kernel taps `lo..hi` of output index `o` that land inside an input of `size`
+/// (stride `stride`, padding `pad`, dilation 1), and the input index of tap 0 (which may
+/// be before the input: a wrapping offset).
+fn taps_inside(o: usize, stride: usize, pad: usize, kernel: usize, size: usize) -> (usize, usize, usize) {
+    let start = (o * stride).wrapping_sub(pad);
+    let lo = pad.saturating_sub(o * stride).min(kernel);
+    let hi = (size + pad).saturating_sub(o * stride).min(kernel).max(lo);
+    (lo, hi, start)
+}
+
+/// Each window's largest value and where it is in its plane (the first of equals; the
+/// first NaN, which then stays), `f(window, value, at)` for each output of one plane.
+/// The taps inside the image are found once per row and column of windows, so the inner
+/// loop indexes without checks.
 fn max_windows(plane: &[f32], s: &Sliding, mut f: impl FnMut(usize, f32, usize)) {
     for oy in 0..s.oh {
+        let (y0, y1, top) = taps_inside(oy, s.stride[0], s.padding[0], s.kh, s.h);
         for ox in 0..s.ow {
-            let (mut best, mut at) = (f32::NEG_INFINITY, usize::MAX);
-            for ky in 0..s.kh {
-                let Some(y) = s.row(oy, ky) else { continue };
-                for kx in 0..s.kw {
-                    let Some(x) = s.col(ox, kx) else { continue };
-                    let v = plane[y * s.w + x];
-                    if at == usize::MAX || v > best || v.is_nan() {
-                        (best, at) = (v, y * s.w + x);
+            let (x0, x1, left) = taps_inside(ox, s.stride[1], s.padding[1], s.kw, s.w);
+            let first = top.wrapping_add(y0) * s.w + left.wrapping_add(x0);
+            let (mut best, mut at) = (plane[first], first);
+            for ky in y0..y1 {
+                let row = top.wrapping_add(ky) * s.w;
+                for kx in x0..x1 {
+                    let i = row + left.wrapping_add(kx);
+                    let v = plane[i];
+                    if v > best || (v.is_nan() && !best.is_nan()) {
+                        (best, at) = (v, i);
                     }
-                    if best.is_nan() {
-                        break;
-                    }
-                }
-                if best.is_nan() {
-                    break;
                 }
             }
             f(oy * s.ow + ox, best, at);
         }
     }
+}
+
+/// Which of two values [`max_windows`] keeps: `b` only when larger, or the first NaN.
+#[inline(always)]
+fn second_wins(a: f32, b: f32) -> bool {
+    b > a || (b.is_nan() & !a.is_nan())
+}
+
+/// The common pooling's forward, 2×2 windows 2 apart without padding: each window's
+/// largest value (NaN if it holds one), written so the compiler vectorises it.
+fn max_pool_2x2(plane: &[f32], s: &Sliding, out: &mut [f32]) {
+    for (oy, y) in out.chunks_mut(s.ow).enumerate() {
+        let (r0, r1) = (&plane[2 * oy * s.w..][..2 * s.ow], &plane[(2 * oy + 1) * s.w..][..2 * s.ow]);
+        for ((y, top), bottom) in y.iter_mut().zip(r0.chunks_exact(2)).zip(r1.chunks_exact(2)) {
+            let [a, b, c, d] = [top[0], top[1], bottom[0], bottom[1]];
+            let nan = a.is_nan() | b.is_nan() | c.is_nan() | d.is_nan();
+            *y = if nan { f32::NAN } else { a.max(b).max(c.max(d)) };
+        }
+    }
+}
+
+/// The common pooling's gradient: each window's `dy` to its first largest element (a
+/// tournament of pairs, which picks what the scan in order picks), zeros to the rest;
+/// every element of the windows written once.
+fn max_pool_grad_2x2(plane: &[f32], dy: &[f32], s: &Sliding, dx: &mut [f32]) {
+    let ow = s.ow;
+    for (oy, g) in dy.chunks(ow).enumerate() {
+        let (r0, r1) = (&plane[2 * oy * s.w..][..2 * ow], &plane[(2 * oy + 1) * s.w..][..2 * ow]);
+        let (d0, d1) = dx[2 * oy * s.w..][..2 * s.w].split_at_mut(s.w);
+        let (d0, d1, g) = (&mut d0[..2 * ow], &mut d1[..2 * ow], &g[..ow]);
+        for ox in 0..ow {
+            let (x, g) = (2 * ox, g[ox]);
+            let (upper, lower) = (second_wins(r0[x], r0[x + 1]), second_wins(r1[x], r1[x + 1]));
+            let upper_value = if upper { r0[x + 1] } else { r0[x] };
+            let lower_value = if lower { r1[x + 1] } else { r1[x] };
+            let below = second_wins(upper_value, lower_value);
+            d0[x] = if !below & !upper { g } else { 0.0 };
+            d0[x + 1] = if !below & upper { g } else { 0.0 };
+            d1[x] = if below & !lower { g } else { 0.0 };
+            d1[x + 1] = if below & lower { g } else { 0.0 };
+        }
+    }
+}
+
+/// Whether `s` is the pooling [`max_pool_2x2`] and [`max_pool_grad_2x2`] serve.
+fn is_2x2(s: &Sliding) -> bool {
+    s.kh == 2 && s.kw == 2 && s.stride == [2, 2] && s.padding == [0, 0]
 }
 
 /// Planes (image and channel) per part of a pooling.
@@ -216,7 +282,11 @@ pub fn max_pool2d(x: &[f32], s: &Sliding, out: &mut [f32]) {
         let chunk = unsafe { parts.chunk(part, PLANES * pixels) };
         for (i, y) in chunk.chunks_mut(pixels).enumerate() {
             let plane = &x[(part * PLANES + i) * size..][..size];
-            max_windows(plane, s, |o, v, _| y[o] = v);
+            if is_2x2(s) {
+                max_pool_2x2(plane, s, y);
+            } else {
+                max_windows(plane, s, |o, v, _| y[o] = v);
+            }
         }
     });
 }
@@ -228,11 +298,18 @@ pub fn max_pool2d_grad(x: &[f32], dy: &[f32], s: &Sliding, dx: &mut [f32]) {
     for_parts(planes.div_ceil(PLANES), |part| {
         // SAFETY: part `part` takes its chunk, once.
         let chunk = unsafe { parts.chunk(part, PLANES * size) };
-        chunk.fill(0.0);
+        // The common pooling writes every element its windows cover.
+        if !is_2x2(s) || !s.h.is_multiple_of(2) || !s.w.is_multiple_of(2) {
+            chunk.fill(0.0);
+        }
         for (i, d) in chunk.chunks_mut(size).enumerate() {
             let p = part * PLANES + i;
             let (plane, g) = (&x[p * size..][..size], &dy[p * pixels..][..pixels]);
-            max_windows(plane, s, |o, _, at| d[at] += g[o]);
+            if is_2x2(s) {
+                max_pool_grad_2x2(plane, g, s, d);
+            } else {
+                max_windows(plane, s, |o, _, at| d[at] += g[o]);
+            }
         }
     });
 }

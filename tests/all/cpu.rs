@@ -27,3 +27,32 @@ pub fn results_do_not_depend_on_the_thread_count() {
     assert_eq!(one, train_with(2), "one thread against two");
     assert_eq!(one, train_with(4), "one thread against four");
 }
+
+/// A convolution block's output and the gradients of its image, weights and bias
+/// (images split across parts, the weight gradient by ranges of taps, pooling by planes),
+/// run in a pool of `threads` threads.
+fn convolve_with(threads: usize) -> Vec<Vec<f32>> {
+    use backprop::conv::{Conv2d, Pool2d};
+    use backprop::{Device, Graph};
+    let values =
+        |len: usize, seed: usize| (0..len).map(move |i| ((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.5 - 1.0);
+    let mut g = Graph::new();
+    let x = g.parameter("x", [40, 6, 13, 11], values(40 * 6 * 13 * 11, 1).collect()).unwrap();
+    let w = g.parameter("w", [70, 3, 3, 3], values(70 * 3 * 3 * 3, 2).collect()).unwrap();
+    let b = g.parameter("b", [70], values(70, 3).collect()).unwrap();
+    let o = Conv2d { padding: [1, 1], groups: 2, ..Conv2d::default() };
+    let y = g.conv2d(x, w, Some(b), o).unwrap();
+    let y = g.relu(y).unwrap();
+    let y = g.max_pool2d(y, Pool2d::square(2)).unwrap();
+    let cot = g.constant(g.shape(y).unwrap(), values(g.shape(y).unwrap().len(), 4).collect()).unwrap();
+    let grads = g.backward_from(y, cot).unwrap();
+    let keep = [y, grads.get(x).unwrap(), grads.get(w).unwrap(), grads.get(b).unwrap()];
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+    pool.install(|| Device::Cpu.compile_inference(&g, &keep).unwrap().run_and_read(&keep).unwrap())
+}
+
+pub fn convolutions_do_not_depend_on_the_thread_count() {
+    let one = convolve_with(1);
+    assert_eq!(one, convolve_with(2), "one thread against two");
+    assert_eq!(one, convolve_with(3), "one thread against three");
+}

@@ -219,3 +219,38 @@ pub fn five_adam_steps_of_the_cnn_match_pytorch(device: &Device) {
         }
     }
 }
+
+/// The GPU's implicit products and poolings against the CPU's at sizes the goldens do
+/// not reach: odd images under a 2×2 pooling, groups with stride 2, and a weight
+/// gradient summed over 4 × 33 × 29 pixels (split into ranges on the GPU); each
+/// gradient through a cotangent.
+pub fn convolutions_gpu_match_cpu(device: &Device) {
+    use backprop::testing::compare_backends;
+    use backprop::Shape;
+    let image = Shape::from([4, 6, 33, 29]);
+    let weights = |g: &mut Graph, shape: [usize; 4]| {
+        let len = shape.iter().product();
+        g.parameter("w", shape, (0..len).map(|i| ((i * 37) % 23) as f32 / 23.0 - 0.5).collect())
+    };
+    let block = |which: usize| {
+        move |g: &mut Graph, x: &[NodeId]| -> Result<NodeId> {
+            let xp = g.parameter("x", image, vec![0.25; image.len()])?;
+            let input = g.add(xp, x[0])?;
+            let w = weights(g, [10, 3, 3, 2])?;
+            let o = Conv2d { stride: [2, 1], padding: [1, 1], groups: 2, ..Conv2d::default() };
+            let y = g.conv2d(input, w, None, o)?;
+            let y = g.max_pool2d(y, Pool2d::square(2))?;
+            let cot = g.tanh(y)?;
+            let grads = g.backward_from(y, cot)?;
+            Ok(match which {
+                0 => y,
+                1 => grads.get(xp).expect("x takes a gradient"),
+                _ => grads.get(w).expect("w takes a gradient"),
+            })
+        }
+    };
+    for (which, what) in ["output", "image gradient", "weight gradient"].iter().enumerate() {
+        let (actual, expected) = compare_backends(device, &[image], 11, block(which)).unwrap();
+        crate::common::assert_close(&format!("conv block {what}"), &actual, &expected, crate::common::REDUCTION);
+    }
+}

@@ -82,7 +82,8 @@ impl GpuSession {
         let u = |v: usize| v as u32;
         let len = u(node.shape.len());
         let mut bindings = vec![(0, x[0]), (1, x[1]), (2, id)];
-        let p = ConvParams { mode, m: u(m), n: u(n), k: u(k), k_chunk: u(k_chunk), splits: u(splits), len, ..params(&s) };
+        let p =
+            ConvParams { mode, m: u(m), n: u(n), k: u(k), k_chunk: u(k_chunk), splits: u(splits), len, ..params(&s) };
         let kernel = if x.len() > 2 {
             bindings.push((4, x[2]));
             Kernel::ConvGemmBias
@@ -95,7 +96,12 @@ impl GpuSession {
             let sum = MatmulParams { m: len, n: 1, splits: u(splits), ..Default::default() };
             let bindings = vec![(2, id)];
             let workgroups = self.linear(len as usize);
-            launches.push(Launch { kernel: Kernel::MatMulSumSplits, params: bytes_of(&sum).to_vec(), bindings, workgroups });
+            launches.push(Launch {
+                kernel: Kernel::MatMulSumSplits,
+                params: bytes_of(&sum).to_vec(),
+                bindings,
+                workgroups,
+            });
         }
         Some(launches)
     }
