@@ -7,9 +7,10 @@
 //! Data as the `mlp` example finds it: `--data DIR`, Debian's `dataset-fashion-mnist`, or
 //! the split shipped in `data/`. `--save FILE` writes the model (PyTorch's names; it loads
 //! into `benches/cnn_torch.py`'s network) and its training state after each epoch;
-//! `--resume FILE` continues exactly. `--filters FILE`, `--confusion FILE` and
-//! `--saliency FILE` draw what it learned (the kernels, the test set's confusion matrix,
-//! and where each decision is most sensitive to the pixels).
+//! `--resume FILE` continues exactly. `--plot FILE` draws the loss and test accuracy per
+//! epoch; `--filters FILE`, `--confusion FILE` and `--saliency FILE` draw what it learned
+//! (the kernels, the test set's confusion matrix, and where each decision is most
+//! sensitive to the pixels). Every file is checked before training starts.
 
 #[macro_use]
 #[path = "../common/flags.rs"]
@@ -22,6 +23,8 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use backprop::classifier::{Classifier, TrainOptions};
+use backprop::output::{check_distinct, check_writable};
+use backprop::plot::{check_chart_path, training_curves, EpochRecord};
 use backprop::{init, models, Optimizer, Schedule};
 use clap::Parser;
 
@@ -52,6 +55,9 @@ struct Args {
     /// Continue from what --save wrote.
     #[arg(long, value_name = "FILE")]
     resume: Option<PathBuf>,
+    /// Draw the training loss and test accuracy per epoch (PNG or SVG).
+    #[arg(long, value_name = "FILE")]
+    plot: Option<PathBuf>,
     /// Draw the first convolution's kernels (PNG or SVG).
     #[arg(long, value_name = "FILE")]
     filters: Option<PathBuf>,
@@ -65,11 +71,32 @@ struct Args {
 
 const SEED: u64 = 0;
 
+impl Args {
+    /// Every file asked for is checked before any training: a chart's name and folder,
+    /// the checkpoint's folder, no two flags naming one file.
+    fn check_outputs(&self) -> anyhow::Result<()> {
+        let charts = [("--plot", &self.plot), ("--filters", &self.filters), ("--confusion", &self.confusion)];
+        let charts = charts.into_iter().chain([("--saliency", &self.saliency)]);
+        let mut named: Vec<(&str, &std::path::Path)> = Vec::new();
+        for (flag, path) in charts.filter_map(|(flag, path)| Some((flag, path.as_deref()?))) {
+            check_chart_path(path).map_err(|e| anyhow::anyhow!("{flag}: {e}"))?;
+            named.push((flag, path));
+        }
+        if let Some(path) = &self.save {
+            check_writable(path).map_err(|e| anyhow::anyhow!("--save: {e}"))?;
+            named.push(("--save", path));
+        }
+        check_distinct(&named).map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(())
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     if args.resume.is_some() && args.save.is_none() {
         bail!("--resume needs --save, to keep what the resumed epochs train");
     }
+    args.check_outputs()?;
     let (mut train, mut test, source) = datasets::datasets(args.data.as_deref())?;
     say!("data: {source}");
     if let Some(n) = args.limit {
@@ -89,6 +116,7 @@ fn main() -> anyhow::Result<()> {
         say!("resumed {} after epoch {}", path.display(), state.epoch);
         first = state.epoch + 1;
     }
+    let mut records = Vec::new();
     for epoch in first..=args.epochs {
         let stats = classifier.train_epoch(&train, &mut init::epoch_rng(SEED, epoch), |_| {})?;
         let eval = classifier.evaluate(&test)?;
@@ -102,6 +130,11 @@ fn main() -> anyhow::Result<()> {
         if let Some(path) = &args.save {
             classifier.save(path, epoch, SEED, train.len()).context("--save")?;
         }
+        records.push(EpochRecord { epoch, train_loss: stats.mean_loss, test_accuracy: eval.accuracy });
+    }
+    if let Some(path) = &args.plot {
+        training_curves(path, &records).context("--plot")?;
+        say!("drew the training curves to {}", path.display());
     }
     let model = classifier.model()?;
     if let Some(path) = &args.filters {

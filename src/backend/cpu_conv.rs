@@ -53,7 +53,7 @@ fn columns(x: &[f32], s: &Sliding, group: usize, taps: std::ops::Range<usize>, o
                 // One copy between the zeros of the left and right padding.
                 let (first, last, start) = inside(s, kx);
                 line[..first].fill(0.0);
-                line[first..last].copy_from_slice(&source[start..start + last - first]);
+                copy_short(&mut line[first..last], &source[start..start + last - first]);
                 line[last..].fill(0.0);
             } else {
                 for (ox, v) in line.iter_mut().enumerate() {
@@ -62,6 +62,32 @@ fn columns(x: &[f32], s: &Sliding, group: usize, taps: std::ops::Range<usize>, o
             }
         }
     }
+}
+
+/// `dst = src`: up to 16 values as one masked move where the CPU has AVX-512 (the rows
+/// of a column buffer are short, 14 values in the example's second convolution, and a
+/// call to `memcpy` for each cost more than the copy), longer ones by `copy_from_slice`.
+#[inline]
+fn copy_short(dst: &mut [f32], src: &[f32]) {
+    assert_eq!(dst.len(), src.len(), "a copy between slices of one length");
+    #[cfg(target_arch = "x86_64")]
+    if dst.len() <= 16 && super::cpu_avx512::available() {
+        // SAFETY: AVX-512F is present; the mask covers exactly the slices' elements.
+        unsafe { copy_masked(dst, src) };
+        return;
+    }
+    dst.copy_from_slice(src);
+}
+
+/// # Safety
+///
+/// The CPU must have AVX-512F; `dst` and `src` hold the same number of values, at most 16.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn copy_masked(dst: &mut [f32], src: &[f32]) {
+    use std::arch::x86_64::*;
+    let mask = ((1u32 << dst.len()) - 1) as __mmask16;
+    _mm512_mask_storeu_ps(dst.as_mut_ptr(), mask, _mm512_maskz_loadu_ps(mask, src.as_ptr()));
 }
 
 /// For stride 1 across: the output columns `first..last` whose tap `kx` reads inside the
@@ -251,7 +277,13 @@ fn max_pool_grad_2x2(plane: &[f32], dy: &[f32], s: &Sliding, dx: &mut [f32]) {
         let (r0, r1) = (&plane[2 * oy * s.w..][..2 * ow], &plane[(2 * oy + 1) * s.w..][..2 * ow]);
         let (d0, d1) = dx[2 * oy * s.w..][..2 * s.w].split_at_mut(s.w);
         let (d0, d1, g) = (&mut d0[..2 * ow], &mut d1[..2 * ow], &g[..ow]);
-        for ox in 0..ow {
+        let mut done = 0;
+        #[cfg(target_arch = "x86_64")]
+        if super::cpu_avx512::available() {
+            // SAFETY: the CPU has AVX-512F; the rows hold 2·ow values, `g` ow.
+            done = unsafe { pool_grad_row_avx512([r0, r1], g, [&mut *d0, &mut *d1]) };
+        }
+        for ox in done..ow {
             let (x, g) = (2 * ox, g[ox]);
             let (upper, lower) = (second_wins(r0[x], r0[x + 1]), second_wins(r1[x], r1[x + 1]));
             let upper_value = if upper { r0[x + 1] } else { r0[x] };
@@ -263,6 +295,51 @@ fn max_pool_grad_2x2(plane: &[f32], dy: &[f32], s: &Sliding, dx: &mut [f32]) {
             d1[x + 1] = if below & lower { g } else { 0.0 };
         }
     }
+}
+
+/// [`max_pool_grad_2x2`]'s row of windows sixteen at a time (the last ones under a
+/// mask): the rows' even and odd values split apart, the same tournament as masks, the
+/// gradient spread back. Returns how many windows it did: all of them.
+///
+/// # Safety
+///
+/// The CPU must have AVX-512F; `rows` hold twice as many values as `g`, as do `out`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn pool_grad_row_avx512(rows: [&[f32]; 2], g: &[f32], out: [&mut [f32]; 2]) -> usize {
+    use std::arch::x86_64::*;
+    let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    let odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    let low = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    let high = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    let lanes = |n: usize| if n >= 16 { 0xFFFF } else { ((1u32 << n) - 1) as __mmask16 };
+    // `b` wins over `a`: larger, or the first NaN.
+    let wins = |a: __m512, b: __m512| {
+        let nan = |v| _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v);
+        _mm512_cmp_ps_mask::<_CMP_GT_OQ>(b, a) | (nan(b) & !nan(a))
+    };
+    for ox in (0..g.len()).step_by(16) {
+        let n = (g.len() - ox).min(16);
+        // Masked lanes are neither read nor written.
+        let (first, second) = (lanes(2 * n), lanes((2 * n).saturating_sub(16)));
+        let split = |row: &[f32]| {
+            let at = row.as_ptr().add(2 * ox);
+            let (x0, x1) = (_mm512_maskz_loadu_ps(first, at), _mm512_maskz_loadu_ps(second, at.wrapping_add(16)));
+            (_mm512_permutex2var_ps(x0, even, x1), _mm512_permutex2var_ps(x0, odd, x1))
+        };
+        let ((a, b), (c, d)) = (split(rows[0]), split(rows[1]));
+        let (upper, lower) = (wins(a, b), wins(c, d));
+        let below = wins(_mm512_mask_blend_ps(upper, a, b), _mm512_mask_blend_ps(lower, c, d));
+        let gv = _mm512_maskz_loadu_ps(lanes(n), g.as_ptr().add(ox));
+        let spread = [(!below & !upper, !below & upper), (below & !lower, below & lower)];
+        for (row, (left, right)) in spread.into_iter().enumerate() {
+            let (left, right) = (_mm512_maskz_mov_ps(left, gv), _mm512_maskz_mov_ps(right, gv));
+            let at = out[row].as_mut_ptr().add(2 * ox);
+            _mm512_mask_storeu_ps(at, first, _mm512_permutex2var_ps(left, low, right));
+            _mm512_mask_storeu_ps(at.wrapping_add(16), second, _mm512_permutex2var_ps(left, high, right));
+        }
+    }
+    g.len()
 }
 
 /// Whether `s` is the pooling [`max_pool_2x2`] and [`max_pool_grad_2x2`] serve.
@@ -312,4 +389,40 @@ pub fn max_pool2d_grad(x: &[f32], dy: &[f32], s: &Sliding, dx: &mut [f32]) {
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{max_pool2d, max_pool2d_grad, max_windows, Sliding};
+    use crate::graph::op::{Pool, Window};
+    use crate::graph::shape::Shape;
+
+    /// The 2×2 paths (vectorised where the CPU allows, sixteen windows at a time and a
+    /// masked rest) against the general scan, on planes full of ties and a few NaNs, at
+    /// widths from one window to past two vectors, odd sizes included.
+    #[test]
+    fn two_by_two_pooling_matches_the_general_scan() {
+        let window = Window { kernel: [2, 2], stride: [2, 2], dilation: [1, 1] };
+        for (h, w) in [(2, 2), (5, 7), (4, 32), (6, 35), (3, 66)] {
+            let shape = Shape::from_dims(&[2, 3, h, w]).unwrap();
+            let s = Sliding::pool(Pool { window, padding: [0, 0] }, shape);
+            let x: Vec<f32> =
+                (0..shape.len()).map(|i| if i % 29 == 5 { f32::NAN } else { (i * 7 % 5) as f32 }).collect();
+            let dy: Vec<f32> = (0..s.n * s.c * s.pixels()).map(|i| i as f32 + 1.0).collect();
+            let (mut y, mut dx) = (vec![0.0; dy.len()], vec![f32::NAN; x.len()]);
+            max_pool2d(&x, &s, &mut y);
+            max_pool2d_grad(&x, &dy, &s, &mut dx);
+            let (mut want_y, mut want_dx) = (vec![0.0; dy.len()], vec![0.0; x.len()]);
+            for p in 0..s.n * s.c {
+                let plane = &x[p * h * w..][..h * w];
+                max_windows(plane, &s, |o, v, at| {
+                    want_y[p * s.pixels() + o] = v;
+                    want_dx[p * h * w + at] += dy[p * s.pixels() + o];
+                });
+            }
+            let same = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(a, b)| a == b || (a.is_nan() && b.is_nan()));
+            assert!(same(&y, &want_y), "{h}×{w}: the maxima");
+            assert!(same(&dx, &want_dx), "{h}×{w}: the gradient");
+        }
+    }
 }
