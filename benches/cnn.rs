@@ -2,9 +2,10 @@
 //! of two epochs of `--limit` Fashion-MNIST samples: the first warms up, compiling and
 //! uploading here, the allocator and threads there) on our CPU backend beside PyTorch's
 //! CPU (`benches/cnn_torch.py --bench`, the same network and recipe) at batch 64 and
-//! 256, with the ratio, each pair measured one right after the other.
+//! 256, with the ratio: the median of `--rounds` rounds (3), ours and PyTorch's taking
+//! turns, so that a slow moment of a shared machine does not decide the figure.
 //!
-//! cargo bench --bench cnn [-- --limit 6400 --threads 2]
+//! cargo bench --bench cnn [-- --limit 6400 --rounds 3 --threads 2]
 
 #[allow(dead_code)] // the GPU script runner is for the other benches
 #[path = "common/torch.rs"]
@@ -35,30 +36,56 @@ fn ours(train: &Dataset, batch: usize) -> Result<f64> {
     Ok(c.train_epoch(train, &mut init::rng(1), |_| {})?.samples_per_sec)
 }
 
+/// PyTorch's samples/s for the same epoch, or why there is none.
+fn theirs(batch: usize, limit: usize, threads: &str) -> std::result::Result<f64, String> {
+    let args = ["--bench", "--batch", &batch.to_string(), "--limit", &limit.to_string(), "--threads", threads];
+    let lines = torch::run_script("cnn_torch.py", &args)?;
+    torch::value(&lines, "samples/s").ok_or_else(|| "it printed no samples/s".to_owned())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
 fn main() -> Result<()> {
     let limit: usize = arg("--limit").and_then(|v| v.parse().ok()).unwrap_or(6400);
+    let rounds: usize = arg("--rounds").and_then(|v| v.parse().ok()).unwrap_or(3).max(1);
     let threads =
         arg("--threads").unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()).to_string());
     let (all, source) = data()?;
     let train = all.split_at(limit.min(all.len())).0;
     println!("cnn (conv 32, conv 64, linear 128), Adam, second epoch of {} samples of {source}", train.len());
-    println!("{:>6} {:>14} {:>16} {:>8}", "batch", "ours (cpu)", "pytorch (cpu)", "ratio");
+    println!("samples/s, the median of {rounds} rounds, ours and PyTorch's taking turns");
+    println!(
+        "{:>6} {:>14} {:>16} {:>8}   each round (ours / pytorch)",
+        "batch", "ours (cpu)", "pytorch (cpu)", "ratio"
+    );
     for batch in [64usize, 256] {
-        let ours = ours(&train, batch)?;
-        let limit = train.len().to_string();
-        let args = ["--bench", "--batch", &batch.to_string(), "--limit", &limit, "--threads", &threads];
-        let theirs = match torch::run_script("cnn_torch.py", &args) {
-            Ok(lines) => torch::value(&lines, "samples/s"),
-            Err(why) => {
-                println!("pytorch did not run: {why}");
-                None
+        let (mut ours_all, mut theirs_all, mut rows) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            let o = ours(&train, batch)?;
+            ours_all.push(o);
+            match theirs(batch, train.len(), &threads) {
+                Ok(t) => {
+                    theirs_all.push(t);
+                    rows.push(format!("{o:.0} / {t:.0}"));
+                }
+                Err(why) => {
+                    println!("pytorch did not run: {why}");
+                    rows.push(format!("{o:.0} / -"));
+                }
             }
+        }
+        let ours = median(ours_all);
+        let (text, ratio) = match theirs_all.is_empty() {
+            false => {
+                let t = median(theirs_all);
+                (format!("{t:.0}"), format!("{:.2}", ours / t))
+            }
+            true => ("-".into(), "-".into()),
         };
-        let (text, ratio) = match theirs {
-            Some(t) => (format!("{t:.0}"), format!("{:.2}", ours / t)),
-            None => ("-".into(), "-".into()),
-        };
-        println!("{batch:>6} {ours:>14.0} {text:>16} {ratio:>8}");
+        println!("{batch:>6} {ours:>14.0} {text:>16} {ratio:>8}   {}", rows.join(", "));
     }
     Ok(())
 }

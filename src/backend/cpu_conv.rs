@@ -36,13 +36,110 @@ fn with_scratch(len: usize, f: impl FnOnce(&mut [f32], &mut Vec<f32>)) {
     })
 }
 
+/// The two moves of a stride-1 row of windows, one output row (`ow` values) at a time:
+/// portable loops, or masked AVX-512 moves sixteen values at a time (the rows are short,
+/// 14 values in the example's second convolution: slice copies and fills each cost a
+/// call there).
+trait Lines {
+    /// `line[first..last] = source[start..]`, zeros elsewhere.
+    fn shifted(line: &mut [f32], source: &[f32], first: usize, last: usize, start: usize);
+    /// `target[start..] += line[first..last]`.
+    fn add_shifted(target: &mut [f32], line: &[f32], first: usize, last: usize, start: usize);
+}
+
+struct Portable;
+
+impl Lines for Portable {
+    #[inline(always)]
+    fn shifted(line: &mut [f32], source: &[f32], first: usize, last: usize, start: usize) {
+        line[..first].fill(0.0);
+        line[first..last].copy_from_slice(&source[start..start + last - first]);
+        line[last..].fill(0.0);
+    }
+
+    #[inline(always)]
+    fn add_shifted(target: &mut [f32], line: &[f32], first: usize, last: usize, start: usize) {
+        let target = &mut target[start..start + last - first];
+        target.iter_mut().zip(&line[first..last]).for_each(|(t, v)| *t += v);
+    }
+}
+
+/// Only used inside functions compiled for AVX-512F (`columns_avx512`, `fold_avx512`).
+#[cfg(target_arch = "x86_64")]
+struct Avx512;
+
+#[cfg(target_arch = "x86_64")]
+fn lanes(n: usize) -> std::arch::x86_64::__mmask16 {
+    if n >= 16 {
+        0xFFFF
+    } else {
+        ((1u32 << n) - 1) as u16
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Lines for Avx512 {
+    #[inline(always)]
+    fn shifted(line: &mut [f32], source: &[f32], first: usize, last: usize, start: usize) {
+        use std::arch::x86_64::*;
+        assert!(first <= last && last <= line.len() && start + (last - first) <= source.len(), "inside the rows");
+        // Lane j of chunk c0 reads source[start + c0 + j − first] where first ≤ c0 + j < last.
+        let base = source.as_ptr().wrapping_add(start).wrapping_sub(first);
+        for c0 in (0..line.len()).step_by(16) {
+            let n = (line.len() - c0).min(16);
+            let (lo, hi) = (first.saturating_sub(c0).min(16), last.saturating_sub(c0).min(n));
+            let valid = lanes(hi) & !lanes(lo);
+            // SAFETY: the caller's function has AVX-512F; masked lanes are neither read
+            // nor written, and the lanes read are inside `source` (asserted above).
+            unsafe {
+                let v = _mm512_maskz_loadu_ps(valid, base.wrapping_add(c0));
+                _mm512_mask_storeu_ps(line.as_mut_ptr().add(c0), lanes(n), v);
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn add_shifted(target: &mut [f32], line: &[f32], first: usize, last: usize, start: usize) {
+        use std::arch::x86_64::*;
+        let len = last - first;
+        assert!(last <= line.len() && start + len <= target.len(), "inside the rows");
+        for c0 in (0..len).step_by(16) {
+            let m = lanes(len - c0);
+            // SAFETY: as in `shifted`: the lanes under `m` are inside both slices.
+            unsafe {
+                let t = target.as_mut_ptr().add(start + c0);
+                let sum =
+                    _mm512_add_ps(_mm512_maskz_loadu_ps(m, t), _mm512_maskz_loadu_ps(m, line.as_ptr().add(first + c0)));
+                _mm512_mask_storeu_ps(t, m, sum);
+            }
+        }
+    }
+}
+
 /// Rows `taps` of one image's columns for `group`: row `t` (channel, ky, kx) holds the
 /// input that tap reads at each output pixel, 0 in the padding.
 fn columns(x: &[f32], s: &Sliding, group: usize, taps: std::ops::Range<usize>, out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if super::cpu_avx512::available() {
+        // SAFETY: the CPU has AVX-512F.
+        return unsafe { columns_avx512(x, s, group, taps, out) };
+    }
+    columns_with::<Portable>(x, s, group, taps, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn columns_avx512(x: &[f32], s: &Sliding, group: usize, taps: std::ops::Range<usize>, out: &mut [f32]) {
+    columns_with::<Avx512>(x, s, group, taps, out)
+}
+
+#[inline(always)]
+fn columns_with<L: Lines>(x: &[f32], s: &Sliding, group: usize, taps: std::ops::Range<usize>, out: &mut [f32]) {
     let (pixels, kk) = (s.pixels(), s.kh * s.kw);
     for (row, t) in out.chunks_mut(pixels).zip(taps) {
         let (channel, ky, kx) = (group * s.group_channels() + t / kk, t % kk / s.kw, t % s.kw);
         let plane = &x[channel * s.h * s.w..][..s.h * s.w];
+        let (first, last, start) = inside(s, kx);
         for (oy, line) in row.chunks_mut(s.ow).enumerate() {
             let Some(y) = s.row(oy, ky) else {
                 line.fill(0.0);
@@ -50,11 +147,7 @@ fn columns(x: &[f32], s: &Sliding, group: usize, taps: std::ops::Range<usize>, o
             };
             let source = &plane[y * s.w..][..s.w];
             if s.stride[1] == 1 {
-                // One copy between the zeros of the left and right padding.
-                let (first, last, start) = inside(s, kx);
-                line[..first].fill(0.0);
-                copy_short(&mut line[first..last], &source[start..start + last - first]);
-                line[last..].fill(0.0);
+                L::shifted(line, source, first, last, start);
             } else {
                 for (ox, v) in line.iter_mut().enumerate() {
                     *v = s.col(ox, kx).map_or(0.0, |x| source[x]);
@@ -64,54 +157,47 @@ fn columns(x: &[f32], s: &Sliding, group: usize, taps: std::ops::Range<usize>, o
     }
 }
 
-/// `dst = src`: up to 16 values as one masked move where the CPU has AVX-512 (the rows
-/// of a column buffer are short, 14 values in the example's second convolution, and a
-/// call to `memcpy` for each cost more than the copy), longer ones by `copy_from_slice`.
-#[inline]
-fn copy_short(dst: &mut [f32], src: &[f32]) {
-    assert_eq!(dst.len(), src.len(), "a copy between slices of one length");
-    #[cfg(target_arch = "x86_64")]
-    if dst.len() <= 16 && super::cpu_avx512::available() {
-        // SAFETY: AVX-512F is present; the mask covers exactly the slices' elements.
-        unsafe { copy_masked(dst, src) };
-        return;
-    }
-    dst.copy_from_slice(src);
-}
-
-/// # Safety
-///
-/// The CPU must have AVX-512F; `dst` and `src` hold the same number of values, at most 16.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn copy_masked(dst: &mut [f32], src: &[f32]) {
-    use std::arch::x86_64::*;
-    let mask = ((1u32 << dst.len()) - 1) as __mmask16;
-    _mm512_mask_storeu_ps(dst.as_mut_ptr(), mask, _mm512_maskz_loadu_ps(mask, src.as_ptr()));
-}
-
 /// For stride 1 across: the output columns `first..last` whose tap `kx` reads inside the
 /// image, and the input column the first of them reads.
 fn inside(s: &Sliding, kx: usize) -> (usize, usize, usize) {
     let first = s.padding[1].saturating_sub(kx * s.dilation[1]).min(s.ow);
     let last = (s.w + s.padding[1]).saturating_sub(kx * s.dilation[1]).min(s.ow).max(first);
-    (first, last, (first + kx * s.dilation[1]).saturating_sub(s.padding[1]))
+    if last == first {
+        // A tap that reads only padding (a kernel wider than the image).
+        return (first, first, 0);
+    }
+    (first, last, first + kx * s.dilation[1] - s.padding[1])
 }
 
 /// The adjoint of [`columns`] for all of a group's rows: each row added onto the image
 /// elements it read, rows in order.
 fn fold_columns(cols: &[f32], s: &Sliding, group: usize, image: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if super::cpu_avx512::available() {
+        // SAFETY: the CPU has AVX-512F.
+        return unsafe { fold_avx512(cols, s, group, image) };
+    }
+    fold_with::<Portable>(cols, s, group, image)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn fold_avx512(cols: &[f32], s: &Sliding, group: usize, image: &mut [f32]) {
+    fold_with::<Avx512>(cols, s, group, image)
+}
+
+#[inline(always)]
+fn fold_with<L: Lines>(cols: &[f32], s: &Sliding, group: usize, image: &mut [f32]) {
     let (pixels, kk) = (s.pixels(), s.kh * s.kw);
     for (t, row) in cols.chunks(pixels).enumerate() {
         let (channel, ky, kx) = (group * s.group_channels() + t / kk, t % kk / s.kw, t % s.kw);
         let plane = &mut image[channel * s.h * s.w..][..s.h * s.w];
+        let (first, last, start) = inside(s, kx);
         for (oy, line) in row.chunks(s.ow).enumerate() {
             let Some(y) = s.row(oy, ky) else { continue };
             let target = &mut plane[y * s.w..][..s.w];
             if s.stride[1] == 1 {
-                let (first, last, start) = inside(s, kx);
-                let target = &mut target[start..start + last - first];
-                target.iter_mut().zip(&line[first..last]).for_each(|(t, v)| *t += v);
+                L::add_shifted(target, line, first, last, start);
                 continue;
             }
             for (ox, v) in line.iter().enumerate() {
@@ -393,9 +479,77 @@ pub fn max_pool2d_grad(x: &[f32], dy: &[f32], s: &Sliding, dx: &mut [f32]) {
 
 #[cfg(test)]
 mod tests {
-    use super::{max_pool2d, max_pool2d_grad, max_windows, Sliding};
-    use crate::graph::op::{Pool, Window};
+    use super::{conv2d, conv2d_input, conv2d_weight, max_pool2d, max_pool2d_grad, max_windows, Sliding};
+    use crate::graph::op::{Conv, Pool, Window};
     use crate::graph::shape::Shape;
+
+    fn values(len: usize, seed: usize) -> Vec<f32> {
+        (0..len).map(|i| ((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.5 - 1.0).collect()
+    }
+
+    /// The convolution and both its gradients against the definition summed in f64, at
+    /// geometries that reach every path: stride 1 and 2 across, padding wider than the
+    /// image (taps that read only zeros), dilation, groups, rows longer than a vector.
+    #[test]
+    fn convolutions_match_the_definition() {
+        // (n, c, h, w, out, kh, kw, stride, padding, dilation, groups)
+        let cases = [
+            (2, 3, 5, 4, 4, 3, 3, [1, 1], [1, 1], [1, 1], 1),
+            (1, 1, 3, 1, 2, 5, 5, [1, 1], [2, 2], [1, 1], 1),
+            (2, 4, 7, 9, 6, 3, 2, [2, 2], [2, 1], [2, 1], 2),
+            (1, 2, 4, 37, 3, 1, 3, [1, 1], [0, 1], [1, 3], 1),
+            (3, 2, 6, 5, 2, 2, 3, [1, 2], [1, 0], [1, 1], 2),
+        ];
+        for (n, c, h, w, out, kh, kw, stride, padding, dilation, groups) in cases {
+            let u16s = |v: [usize; 2]| v.map(|x| x as u16);
+            let window = Window { kernel: u16s([kh, kw]), stride: u16s(stride), dilation: u16s(dilation) };
+            let conv = Conv { window, padding: u16s(padding), groups: groups as u32 };
+            let (xs, ws) =
+                (Shape::from_dims(&[n, c, h, w]).unwrap(), Shape::from_dims(&[out, c / groups, kh, kw]).unwrap());
+            let s = Sliding::conv(conv, xs, ws);
+            let (x, wt, bias) = (values(xs.len(), 1), values(ws.len(), 2), values(out, 3));
+            let ys = n * out * s.pixels();
+            let dy = values(ys, 4);
+            // The definition: y[b, o, p] = bias[o] + Σ x[b, c, y, x] · w[o, c', ky, kx].
+            let (mut y, mut dx, mut dw) = (vec![0.0f64; ys], vec![0.0f64; xs.len()], vec![0.0f64; ws.len()]);
+            let cg = c / groups;
+            for b in 0..n {
+                for o in 0..out {
+                    for p in 0..s.pixels() {
+                        let at = (b * out + o) * s.pixels() + p;
+                        y[at] = bias[o] as f64;
+                        for ci in 0..cg {
+                            let channel = o / (out / groups) * cg + ci;
+                            for ky in 0..kh {
+                                for kx in 0..kw {
+                                    let (Some(iy), Some(ix)) = (s.row(p / s.ow, ky), s.col(p % s.ow, kx)) else {
+                                        continue;
+                                    };
+                                    let xi = ((b * c + channel) * h + iy) * w + ix;
+                                    let wi = ((o * cg + ci) * kh + ky) * kw + kx;
+                                    y[at] += x[xi] as f64 * wt[wi] as f64;
+                                    dx[xi] += dy[at] as f64 * wt[wi] as f64;
+                                    dw[wi] += dy[at] as f64 * x[xi] as f64;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            let (mut gy, mut gdx, mut gdw) = (vec![f32::NAN; ys], vec![f32::NAN; xs.len()], vec![f32::NAN; ws.len()]);
+            conv2d(&x, &wt, Some(&bias), &s, &mut gy);
+            conv2d_input(&dy, &wt, &s, &mut gdx);
+            conv2d_weight(&x, &dy, &s, &mut gdw);
+            for (what, got, want) in [("y", &gy, &y), ("dx", &gdx, &dx), ("dw", &gdw, &dw)] {
+                for (i, (g, e)) in got.iter().zip(want.iter()).enumerate() {
+                    assert!(
+                        (*g as f64 - e).abs() <= 1e-5 * (1.0 + e.abs()),
+                        "{what}[{i}] of {n}×{c}×{h}×{w}: {g} vs {e}"
+                    );
+                }
+            }
+        }
+    }
 
     /// The 2×2 paths (vectorised where the CPU allows, sixteen windows at a time and a
     /// masked rest) against the general scan, on planes full of ties and a few NaNs, at

@@ -226,11 +226,23 @@ pub fn sum_rows(x: &[f32], shape: Shape, out: &mut [f32]) {
     for_parts(blocks, |i| block(i * BLOCK, unsafe { parts.chunk(i, BLOCK) }));
 }
 
-/// Row sums of a `[rows, cols]` matrix, into `out`.
+/// Row sums of a `[rows, cols]` matrix, into `out`: each row in f64 in the lanes of
+/// [`total`] (a fixed order the compiler vectorises), rows split across cores in parts
+/// of about [`ELEMENTWISE_PART`] values (each row's sum is the same whoever computes it).
 pub fn sum_cols(x: &[f32], shape: Shape, out: &mut [f32]) {
-    for (y, row) in out.iter_mut().zip(x.chunks(shape.cols())) {
-        *y = row.iter().map(|&v| v as f64).sum::<f64>() as f32;
+    let (rows, cols) = (shape.rows(), shape.cols());
+    if cols == 0 {
+        return out[..rows].fill(0.0);
     }
+    let per_part = ELEMENTWISE_PART.div_ceil(cols).max(1);
+    let parts = Parts::new(&mut out[..rows]);
+    for_parts(rows.div_ceil(per_part), |p| {
+        // SAFETY: part p takes chunk p, once.
+        let sums = unsafe { parts.chunk(p, per_part) };
+        for (i, y) in sums.iter_mut().enumerate() {
+            *y = total_part(Total::Sum, &x[(p * per_part + i) * cols..][..cols], &[]) as f32;
+        }
+    });
 }
 
 /// Row maxima of a `[rows, cols]` matrix, NaN for a row holding one, into `out`.
