@@ -514,10 +514,10 @@ mod tests {
             let (mut y, mut dx, mut dw) = (vec![0.0f64; ys], vec![0.0f64; xs.len()], vec![0.0f64; ws.len()]);
             let cg = c / groups;
             for b in 0..n {
-                for o in 0..out {
+                for (o, &bias) in bias.iter().enumerate() {
                     for p in 0..s.pixels() {
                         let at = (b * out + o) * s.pixels() + p;
-                        y[at] = bias[o] as f64;
+                        y[at] = bias as f64;
                         for ci in 0..cg {
                             let channel = o / (out / groups) * cg + ci;
                             for ky in 0..kh {
