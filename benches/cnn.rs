@@ -5,7 +5,9 @@
 //! 256, with the ratio: the median of `--rounds` rounds (3), ours and PyTorch's taking
 //! turns, so that a slow moment of a shared machine does not decide the figure.
 //!
-//! cargo bench --bench cnn [-- --limit 6400 --rounds 3 --threads 2]
+//! cargo bench --bench cnn [-- --limit 6400 --rounds 3 --threads 2 --profile]
+//!
+//! `--profile` also prints the slowest launches of one of our steps at each batch.
 
 #[allow(dead_code)] // the GPU script runner is for the other benches
 #[path = "common/torch.rs"]
@@ -34,6 +36,22 @@ fn ours(train: &Dataset, batch: usize) -> Result<f64> {
     let mut c = Classifier::new(&Device::Cpu, models::fashion_cnn(0)?, Optimizer::adam(1e-3), batch, 1000)?;
     c.train_epoch(train, &mut init::rng(0), |_| {})?;
     Ok(c.train_epoch(train, &mut init::rng(1), |_| {})?.samples_per_sec)
+}
+
+/// The slowest launches of one of our training steps at `batch`, after a warm-up epoch.
+fn print_profile(train: &Dataset, batch: usize) -> Result<()> {
+    let mut c = Classifier::new(&Device::Cpu, models::fashion_cnn(0)?, Optimizer::adam(1e-3), batch, 1000)?;
+    c.train_epoch(train, &mut init::rng(0), |_| {})?;
+    let mut epoch = c.epoch(train, &mut init::rng(1))?;
+    epoch.steps(3.min(epoch.remaining() - 1))?;
+    let mut times = epoch.profile_step()?;
+    let total: f64 = times.iter().map(|t| t.micros).sum();
+    times.sort_by(|a, b| b.micros.total_cmp(&a.micros));
+    println!("one step at batch {batch}: {total:.0} µs in {} launches; the slowest:", times.len());
+    for t in times.iter().take(12) {
+        println!("{:>9.0} µs {:>5.1}%  {}", t.micros, 100.0 * t.micros / total, t.what);
+    }
+    Ok(())
 }
 
 /// PyTorch's samples/s for the same epoch, or why there is none.
@@ -86,6 +104,11 @@ fn main() -> Result<()> {
             true => ("-".into(), "-".into()),
         };
         println!("{batch:>6} {ours:>14.0} {text:>16} {ratio:>8}   {}", rows.join(", "));
+    }
+    if std::env::args().any(|a| a == "--profile") {
+        for batch in [64, 256] {
+            print_profile(&train, batch)?;
+        }
     }
     Ok(())
 }

@@ -303,6 +303,23 @@ impl Session for CpuSession {
         Ok(())
     }
 
+    /// One step with each launch group timed by the host clock (the CPU runs them in
+    /// turn, so each time is that group's alone).
+    fn profile(&mut self) -> Result<Vec<super::KernelTime>> {
+        self.guard.before_runs(&self.graph, 1)?;
+        let groups = std::mem::take(&mut self.plan.groups);
+        let mut times = Vec::with_capacity(groups.len());
+        for group in &groups {
+            let start = std::time::Instant::now();
+            self.run_group(group);
+            let micros = start.elapsed().as_secs_f64() * 1e6;
+            times.push(super::KernelTime { what: group.describe(&self.graph), micros });
+        }
+        self.plan.groups = groups;
+        self.has_run = true;
+        Ok(times)
+    }
+
     fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
         self
     }

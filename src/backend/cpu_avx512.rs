@@ -212,11 +212,10 @@ fn pack(packed: &mut Vec<f32>, b: Strided, p0: usize, kc: usize, n: usize) {
     for (j, panel) in packed[..panels * kc * NR].chunks_mut(kc * NR).enumerate() {
         let cols = NR.min(n - j * NR);
         if b.rs == 1 {
-            // Transposed: each column of the panel is a contiguous run of B's storage.
-            for jj in 0..cols {
-                let column = &b.data[(j * NR + jj) * b.cs + p0..][..kc];
-                column.iter().enumerate().for_each(|(kk, &v)| panel[kk * NR + jj] = v);
-            }
+            // Transposed: each column of the panel is a contiguous run of B's storage,
+            // turned into rows sixteen by sixteen.
+            // SAFETY: this module runs only where the CPU has AVX-512F.
+            unsafe { pack_transposed(panel, b, p0, kc, j * NR, cols) };
             continue;
         }
         for (kk, run) in panel.chunks_mut(NR).enumerate() {
@@ -224,6 +223,71 @@ fn pack(packed: &mut Vec<f32>, b: Strided, p0: usize, kc: usize, n: usize) {
             run[..cols].copy_from_slice(&b.data[first..first + cols]);
         }
     }
+}
+
+/// One panel of a transposed B: `panel[kk·NR + jj] = B[p0 + kk, first + jj]` for `jj <
+/// cols`, where column `first + jj` of B is the contiguous run at `(first + jj)·cs`:
+/// blocks of 16 × 16 by a register transpose, the edges one value at a time.
+///
+/// # Safety
+///
+/// The CPU must have AVX-512F; B holds the columns and rows named.
+#[target_feature(enable = "avx512f")]
+unsafe fn pack_transposed(panel: &mut [f32], b: Strided, p0: usize, kc: usize, first: usize, cols: usize) {
+    let column = |jj: usize| &b.data[(first + jj) * b.cs + p0..][..kc];
+    let (full_cols, full_k) = (cols / 16 * 16, kc / 16 * 16);
+    for jb in (0..full_cols).step_by(16) {
+        for kb in (0..full_k).step_by(16) {
+            let rows: [__m512; 16] = std::array::from_fn(|i| _mm512_loadu_ps(column(jb + i).as_ptr().add(kb)));
+            for (k, v) in transpose16(rows).into_iter().enumerate() {
+                _mm512_storeu_ps(panel.as_mut_ptr().add((kb + k) * NR + jb), v);
+            }
+        }
+        for jj in jb..jb + 16 {
+            let column = column(jj);
+            (full_k..kc).for_each(|kk| panel[kk * NR + jj] = column[kk]);
+        }
+    }
+    for jj in full_cols..cols {
+        column(jj).iter().enumerate().for_each(|(kk, &v)| panel[kk * NR + jj] = v);
+    }
+}
+
+/// The transpose of a 16 × 16 block held as 16 rows: pairs of rows interleaved, then
+/// four-row groups gathered per 128-bit lane, then the lanes moved into place.
+#[target_feature(enable = "avx512f")]
+unsafe fn transpose16(r: [__m512; 16]) -> [__m512; 16] {
+    // t: rows 2i and 2i + 1 interleaved (low and high halves of each lane).
+    let t: [__m512; 16] = std::array::from_fn(|i| {
+        let (a, b) = (r[i / 2 * 2], r[i / 2 * 2 + 1]);
+        if i % 2 == 0 {
+            _mm512_unpacklo_ps(a, b)
+        } else {
+            _mm512_unpackhi_ps(a, b)
+        }
+    });
+    // u[4g + c], lane L: column 4L + c of rows 4g .. 4g + 3.
+    let u: [__m512; 16] = std::array::from_fn(|i| {
+        let (g, c) = (i / 4, i % 4);
+        let (a, b) = (t[4 * g + c / 2], t[4 * g + 2 + c / 2]);
+        if c % 2 == 0 {
+            _mm512_shuffle_ps::<0x44>(a, b)
+        } else {
+            _mm512_shuffle_ps::<0xEE>(a, b)
+        }
+    });
+    let mut out = [_mm512_setzero_ps(); 16];
+    for c in 0..4 {
+        let (v_even, v_odd) =
+            (_mm512_shuffle_f32x4::<0x88>(u[c], u[4 + c]), _mm512_shuffle_f32x4::<0xDD>(u[c], u[4 + c]));
+        let (w_even, w_odd) =
+            (_mm512_shuffle_f32x4::<0x88>(u[8 + c], u[12 + c]), _mm512_shuffle_f32x4::<0xDD>(u[8 + c], u[12 + c]));
+        out[c] = _mm512_shuffle_f32x4::<0x88>(v_even, w_even);
+        out[8 + c] = _mm512_shuffle_f32x4::<0xDD>(v_even, w_even);
+        out[4 + c] = _mm512_shuffle_f32x4::<0x88>(v_odd, w_odd);
+        out[12 + c] = _mm512_shuffle_f32x4::<0xDD>(v_odd, w_odd);
+    }
+    out
 }
 
 /// One register tile's operands.

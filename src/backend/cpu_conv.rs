@@ -139,13 +139,13 @@ fn columns_with<L: Lines>(x: &[f32], s: &Sliding, group: usize, taps: std::ops::
     for (row, t) in out.chunks_mut(pixels).zip(taps) {
         let (channel, ky, kx) = (group * s.group_channels() + t / kk, t % kk / s.kw, t % s.kw);
         let plane = &x[channel * s.h * s.w..][..s.h * s.w];
+        let (top, bottom) = rows_inside(s, ky);
+        row[..top * s.ow].fill(0.0);
+        row[bottom * s.ow..].fill(0.0);
         let (first, last, start) = inside(s, kx);
-        for (oy, line) in row.chunks_mut(s.ow).enumerate() {
-            let Some(y) = s.row(oy, ky) else {
-                line.fill(0.0);
-                continue;
-            };
-            let source = &plane[y * s.w..][..s.w];
+        for oy in top..bottom {
+            let y = oy * s.stride[0] + ky * s.dilation[0] - s.padding[0];
+            let (line, source) = (&mut row[oy * s.ow..][..s.ow], &plane[y * s.w..][..s.w]);
             if s.stride[1] == 1 {
                 L::shifted(line, source, first, last, start);
             } else {
@@ -155,6 +155,13 @@ fn columns_with<L: Lines>(x: &[f32], s: &Sliding, group: usize, taps: std::ops::
             }
         }
     }
+}
+
+/// The output rows `top..bottom` whose tap `ky` reads inside the image.
+fn rows_inside(s: &Sliding, ky: usize) -> (usize, usize) {
+    let top = (0..s.oh).find(|&oy| s.row(oy, ky).is_some()).unwrap_or(s.oh);
+    let bottom = (top..s.oh).find(|&oy| s.row(oy, ky).is_none()).unwrap_or(s.oh);
+    (top, bottom)
 }
 
 /// For stride 1 across: the output columns `first..last` whose tap `kx` reads inside the
@@ -193,9 +200,10 @@ fn fold_with<L: Lines>(cols: &[f32], s: &Sliding, group: usize, image: &mut [f32
         let (channel, ky, kx) = (group * s.group_channels() + t / kk, t % kk / s.kw, t % s.kw);
         let plane = &mut image[channel * s.h * s.w..][..s.h * s.w];
         let (first, last, start) = inside(s, kx);
-        for (oy, line) in row.chunks(s.ow).enumerate() {
-            let Some(y) = s.row(oy, ky) else { continue };
-            let target = &mut plane[y * s.w..][..s.w];
+        let (top, bottom) = rows_inside(s, ky);
+        for oy in top..bottom {
+            let y = oy * s.stride[0] + ky * s.dilation[0] - s.padding[0];
+            let (line, target) = (&row[oy * s.ow..][..s.ow], &mut plane[y * s.w..][..s.w]);
             if s.stride[1] == 1 {
                 L::add_shifted(target, line, first, last, start);
                 continue;
@@ -261,6 +269,9 @@ pub fn conv2d_input(dy: &[f32], weight: &[f32], s: &Sliding, dx: &mut [f32]) {
 pub fn conv2d_weight(x: &[f32], dy: &[f32], s: &Sliding, dw: &mut [f32]) {
     let (taps, outs, pixels) = (s.taps(), s.group_outputs(), s.pixels());
     let (per_image, per_output) = (s.c * s.h * s.w, s.out * pixels);
+    if taps < outs && taps < WEIGHT_COLUMNS {
+        return narrow_weight_grad(x, dy, s, dw);
+    }
     let ranges = taps.div_ceil(WEIGHT_COLUMNS);
     let out = Out(dw.as_mut_ptr(), dw.len());
     for_parts(s.groups * ranges, |part| {
@@ -275,6 +286,40 @@ pub fn conv2d_weight(x: &[f32], dy: &[f32], s: &Sliding, dw: &mut [f32]) {
                 let g = (&dy[b * per_output + group * outs * pixels..], pixels, 1);
                 // columnsᵀ: element (p, t) at t·pixels + p.
                 product_into((outs, count, pixels), g, (cols, 1, pixels), (target, taps), b > 0, packed);
+            }
+        });
+    });
+}
+
+/// [`conv2d_weight`] for a weight of fewer taps than outputs and than a panel (a first
+/// layer's `[32, 1, 3, 3]`): as `dwᵀ [taps, outs] = Σ_images columns · dyᵀ`, so that the
+/// outputs fill the kernel's 32-wide panels (the other way round nine columns of 32
+/// would), then transposed into place. Each group's taps are split in two parts (a
+/// register tile's cost follows its rows, so each half costs half).
+fn narrow_weight_grad(x: &[f32], dy: &[f32], s: &Sliding, dw: &mut [f32]) {
+    let (taps, outs, pixels) = (s.taps(), s.group_outputs(), s.pixels());
+    let (per_image, per_output) = (s.c * s.h * s.w, s.out * pixels);
+    let half = taps.div_ceil(2);
+    let out = Out(dw.as_mut_ptr(), dw.len());
+    for_parts(s.groups * 2, |part| {
+        let (group, first) = (part / 2, part % 2 * half);
+        let count = half.min(taps - first);
+        if count == 0 {
+            return;
+        }
+        // SAFETY: this part writes taps first..first + count of each of the group's rows,
+        // which no other part writes.
+        let target = unsafe { out.rows_from(group * outs * taps) };
+        with_scratch(count * pixels + count * outs, |scratch, packed| {
+            let (cols, transposed) = scratch.split_at_mut(count * pixels);
+            for b in 0..s.n {
+                columns(&x[b * per_image..], s, group, first..first + count, cols);
+                // dyᵀ: element (p, o) at o·pixels + p.
+                let g = (&dy[b * per_output + group * outs * pixels..], 1, pixels);
+                product_into((count, outs, pixels), (cols, pixels, 1), g, (transposed, outs), b > 0, packed);
+            }
+            for (t, row) in transposed.chunks(outs).enumerate() {
+                row.iter().enumerate().for_each(|(o, &v)| target[o * taps + first + t] = v);
             }
         });
     });
@@ -499,6 +544,9 @@ mod tests {
             (2, 4, 7, 9, 6, 3, 2, [2, 2], [2, 1], [2, 1], 2),
             (1, 2, 4, 37, 3, 1, 3, [1, 1], [0, 1], [1, 3], 1),
             (3, 2, 6, 5, 2, 2, 3, [1, 2], [1, 0], [1, 1], 2),
+            // Fewer taps than outputs: the weight gradient as its transpose.
+            (2, 1, 6, 5, 12, 3, 3, [1, 1], [1, 1], [1, 1], 1),
+            (2, 2, 5, 6, 10, 2, 2, [1, 1], [0, 1], [1, 1], 2),
         ];
         for (n, c, h, w, out, kh, kw, stride, padding, dilation, groups) in cases {
             let u16s = |v: [usize; 2]| v.map(|x| x as u16);

@@ -114,7 +114,8 @@ pub trait Session {
     }
 
     /// Runs the plan once with every kernel timed on the device, and returns the times in
-    /// execution order. Only GPU sessions on adapters with timestamp queries can.
+    /// execution order: GPU sessions on adapters with timestamp queries, and the CPU
+    /// backend (each launch group timed by the host clock).
     ///
     /// # Errors
     ///

@@ -75,6 +75,24 @@ pub struct Update {
 }
 
 impl Group {
+    /// What the launch computes, for labels and profiles: each node's label and shape
+    /// (`matmul #12 [64, 128] + relu #13 [64, 128]`), or how many parameters an update
+    /// launch updates.
+    pub fn describe(&self, graph: &Graph) -> String {
+        if let Group::Updates(members) = self {
+            return format!("of {} parameters", members.len());
+        }
+        let names: Vec<String> = self
+            .nodes()
+            .iter()
+            .map(|&id| {
+                let node = &graph.nodes()[id.index()];
+                format!("{} {} {}", node.op.name(), graph.label(id), node.shape)
+            })
+            .collect();
+        names.join(" + ")
+    }
+
     /// Every node the launch computes.
     pub fn nodes(&self) -> Vec<NodeId> {
         match self {

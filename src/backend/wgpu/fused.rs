@@ -8,7 +8,6 @@ use super::generate::{self, EpilogueStep, UpdateKind, MAX_EPILOGUE};
 use super::kernels::{Kernel, OptimParams, ReduceParams};
 use super::launch::{adam_params, sgd_params, EpilogueLaunch, Launch};
 use super::session::GpuSession;
-use crate::backend::Session;
 use crate::compile::fuse::{Group, Update};
 use crate::error::Result;
 use crate::graph::op::Op;
@@ -24,17 +23,6 @@ impl GpuSession {
             Group::Updates(members) => self.updates(members),
             Group::Batch { x, y } => vec![self.batch(*x, *y)],
         })
-    }
-
-    /// What a group computes, for kernel labels: `node [rows, cols]`, joined by ` + `;
-    /// for updates, how many parameters.
-    pub(super) fn describe(&self, group: &Group) -> String {
-        if let Group::Updates(members) = group {
-            return format!("of {} parameters", members.len());
-        }
-        let names: Vec<String> =
-            group.nodes().iter().map(|&id| format!("{} {}", self.graph().label(id), self.node(id).shape)).collect();
-        names.join(" + ")
     }
 
     /// What the `epilogue` of product `matmul` adds to its launch.

@@ -87,7 +87,7 @@ impl GpuSession {
         };
         session.upload_leaves();
         for group in session.plan.groups.clone() {
-            let what = session.describe(&group);
+            let what = group.describe(&session.graph);
             for launch in session.group_launches(&group)? {
                 let kernel = launch.kernel.entry_point();
                 let mut dispatch = session.build(launch)?;

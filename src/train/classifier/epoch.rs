@@ -140,6 +140,32 @@ impl Epoch<'_> {
         Ok(())
     }
 
+    /// Runs the next training step with each of its launches timed (see
+    /// [`crate::Session::profile`]), to see where a step's time goes.
+    ///
+    /// # Errors
+    ///
+    /// As [`Epoch::steps`]; [`Error::InvalidArgument`] when the data set is not held on the
+    /// device (one too large for it is written from the host batch by batch) or the
+    /// backend cannot time its launches.
+    pub fn profile_step(&mut self) -> Result<Vec<crate::backend::KernelTime>> {
+        if !self.held {
+            let msg = "the data set is written from the host batch by batch; a profile times held data".to_owned();
+            return Err(Error::InvalidArgument { op: "profile_step", msg });
+        }
+        if self.remaining() == 0 {
+            return self.steps(1).map(|_| Vec::new());
+        }
+        let clf = &mut *self.classifier;
+        let times = clf.train.session.profile()?;
+        self.done += 1;
+        clf.steps_done += 1;
+        if let Some(guard) = &clf.train.guard {
+            guard.check(clf.train.session.as_mut())?;
+        }
+        Ok(times)
+    }
+
     /// The classifier, between steps: read a gradient or statistics, save, evaluate.
     pub fn classifier(&mut self) -> &mut Classifier {
         self.classifier
