@@ -228,7 +228,7 @@ pub fn sum_rows(x: &[f32], shape: Shape, out: &mut [f32]) {
 
 /// Row sums of a `[rows, cols]` matrix, into `out`: each row in f64 in the lanes of
 /// [`total`] (a fixed order the compiler vectorises), rows split across cores in parts
-/// of about [`ELEMENTWISE_PART`] values (each row's sum is the same whoever computes it).
+/// of about 32k values (each row's sum is the same whoever computes it).
 pub fn sum_cols(x: &[f32], shape: Shape, out: &mut [f32]) {
     let (rows, cols) = (shape.rows(), shape.cols());
     if cols == 0 {
