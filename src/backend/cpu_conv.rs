@@ -18,6 +18,9 @@ use crate::graph::sliding::Sliding;
 /// Weight-gradient columns per part: a panel of the product kernel, so parts split the
 /// output on its tile boundaries.
 const WEIGHT_COLUMNS: usize = 32;
+/// Images a weight gradient's section sums before the next: their `dy` (50 KiB each in
+/// the example's second convolution) stays in a core's cache for all the tap ranges.
+const IMAGES_PER_SECTION: usize = 8;
 
 thread_local! {
     /// This thread's columns and the product's packing buffer.
@@ -274,21 +277,26 @@ pub fn conv2d_weight(x: &[f32], dy: &[f32], s: &Sliding, dw: &mut [f32]) {
     }
     let ranges = taps.div_ceil(WEIGHT_COLUMNS);
     let out = Out(dw.as_mut_ptr(), dw.len());
-    for_parts(s.groups * ranges, |part| {
-        let (group, first) = (part / ranges, part % ranges * WEIGHT_COLUMNS);
-        let count = WEIGHT_COLUMNS.min(taps - first);
-        // SAFETY: this part writes columns first..first + count of the group's rows,
-        // which no other part writes.
-        let target = unsafe { out.rows_from(group * outs * taps + first) };
-        with_scratch(count * pixels, |cols, packed| {
-            for b in 0..s.n {
-                columns(&x[b * per_image..], s, group, first..first + count, cols);
-                let g = (&dy[b * per_output + group * outs * pixels..], pixels, 1);
-                // columnsᵀ: element (p, t) at t·pixels + p.
-                product_into((outs, count, pixels), g, (cols, 1, pixels), (target, taps), b > 0, packed);
-            }
+    // A few images at a time, every range of taps over them, so that their `dy`, which
+    // every range reads, is read from the core's cache after the first.
+    for start in (0..s.n).step_by(IMAGES_PER_SECTION) {
+        let images = start..(start + IMAGES_PER_SECTION).min(s.n);
+        for_parts(s.groups * ranges, |part| {
+            let (group, first) = (part / ranges, part % ranges * WEIGHT_COLUMNS);
+            let count = WEIGHT_COLUMNS.min(taps - first);
+            // SAFETY: this part writes columns first..first + count of the group's rows,
+            // which no other part of this section writes.
+            let target = unsafe { out.rows_from(group * outs * taps + first) };
+            with_scratch(count * pixels, |cols, packed| {
+                for b in images.clone() {
+                    columns(&x[b * per_image..], s, group, first..first + count, cols);
+                    let g = (&dy[b * per_output + group * outs * pixels..], pixels, 1);
+                    // columnsᵀ: element (p, t) at t·pixels + p.
+                    product_into((outs, count, pixels), g, (cols, 1, pixels), (target, taps), b > 0, packed);
+                }
+            });
         });
-    });
+    }
 }
 
 /// [`conv2d_weight`] for a weight of fewer taps than outputs and than a panel (a first
