@@ -15,6 +15,11 @@
 //
 // Bindings: 0 = x (modes 0 and 2) or dy (mode 1), 1 = the weight (modes 0 and 1) or dy
 // (mode 2), 2 = out (read_write), 3 = params, 4 = the bias (conv_gemm_bias only).
+// Epilogue: every stored value passes through epilogue(i, v), a function the module ends
+// with: the identity, or for a forward convolution fused with the elementwise ops that
+// follow it (`src/compile/fuse.rs`) those ops, generated from their expressions, step j
+// reading its operand at binding 5 + j (shape ep[j].xy, broadcast over the output seen as
+// rows of out_w) and its constant (bits ep[j].z). Only forward launches are fused.
 // Dispatch: (ceil(n / 64), ceil(m / 64), groups · splits) workgroups of 16×16 threads,
 // each a 64×64 tile of C as `matmul` in matmul.wgsl (4×4 outputs per thread, K in steps
 // of 16 through workgroup memory), each output one sum in k order: deterministic.
@@ -51,6 +56,7 @@ struct Params {
     dil_x: u32,
     len: u32,
     _pad: u32,
+    ep: array<vec4<u32>, 4>,
 }
 
 @group(0) @binding(0) var<storage, read> first: array<f32>;
@@ -214,7 +220,8 @@ fn store_row(g: u32, split: u32, row: u32, col: u32, v: vec4<f32>) {
     }
     for (var j = 0u; j < 4u; j++) {
         if (col + 16u * j < params.n) {
-            out[place(g, split, row, col + 16u * j)] = v[j];
+            let i = place(g, split, row, col + 16u * j);
+            out[i] = epilogue(i, v[j]);
         }
     }
 }

@@ -185,3 +185,28 @@ pub fn fusion_never_changes_what_other_nodes_see(device: &Device) {
     let fused_away: Vec<NodeId> = keep.iter().copied().filter(|&id| plan.slot_of(id).is_none()).collect();
     assert!(fused_away.is_empty(), "kept nodes {fused_away:?} were not stored");
 }
+
+/// A convolution with its bias, ReLU and a scaled residual-style `mul` fused into its
+/// stores (the forward convolutions of a CNN step): the same bits as unfused, in fewer
+/// launches, gradients included.
+pub fn fused_convolutions_equal_unfused(device: &Device) {
+    use backprop::conv::Conv2d;
+    let mut g = Graph::new();
+    let x = g.input("x", [3, 4, 9, 7]).unwrap();
+    let values = |len: usize, k: usize| (0..len).map(|i| ((i * 37 + k) % 23) as f32 / 23.0 - 0.5).collect::<Vec<_>>();
+    let w = g.parameter("w", [6, 2, 3, 3], values(108, 1)).unwrap();
+    let b = g.parameter("b", [6], values(6, 2)).unwrap();
+    let gate = g.parameter("gate", [7], values(7, 3)).unwrap();
+    let y = g.conv2d(x, w, Some(b), Conv2d { padding: [1, 1], groups: 2, ..Conv2d::default() }).unwrap();
+    let y = g.relu(y).unwrap();
+    let y = g.mul(y, gate).unwrap();
+    let loss = g.sum_squares(y).unwrap();
+    let grads = g.backward(loss).unwrap();
+    let read = [y, grads.get(w).unwrap(), grads.get(b).unwrap(), grads.get(gate).unwrap()];
+    let feed = [(x, vec![values(3 * 4 * 9 * 7, 4)])];
+    let fused = run(device, &g, &read, &feed, &read[1..], CompileOptions::default());
+    let plain = run(device, &g, &read, &feed, &read[1..], unfused());
+    assert_bitwise_equal("a convolution with bias, relu and mul", &fused, &plain);
+    let launches = |options| device.compile_with(&g, &[loss], options).unwrap().launches_per_step();
+    assert!(launches(CompileOptions::default()) + 2 <= launches(unfused()), "relu and mul fused into the convolution");
+}

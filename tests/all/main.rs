@@ -176,6 +176,7 @@ fn both_tests() -> Vec<(&'static str, DeviceTest)> {
         resident::training_on_gathered_batches_equals_host_fed,
         resident::orders_and_data_that_do_not_fit_are_errors,
         fusion::fused_training_steps_equal_unfused,
+        fusion::fused_convolutions_equal_unfused,
         dropout::the_gradient_goes_through_the_same_mask,
         dropout::dropout_is_off_in_evaluation,
         custom::registered_ops_differentiate_and_match_the_reference,

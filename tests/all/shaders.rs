@@ -25,8 +25,13 @@ pub fn every_fused_module_validates() {
     for (name, source) in modules {
         let module = validate(&name, source);
         let entries: Vec<&str> = module.entry_points.iter().map(|e| e.name.as_str()).collect();
-        let expected: &[&str] =
-            if name.starts_with("matmul") { &["matmul", "matmul_sum_splits", "matmul_small"] } else { &["updates"] };
+        let expected: &[&str] = if name.starts_with("matmul") {
+            &["matmul", "matmul_sum_splits", "matmul_small"]
+        } else if name.starts_with("convolution") {
+            &["conv_gemm", "conv_gemm_bias"]
+        } else {
+            &["updates"]
+        };
         for entry in expected {
             assert!(entries.contains(entry), "{name}: no entry point {entry} in {entries:?}");
         }

@@ -3,6 +3,7 @@
 
 use bytemuck::bytes_of;
 
+use super::generate::Head;
 use super::kernels::{ConvParams, Kernel, MatmulParams};
 use super::launch::Launch;
 use super::session::GpuSession;
@@ -56,8 +57,10 @@ fn params(s: &Sliding) -> ConvParams {
 }
 
 impl GpuSession {
-    /// The launches of a convolution or max pooling node, or `None` for another op.
-    pub(super) fn conv_launches(&self, id: NodeId) -> Option<Vec<Launch>> {
+    /// The launches of a convolution or max pooling node, or `None` for another op; a
+    /// forward convolution followed by the elementwise `epilogue` (fused, see
+    /// [`crate::compile::fuse`]) stores its values through them into the last one's slot.
+    pub(super) fn conv_launches(&self, id: NodeId, epilogue: &[NodeId]) -> Option<Vec<Launch>> {
         let node = self.node(id);
         let x = &node.inputs;
         let shape = |i: usize| self.node(x[i]).shape;
@@ -81,15 +84,28 @@ impl GpuSession {
         let (splits, k_chunk) = if mode == 2 { splits(&s) } else { (1, k) };
         let u = |v: usize| v as u32;
         let len = u(node.shape.len());
-        let mut bindings = vec![(0, x[0]), (1, x[1]), (2, id)];
-        let p =
-            ConvParams { mode, m: u(m), n: u(n), k: u(k), k_chunk: u(k_chunk), splits: u(splits), len, ..params(&s) };
-        let kernel = if x.len() > 2 {
-            bindings.push((4, x[2]));
-            Kernel::ConvGemmBias
-        } else {
-            Kernel::ConvGemm
+        let out = *epilogue.last().unwrap_or(&id);
+        let mut bindings = vec![(0, x[0]), (1, x[1]), (2, out)];
+        let fused = self.epilogue(id, epilogue, Head::Conv);
+        bindings.extend(fused.bindings);
+        let p = ConvParams {
+            mode,
+            m: u(m),
+            n: u(n),
+            k: u(k),
+            k_chunk: u(k_chunk),
+            splits: u(splits),
+            len,
+            ep: fused.ep,
+            ..params(&s)
         };
+        let (plain, entry) = if x.len() > 2 {
+            bindings.push((4, x[2]));
+            (Kernel::ConvGemmBias, "conv_gemm_bias")
+        } else {
+            (Kernel::ConvGemm, "conv_gemm")
+        };
+        let kernel = fused.module.map_or(plain, |module| Kernel::Generated { module, entry });
         let workgroups = [u(n.div_ceil(64)), u(m.div_ceil(64)), u(s.groups * splits)];
         let mut launches = vec![Launch { kernel, params: bytes_of(&p).to_vec(), bindings, workgroups }];
         if splits > 1 {

@@ -18,15 +18,19 @@ impl GpuSession {
     pub(super) fn group_launches(&self, group: &Group) -> Result<Vec<Launch>> {
         Ok(match group {
             Group::Single(id) => self.launches(*id)?,
-            Group::MatMul { matmul, epilogue } => self.matmul(*matmul, epilogue),
+            Group::MatMul { matmul, epilogue } => match self.node(*matmul).op {
+                Op::Conv2d(_) => self.conv_launches(*matmul, epilogue).expect("a convolution node"),
+                _ => self.matmul(*matmul, epilogue),
+            },
             Group::SoftmaxXent { loss, grad, accumulate } => vec![self.softmax_xent(*loss, *grad, *accumulate)],
             Group::Updates(members) => self.updates(members),
             Group::Batch { x, y } => vec![self.batch(*x, *y)],
         })
     }
 
-    /// What the `epilogue` of product `matmul` adds to its launch.
-    pub(super) fn epilogue(&self, matmul: NodeId, epilogue: &[NodeId]) -> EpilogueLaunch {
+    /// What the `epilogue` of product `matmul` (a product of `head`'s kernels) adds to its
+    /// launch.
+    pub(super) fn epilogue(&self, matmul: NodeId, epilogue: &[NodeId], head: generate::Head) -> EpilogueLaunch {
         let mut ep = [[0u32; 4]; MAX_EPILOGUE];
         let mut bindings = Vec::new();
         let mut steps = Vec::new();
@@ -38,12 +42,12 @@ impl GpuSession {
             let shape = other.map_or(crate::Shape::SCALAR, |o| self.node(o).shape);
             ep[j] = [shape.rows() as u32, shape.cols() as u32, s.to_bits(), 0];
             if let Some(other) = other {
-                bindings.push((4 + j as u32, other));
+                bindings.push((head.first_binding() + j as u32, other));
             }
             steps.push(EpilogueStep { map, value_first: node.inputs[0] == previous });
             previous = id;
         }
-        let module = (!steps.is_empty()).then(|| generate::epilogue_module(&steps));
+        let module = (!steps.is_empty()).then(|| generate::epilogue_module(&steps, head));
         EpilogueLaunch { ep, bindings, module }
     }
 

@@ -14,6 +14,29 @@ use crate::ops::elementwise::Map;
 
 /// The tiled and small matmul kernels, which call `epilogue(i, v)` for each final value.
 const MATMUL: &str = include_str!("../../../shaders/matmul.wgsl");
+/// The convolution kernels, which call `epilogue(i, v)` for each value they store.
+const CONV: &str = include_str!("../../../shaders/conv.wgsl");
+
+/// The kernel an epilogue follows: where its operands' bindings start and how many
+/// columns its output's rows have (for broadcasting the operands).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) enum Head {
+    /// `matmul.wgsl`: operands from binding 4, rows of `params.n`.
+    MatMul,
+    /// `conv.wgsl`'s forward convolution: operands from binding 5 (4 is the bias), rows of
+    /// `params.out_w` (the output `[n, out, oh, ow]` seen as rows of its last dim).
+    Conv,
+}
+
+impl Head {
+    /// The binding of epilogue operand 0.
+    pub fn first_binding(self) -> u32 {
+        match self {
+            Head::MatMul => 4,
+            Head::Conv => 5,
+        }
+    }
+}
 /// The optimizers' arithmetic per element.
 const OPTIM_MATH: &str = include_str!("../../../shaders/optim_math.wgsl");
 
@@ -48,16 +71,22 @@ pub(super) struct EpilogueStep {
     pub value_first: bool,
 }
 
-/// The matmul module whose `epilogue` applies `steps` in turn.
-pub(super) fn epilogue_module(steps: &[EpilogueStep]) -> u32 {
+/// The module of `head` whose `epilogue` applies `steps` in turn.
+pub(super) fn epilogue_module(steps: &[EpilogueStep], head: Head) -> u32 {
     let names: Vec<String> =
         steps.iter().map(|s| format!("{}{}", s.map.def().name, if s.value_first { "" } else { "'" })).collect();
-    intern(format!("epilogue {}", names.join(" ")), || PRELUDE.to_owned() + &map_helpers() + MATMUL + &epilogue(steps))
+    let kernels = match head {
+        Head::MatMul => MATMUL,
+        Head::Conv => CONV,
+    };
+    intern(format!("{head:?} epilogue {}", names.join(" ")), || {
+        PRELUDE.to_owned() + &map_helpers() + kernels + &epilogue(steps, head)
+    })
 }
 
-/// `fn epilogue(i, value)`: step j reads its operand at binding 4 + j, broadcast from
-/// shape `ep[j].xy`, and its constant from the bits `ep[j].z`.
-fn epilogue(steps: &[EpilogueStep]) -> String {
+/// `fn epilogue(i, value)`: step j reads its operand at binding `head.first_binding() +
+/// j`, broadcast from shape `ep[j].xy`, and its constant from the bits `ep[j].z`.
+fn epilogue(steps: &[EpilogueStep], head: Head) -> String {
     let mut out = String::new();
     let mut body = String::new();
     for (j, step) in steps.iter().enumerate() {
@@ -68,7 +97,8 @@ fn epilogue(steps: &[EpilogueStep]) -> String {
             (_, false) => (format!("operand{j}[at(row, col, {j}u)]"), "v".to_owned()),
         };
         if def.arity == 2 {
-            out += &format!("@group(0) @binding({}) var<storage, read> operand{j}: array<{ELEMENT}>;\n", 4 + j);
+            let binding = head.first_binding() as usize + j;
+            out += &format!("@group(0) @binding({binding}) var<storage, read> operand{j}: array<{ELEMENT}>;\n");
         }
         body += &format!(
             "    {{\n        let a = {a};\n        let b = {b};\n        let s = bitcast<{ELEMENT}>(params.ep[{j}u].z);\n        v = {};\n    }}\n",
@@ -78,7 +108,11 @@ fn epilogue(steps: &[EpilogueStep]) -> String {
     out + &with_element(
         "\n// The index of (row, col) in epilogue operand j, broadcast from its shape ep[j].xy.\nfn at(row: u32, col: u32, j: u32) -> u32 {\n    return (row % params.ep[j].x) * params.ep[j].y + col % params.ep[j].y;\n}\n\n",
     ) + &format!(
-        "fn epilogue(i: u32, value: {ELEMENT}) -> {ELEMENT} {{\n    let row = i / params.n;\n    let col = i % params.n;\n    var v = value;\n{body}    return v;\n}}\n"
+        "fn epilogue(i: u32, value: {ELEMENT}) -> {ELEMENT} {{\n    let row = i / {cols};\n    let col = i % {cols};\n    var v = value;\n{body}    return v;\n}}\n",
+        cols = match head {
+            Head::MatMul => "params.n",
+            Head::Conv => "params.out_w",
+        }
     )
 }
 

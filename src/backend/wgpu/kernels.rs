@@ -49,7 +49,15 @@ pub const SHADERS: [(&str, &str); 8] = [
         "tensor.wgsl",
         concat!(include_str!("../../../shaders/prelude.wgsl"), include_str!("../../../shaders/tensor.wgsl")),
     ),
-    ("conv.wgsl", concat!(include_str!("../../../shaders/prelude.wgsl"), include_str!("../../../shaders/conv.wgsl"))),
+    (
+        "conv.wgsl",
+        concat!(
+            include_str!("../../../shaders/prelude.wgsl"),
+            include_str!("../../../shaders/conv.wgsl"),
+            // A plain convolution's epilogue; fused launches generate theirs (`generate.rs`).
+            "\nfn epilogue(i: u32, v: f32) -> f32 {\n    return v;\n}\n"
+        ),
+    ),
 ];
 
 /// The reductions' template: written-out entries, then `// @entry` and the entry every
@@ -97,19 +105,23 @@ fn map_entry_source(map: Map) -> String {
 }
 
 /// Modules of fused launches (`generate.rs`) for validation tests: each elementwise op as
-/// a product's epilogue, on either side of a two-operand op, a chain of the most steps,
+/// a product's epilogue, on either side of a two-operand op, a chain of the most steps
+/// after a product and after a convolution,
 /// and each optimizer's launch over parameters with and without inline column sums.
 pub fn fused_examples() -> Vec<(String, &'static str)> {
-    use super::generate::{epilogue_module, updates_module, EpilogueStep, UpdateKind};
+    use super::generate::{epilogue_module, updates_module, EpilogueStep, Head, UpdateKind};
     let mut modules = Vec::new();
     for map in Map::ALL {
         for value_first in [true, false] {
-            let module = epilogue_module(&[EpilogueStep { map, value_first }]);
+            let module = epilogue_module(&[EpilogueStep { map, value_first }], Head::MatMul);
             modules.push((format!("matmul with epilogue {}", map.def().name), super::generate::source(module)));
         }
     }
     let chain = [Map::Add, Map::Relu, Map::Mul, Map::Tanh].map(|map| EpilogueStep { map, value_first: true });
-    modules.push(("matmul with a 4-step epilogue".into(), super::generate::source(epilogue_module(&chain))));
+    for (head, name) in [(Head::MatMul, "matmul"), (Head::Conv, "convolution")] {
+        let module = epilogue_module(&chain, head);
+        modules.push((format!("{name} with a 4-step epilogue"), super::generate::source(module)));
+    }
     for kind in [UpdateKind::Sgd, UpdateKind::Momentum, UpdateKind::Adam] {
         let module = updates_module(kind, &[false, true, false]);
         modules.push((format!("{kind:?} updates"), super::generate::source(module)));
@@ -533,4 +545,7 @@ pub(crate) struct ConvParams {
     /// Threads of a pooling; the weight's length for a weight gradient's partials.
     pub len: u32,
     pub _pad: u32,
+    /// Per epilogue step of a fused forward convolution: the operand's rows and columns,
+    /// the constant's bits, 0.
+    pub ep: [[u32; 4]; 4],
 }

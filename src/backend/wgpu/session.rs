@@ -64,7 +64,7 @@ impl GpuSession {
         let storage = |group: &Group, id: NodeId| {
             let len = graph.nodes()[id.index()].shape.len();
             match (group, graph.nodes()[id.index()].op) {
-                (Group::MatMul { matmul, .. }, _) => {
+                (Group::MatMul { matmul, .. }, _) if matches!(graph.nodes()[matmul.index()].op, Op::MatMul { .. }) => {
                     len * MatmulShape::of(graph, *matmul).splits(options.matmul).0 as usize
                 }
                 (_, Op::MatMul { .. }) => len * MatmulShape::of(graph, id).splits(options.matmul).0 as usize,
@@ -123,7 +123,7 @@ impl GpuSession {
         if let Some(launch) = self.tensor_launch(id) {
             return Ok(vec![launch]);
         }
-        if let Some(launches) = self.conv_launches(id) {
+        if let Some(launches) = self.conv_launches(id, &[]) {
             return Ok(launches);
         }
         match self.node(id).op {
@@ -291,7 +291,8 @@ impl GpuSession {
         let (m, n, k) = (shape.m as u32, shape.n as u32, shape.k as u32);
         let out = *epilogue.last().unwrap_or(&id);
         let mut bindings = vec![(0, node.inputs[0]), (1, node.inputs[1]), (2, out)];
-        let super::launch::EpilogueLaunch { ep, bindings: operands, module } = self.epilogue(id, epilogue);
+        let super::launch::EpilogueLaunch { ep, bindings: operands, module } =
+            self.epilogue(id, epilogue, super::generate::Head::MatMul);
         bindings.extend(operands);
         let kernel = |plain: Kernel, entry: &'static str| match module {
             Some(module) => Kernel::Generated { module, entry },
