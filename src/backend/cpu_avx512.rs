@@ -304,37 +304,51 @@ struct Tile {
     accumulate: bool,
 }
 
-/// Runs the tile kernel compiled for `rows` rows.
+/// Runs the tile kernel compiled for `rows` rows, and for one vector of columns where
+/// the panel has at most 16 (the last panel of a 196-wide output has 4: two vectors there
+/// would double the work for nothing).
 ///
 /// # Safety
 ///
 /// As [`tile`].
 unsafe fn run_tile(rows: usize, t: &Tile) {
+    if t.cols > 16 {
+        by_rows::<true>(rows, t)
+    } else {
+        by_rows::<false>(rows, t)
+    }
+}
+
+/// # Safety
+///
+/// As [`tile`].
+unsafe fn by_rows<const WIDE: bool>(rows: usize, t: &Tile) {
     match rows {
-        12 => tile::<12>(t),
-        11 => tile::<11>(t),
-        10 => tile::<10>(t),
-        9 => tile::<9>(t),
-        8 => tile::<8>(t),
-        7 => tile::<7>(t),
-        6 => tile::<6>(t),
-        5 => tile::<5>(t),
-        4 => tile::<4>(t),
-        3 => tile::<3>(t),
-        2 => tile::<2>(t),
-        _ => tile::<1>(t),
+        12 => tile::<12, WIDE>(t),
+        11 => tile::<11, WIDE>(t),
+        10 => tile::<10, WIDE>(t),
+        9 => tile::<9, WIDE>(t),
+        8 => tile::<8, WIDE>(t),
+        7 => tile::<7, WIDE>(t),
+        6 => tile::<6, WIDE>(t),
+        5 => tile::<5, WIDE>(t),
+        4 => tile::<4, WIDE>(t),
+        3 => tile::<3, WIDE>(t),
+        2 => tile::<2, WIDE>(t),
+        _ => tile::<1, WIDE>(t),
     }
 }
 
 /// `R` rows × `t.cols` columns of the output: the sum over the block's `kc` steps, added
-/// to what the output holds when `t.accumulate`.
+/// to what the output holds when `t.accumulate`; the second vector of columns only when
+/// `WIDE` (each element's FMA chain is the same either way, so are its bits).
 ///
 /// # Safety
 ///
 /// `t.a` must reach `R` rows and `kc` columns through its strides, `t.b` `kc` rows `b_rs`
 /// apart of `t.cols` readable values (a packed panel, or B in place), `t.c` `R` rows of `t.cols` writable values `ldc` apart; AVX-512F.
 #[target_feature(enable = "avx512f")]
-unsafe fn tile<const R: usize>(t: &Tile) {
+unsafe fn tile<const R: usize, const WIDE: bool>(t: &Tile) {
     let lanes = |cols: usize| if cols >= 16 { 0xFFFF } else { ((1u32 << cols) - 1) as u16 };
     let (mask0, mask1) = (lanes(t.cols), lanes(t.cols.saturating_sub(16)));
     let mut low = [_mm512_setzero_ps(); R];
@@ -342,12 +356,14 @@ unsafe fn tile<const R: usize>(t: &Tile) {
     for kk in 0..t.kc {
         let b = t.b.wrapping_add(kk * t.b_rs);
         let b0 = _mm512_maskz_loadu_ps(mask0, b);
-        let b1 = _mm512_maskz_loadu_ps(mask1, b.wrapping_add(16));
+        let b1 = if WIDE { _mm512_maskz_loadu_ps(mask1, b.wrapping_add(16)) } else { _mm512_setzero_ps() };
         let a = t.a.add(kk * t.a_cs);
         for r in 0..R {
             let v = _mm512_set1_ps(*a.add(r * t.a_rs));
             low[r] = _mm512_fmadd_ps(v, b0, low[r]);
-            high[r] = _mm512_fmadd_ps(v, b1, high[r]);
+            if WIDE {
+                high[r] = _mm512_fmadd_ps(v, b1, high[r]);
+            }
         }
     }
     for r in 0..R {
@@ -355,12 +371,16 @@ unsafe fn tile<const R: usize>(t: &Tile) {
         let (mut v0, mut v1) = (low[r], high[r]);
         if t.accumulate {
             v0 = _mm512_add_ps(_mm512_maskz_loadu_ps(mask0, c), v0);
-            v1 = _mm512_add_ps(_mm512_maskz_loadu_ps(mask1, c.wrapping_add(16)), v1);
+            if WIDE {
+                v1 = _mm512_add_ps(_mm512_maskz_loadu_ps(mask1, c.wrapping_add(16)), v1);
+            }
         }
         // Masked lanes are neither read nor written, so a pointer past the last column
         // (wrapping_add) is never dereferenced.
         _mm512_mask_storeu_ps(c, mask0, v0);
-        _mm512_mask_storeu_ps(c.wrapping_add(16), mask1, v1);
+        if WIDE {
+            _mm512_mask_storeu_ps(c.wrapping_add(16), mask1, v1);
+        }
     }
 }
 

@@ -276,61 +276,79 @@ pub fn conv2d_weight(x: &[f32], dy: &[f32], s: &Sliding, dw: &mut [f32]) {
         return narrow_weight_grad(x, dy, s, dw);
     }
     let ranges = taps.div_ceil(WEIGHT_COLUMNS);
-    let out = Out(dw.as_mut_ptr(), dw.len());
+    // Each section's images in two halves, summed into two weights (the second into a
+    // buffer grown once) and added at the end: twice as many parts as tap ranges, so two
+    // cores share them evenly (nine ranges alone leave one core idle for a ninth).
+    let half = IMAGES_PER_SECTION / 2;
+    let mut second = SECOND_HALF.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    second.resize(dw.len(), 0.0);
+    let sums = [Out(dw.as_mut_ptr(), dw.len()), Out(second.as_mut_ptr(), second.len())];
     // A few images at a time, every range of taps over them, so that their `dy`, which
     // every range reads, is read from the core's cache after the first.
     for start in (0..s.n).step_by(IMAGES_PER_SECTION) {
-        let images = start..(start + IMAGES_PER_SECTION).min(s.n);
-        for_parts(s.groups * ranges, |part| {
-            let (group, first) = (part / ranges, part % ranges * WEIGHT_COLUMNS);
+        for_parts(s.groups * ranges * 2, |part| {
+            let (h, range) = (part % 2, part / 2);
+            let (group, first) = (range / ranges, range % ranges * WEIGHT_COLUMNS);
             let count = WEIGHT_COLUMNS.min(taps - first);
-            // SAFETY: this part writes columns first..first + count of the group's rows,
-            // which no other part of this section writes.
-            let target = unsafe { out.rows_from(group * outs * taps + first) };
+            let images = (start + h * half).min(s.n)..(start + (h + 1) * half).min(s.n);
+            // SAFETY: this part writes columns first..first + count of the group's rows
+            // of its half's sum, which no other part of this section writes.
+            let target = unsafe { sums[h].rows_from(group * outs * taps + first) };
             with_scratch(count * pixels, |cols, packed| {
-                for b in images.clone() {
+                for b in images {
                     columns(&x[b * per_image..], s, group, first..first + count, cols);
                     let g = (&dy[b * per_output + group * outs * pixels..], pixels, 1);
-                    // columnsᵀ: element (p, t) at t·pixels + p.
-                    product_into((outs, count, pixels), g, (cols, 1, pixels), (target, taps), b > 0, packed);
+                    // columnsᵀ: element (p, t) at t·pixels + p; each half's first image
+                    // starts its sum.
+                    let accumulate = b > h * half;
+                    product_into((outs, count, pixels), g, (cols, 1, pixels), (target, taps), accumulate, packed);
                 }
             });
         });
     }
+    if s.n > half {
+        dw.iter_mut().zip(second.iter()).for_each(|(w, v)| *w += v);
+    }
 }
+
+/// The second half's weight gradient of [`conv2d_weight`], grown once.
+static SECOND_HALF: std::sync::Mutex<Vec<f32>> = std::sync::Mutex::new(Vec::new());
 
 /// [`conv2d_weight`] for a weight of fewer taps than outputs and than a panel (a first
 /// layer's `[32, 1, 3, 3]`): as `dwᵀ [taps, outs] = Σ_images columns · dyᵀ`, so that the
 /// outputs fill the kernel's 32-wide panels (the other way round nine columns of 32
-/// would), then transposed into place. Each group's taps are split in two parts (a
-/// register tile's cost follows its rows, so each half costs half).
+/// would). Each group's images in two halves, one part each (every image's `dyᵀ` packed
+/// once), into two sums in a buffer grown once, added and transposed into place.
 fn narrow_weight_grad(x: &[f32], dy: &[f32], s: &Sliding, dw: &mut [f32]) {
     let (taps, outs, pixels) = (s.taps(), s.group_outputs(), s.pixels());
-    let (per_image, per_output) = (s.c * s.h * s.w, s.out * pixels);
-    let half = taps.div_ceil(2);
-    let out = Out(dw.as_mut_ptr(), dw.len());
+    let (per_image, per_output, per_sum) = (s.c * s.h * s.w, s.out * pixels, taps * outs);
+    let half = s.n.div_ceil(2);
+    let mut buffer = SECOND_HALF.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    buffer.resize(2 * s.groups * per_sum, 0.0);
+    let sums = Parts::new(&mut buffer[..]);
     for_parts(s.groups * 2, |part| {
-        let (group, first) = (part / 2, part % 2 * half);
-        let count = half.min(taps - first);
-        if count == 0 {
-            return;
-        }
-        // SAFETY: this part writes taps first..first + count of each of the group's rows,
-        // which no other part writes.
-        let target = unsafe { out.rows_from(group * outs * taps) };
-        with_scratch(count * pixels + count * outs, |scratch, packed| {
-            let (cols, transposed) = scratch.split_at_mut(count * pixels);
-            for b in 0..s.n {
-                columns(&x[b * per_image..], s, group, first..first + count, cols);
+        let (group, h) = (part / 2, part % 2);
+        // SAFETY: part `part` takes its chunk, once.
+        let sum = unsafe { sums.chunk(part, per_sum) };
+        sum.fill(0.0);
+        with_scratch(taps * pixels, |cols, packed| {
+            for b in h * half..((h + 1) * half).min(s.n) {
+                columns(&x[b * per_image..], s, group, 0..taps, cols);
                 // dyᵀ: element (p, o) at o·pixels + p.
                 let g = (&dy[b * per_output + group * outs * pixels..], 1, pixels);
-                product_into((count, outs, pixels), (cols, pixels, 1), g, (transposed, outs), b > 0, packed);
-            }
-            for (t, row) in transposed.chunks(outs).enumerate() {
-                row.iter().enumerate().for_each(|(o, &v)| target[o * taps + first + t] = v);
+                product_into((taps, outs, pixels), (cols, pixels, 1), g, (&mut *sum, outs), true, packed);
             }
         });
     });
+    for group in 0..s.groups {
+        let (first, second) = buffer[2 * group * per_sum..][..2 * per_sum].split_at(per_sum);
+        let target = &mut dw[group * outs * taps..][..outs * taps];
+        for (t, (a, b)) in first.chunks(outs).zip(second.chunks(outs)).enumerate() {
+            for (o, (a, b)) in a.iter().zip(b).enumerate() {
+                target[o * taps + t] = a + b;
+            }
+        }
+    }
 }
 
 /// The weight gradient's storage, written by parts in disjoint columns.
