@@ -19,7 +19,8 @@
 // with: the identity, or for a forward convolution fused with the elementwise ops that
 // follow it (`src/compile/fuse.rs`) those ops, generated from their expressions, step j
 // reading its operand at binding 5 + j (shape ep[j].xy, broadcast over the output seen as
-// rows of out_w) and its constant (bits ep[j].z). Only forward launches are fused.
+// rows of out_w) and its constant (bits ep[j].z). Only forward launches are fused, and
+// max_pool_grad's stores (its operands broadcast over rows of width).
 // Dispatch: (ceil(n / 64), ceil(m / 64), groups · splits) workgroups of 16×16 threads,
 // each a 64×64 tile of C as `matmul` in matmul.wgsl (4×4 outputs per thread, K in steps
 // of 16 through workgroup memory), each output one sum in k order: deterministic.
@@ -324,5 +325,5 @@ fn max_pool_grad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
             }
         }
     }
-    out[i] = sum;
+    out[i] = epilogue(i, sum);
 }

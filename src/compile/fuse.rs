@@ -1,9 +1,9 @@
 //! The fusion pass, between autodiff and the memory plan: which nodes of the plan's order
 //! run together in one launch. It groups what a training step repeats:
 //!
-//! - a product, or a forward convolution, and the elementwise ops applied to it in turn
-//!   (bias, activation, the activation's derivative in backward): [`Group::MatMul`],
-//!   whose intermediates are never stored;
+//! - a product, a forward convolution or a max-pool gradient, and the elementwise ops
+//!   applied to it in turn (bias, activation, the activation's derivative in backward):
+//!   [`Group::MatMul`], whose intermediates are never stored;
 //! - softmax cross-entropy, its gradient, and the running total of the loss:
 //!   [`Group::SoftmaxXent`];
 //! - every optimizer update of one kind, with the column sums that are bias gradients
@@ -33,7 +33,7 @@ pub const MAX_EPILOGUE: usize = 4;
 pub enum Group {
     /// One node.
     Single(NodeId),
-    /// A product (or a forward convolution), then each node of `epilogue` in turn: an
+    /// A product (or a forward convolution, or a max-pool gradient), then each node of `epilogue` in turn: an
     /// elementwise op that reads the previous value (and perhaps one other operand). Only
     /// the last node is stored.
     MatMul {
@@ -273,7 +273,7 @@ impl<'g> Pass<'g> {
 
     fn matmul_epilogues(&mut self) {
         for &matmul in self.order {
-            let head = matches!(self.op(matmul), Op::MatMul { .. } | Op::Conv2d(_));
+            let head = matches!(self.op(matmul), Op::MatMul { .. } | Op::Conv2d(_) | Op::MaxPool2dGrad(_));
             if !head || self.taken[self.pos(matmul).unwrap_or(0)] {
                 continue;
             }

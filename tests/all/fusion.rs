@@ -186,27 +186,33 @@ pub fn fusion_never_changes_what_other_nodes_see(device: &Device) {
     assert!(fused_away.is_empty(), "kept nodes {fused_away:?} were not stored");
 }
 
-/// A convolution with its bias, ReLU and a scaled residual-style `mul` fused into its
-/// stores (the forward convolutions of a CNN step): the same bits as unfused, in fewer
+/// A convolution with its bias, the `add` of a broadcast row and ReLU fused into its
+/// stores, and a max pooling whose gradient takes ReLU's derivative (which reads ReLU's
+/// output) into its own (a CNN step's blocks): the same bits as unfused, in fewer
 /// launches, gradients included.
 pub fn fused_convolutions_equal_unfused(device: &Device) {
-    use backprop::conv::Conv2d;
+    use backprop::conv::{Conv2d, Pool2d};
     let mut g = Graph::new();
     let x = g.input("x", [3, 4, 9, 7]).unwrap();
     let values = |len: usize, k: usize| (0..len).map(|i| ((i * 37 + k) % 23) as f32 / 23.0 - 0.5).collect::<Vec<_>>();
     let w = g.parameter("w", [6, 2, 3, 3], values(108, 1)).unwrap();
     let b = g.parameter("b", [6], values(6, 2)).unwrap();
-    let gate = g.parameter("gate", [7], values(7, 3)).unwrap();
+    let shift = g.constant([7], values(7, 3)).unwrap();
     let y = g.conv2d(x, w, Some(b), Conv2d { padding: [1, 1], groups: 2, ..Conv2d::default() }).unwrap();
+    let y = g.add(y, shift).unwrap();
     let y = g.relu(y).unwrap();
-    let y = g.mul(y, gate).unwrap();
+    let y = g.max_pool2d(y, Pool2d::square(2)).unwrap();
     let loss = g.sum_squares(y).unwrap();
     let grads = g.backward(loss).unwrap();
-    let read = [y, grads.get(w).unwrap(), grads.get(b).unwrap(), grads.get(gate).unwrap()];
+    let read = [y, grads.get(w).unwrap(), grads.get(b).unwrap()];
     let feed = [(x, vec![values(3 * 4 * 9 * 7, 4)])];
     let fused = run(device, &g, &read, &feed, &read[1..], CompileOptions::default());
     let plain = run(device, &g, &read, &feed, &read[1..], unfused());
-    assert_bitwise_equal("a convolution with bias, relu and mul", &fused, &plain);
-    let launches = |options| device.compile_with(&g, &[loss], options).unwrap().launches_per_step();
-    assert!(launches(CompileOptions::default()) + 2 <= launches(unfused()), "relu and mul fused into the convolution");
+    assert_bitwise_equal("a convolution with bias, add and relu, and a max pooling", &fused, &plain);
+    let launches = |options| device.compile_with(&g, &read, options).unwrap().launches_per_step();
+    let (fused, plain) = (launches(CompileOptions::default()), launches(unfused()));
+    assert!(
+        fused + 3 <= plain,
+        "add and relu fused into the convolution, relu's derivative into the pooling's gradient"
+    );
 }

@@ -77,8 +77,10 @@ impl GpuSession {
                 let s = Sliding::conv(conv, shape(0), node.shape);
                 (s, 2, (s.group_outputs(), s.taps(), s.n * s.pixels()))
             }
-            Op::MaxPool2d(pool) => return Some(vec![self.pool_launch(Sliding::pool(pool, shape(0)), id, false)]),
-            Op::MaxPool2dGrad(pool) => return Some(vec![self.pool_launch(Sliding::pool(pool, shape(0)), id, true)]),
+            Op::MaxPool2d(pool) => return Some(vec![self.pool_launch(Sliding::pool(pool, shape(0)), id, &[])]),
+            Op::MaxPool2dGrad(pool) => {
+                return Some(vec![self.pool_launch(Sliding::pool(pool, shape(0)), id, epilogue)]);
+            }
             _ => return None,
         };
         let (splits, k_chunk) = if mode == 2 { splits(&s) } else { (1, k) };
@@ -122,16 +124,24 @@ impl GpuSession {
         Some(launches)
     }
 
-    /// A max pooling's launch (`grad`: its gradient, one thread per input element).
-    fn pool_launch(&self, s: Sliding, id: NodeId, grad: bool) -> Launch {
+    /// A max pooling's launch, or its gradient's (one thread per input element) with the
+    /// elementwise `epilogue` fused into its stores (a ReLU's derivative after it).
+    fn pool_launch(&self, s: Sliding, id: NodeId, epilogue: &[NodeId]) -> Launch {
         let node = self.node(id);
         let len = node.shape.len();
-        let p = ConvParams { len: len as u32, ..params(&s) };
-        let mut bindings = vec![(0, node.inputs[0]), (2, id)];
+        let grad = matches!(node.op, Op::MaxPool2dGrad(_));
+        let fused = self.epilogue(id, epilogue, Head::PoolGrad);
+        let p = ConvParams { len: len as u32, ep: fused.ep, ..params(&s) };
+        let mut bindings = vec![(0, node.inputs[0]), (2, *epilogue.last().unwrap_or(&id))];
+        bindings.extend(fused.bindings);
         if grad {
             bindings.push((1, node.inputs[1]));
         }
-        let kernel = if grad { Kernel::MaxPoolGrad } else { Kernel::MaxPool };
+        let kernel = match (grad, fused.module) {
+            (true, Some(module)) => Kernel::Generated { module, entry: "max_pool_grad" },
+            (true, None) => Kernel::MaxPoolGrad,
+            (false, _) => Kernel::MaxPool,
+        };
         Launch { kernel, params: bytes_of(&p).to_vec(), bindings, workgroups: self.linear(len) }
     }
 }

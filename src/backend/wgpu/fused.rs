@@ -19,7 +19,9 @@ impl GpuSession {
         Ok(match group {
             Group::Single(id) => self.launches(*id)?,
             Group::MatMul { matmul, epilogue } => match self.node(*matmul).op {
-                Op::Conv2d(_) => self.conv_launches(*matmul, epilogue).expect("a convolution node"),
+                Op::Conv2d(_) | Op::MaxPool2dGrad(_) => {
+                    self.conv_launches(*matmul, epilogue).expect("a convolution or pooling node")
+                }
                 _ => self.matmul(*matmul, epilogue),
             },
             Group::SoftmaxXent { loss, grad, accumulate } => vec![self.softmax_xent(*loss, *grad, *accumulate)],

@@ -26,6 +26,9 @@ pub(super) enum Head {
     /// `conv.wgsl`'s forward convolution: operands from binding 5 (4 is the bias), rows of
     /// `params.out_w` (the output `[n, out, oh, ow]` seen as rows of its last dim).
     Conv,
+    /// `conv.wgsl`'s max-pool gradient: operands from binding 5, rows of `params.width`
+    /// (the output is the image's shape).
+    PoolGrad,
 }
 
 impl Head {
@@ -33,7 +36,7 @@ impl Head {
     pub fn first_binding(self) -> u32 {
         match self {
             Head::MatMul => 4,
-            Head::Conv => 5,
+            Head::Conv | Head::PoolGrad => 5,
         }
     }
 }
@@ -77,7 +80,7 @@ pub(super) fn epilogue_module(steps: &[EpilogueStep], head: Head) -> u32 {
         steps.iter().map(|s| format!("{}{}", s.map.def().name, if s.value_first { "" } else { "'" })).collect();
     let kernels = match head {
         Head::MatMul => MATMUL,
-        Head::Conv => CONV,
+        Head::Conv | Head::PoolGrad => CONV,
     };
     intern(format!("{head:?} epilogue {}", names.join(" ")), || {
         PRELUDE.to_owned() + &map_helpers() + kernels + &epilogue(steps, head)
@@ -112,6 +115,7 @@ fn epilogue(steps: &[EpilogueStep], head: Head) -> String {
         cols = match head {
             Head::MatMul => "params.n",
             Head::Conv => "params.out_w",
+            Head::PoolGrad => "params.width",
         }
     )
 }

@@ -118,7 +118,7 @@ pub fn fused_examples() -> Vec<(String, &'static str)> {
         }
     }
     let chain = [Map::Add, Map::Relu, Map::Mul, Map::Tanh].map(|map| EpilogueStep { map, value_first: true });
-    for (head, name) in [(Head::MatMul, "matmul"), (Head::Conv, "convolution")] {
+    for (head, name) in [(Head::MatMul, "matmul"), (Head::Conv, "convolution"), (Head::PoolGrad, "convolution pool")] {
         let module = epilogue_module(&chain, head);
         modules.push((format!("{name} with a 4-step epilogue"), super::generate::source(module)));
     }
