@@ -387,11 +387,7 @@ unsafe fn tile<const R: usize, const WIDE: bool>(t: &Tile) {
 #[cfg(test)]
 mod tests {
     use super::{available, matmul, Strided, KC, MR, NR};
-
-    /// Values in [−1, 1) from a counter (no two neighbours alike).
-    fn values(len: usize, seed: usize) -> Vec<f32> {
-        (0..len).map(|i| ((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.5 - 1.0).collect()
-    }
+    use crate::backend::cpu_matmul::test_values as values;
 
     /// Shapes off every tile and block boundary, and on them, with each operand stored
     /// either way: against an f64 sum, and split across threads equal to unsplit, bit for bit.

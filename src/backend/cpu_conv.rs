@@ -551,12 +551,9 @@ pub fn max_pool2d_grad(x: &[f32], dy: &[f32], s: &Sliding, dx: &mut [f32]) {
 #[cfg(test)]
 mod tests {
     use super::{conv2d, conv2d_input, conv2d_weight, max_pool2d, max_pool2d_grad, max_windows, Sliding};
+    use crate::backend::cpu_matmul::test_values as values;
     use crate::graph::op::{Conv, Pool, Window};
     use crate::graph::shape::Shape;
-
-    fn values(len: usize, seed: usize) -> Vec<f32> {
-        (0..len).map(|i| ((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.5 - 1.0).collect()
-    }
 
     /// The convolution and both its gradients against the definition summed in f64, at
     /// geometries that reach every path: stride 1 and 2 across, padding wider than the

@@ -63,9 +63,33 @@ pub fn product_into(
         return super::cpu_avx512::product_into((m, n, k), a, b, out, ldc, accumulate, packed);
     }
     let _ = packed;
+    gemm_crate((m, n, k), a, b, (out, ldc), accumulate, gemm::Parallelism::None)
+}
+
+/// An operand for [`portable`]: its values and the distances between rows and columns.
+pub type Operand<'a> = (&'a [f32], usize, usize);
+
+/// The product through the `gemm` crate (for CPUs without AVX-512).
+fn portable(m: usize, n: usize, k: usize, a: Operand, b: Operand, out: &mut [f32]) {
+    let parallelism = if m * n * k >= PARALLEL_MATMUL { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
+    gemm_crate((m, n, k), a, b, (out, n), false, parallelism)
+}
+
+/// `out (m rows of n, ldc apart) (+)= A · B` by the `gemm` crate, added to what `out`
+/// holds when `accumulate`.
+fn gemm_crate(
+    (m, n, k): (usize, usize, usize),
+    (a, a_rs, a_cs): Operand,
+    (b, b_rs, b_cs): Operand,
+    (out, ldc): (&mut [f32], usize),
+    accumulate: bool,
+    parallelism: gemm::Parallelism,
+) {
     assert!(m == 0 || out.len() >= (m - 1) * ldc + n, "the output fits");
-    let ((a, a_rs, a_cs), (b, b_rs, b_cs)) = (a, b);
-    // SAFETY: as `portable`, with the output's rows `ldc` apart inside `out` (asserted).
+    // SAFETY: the pointers come from slices that hold the m×k, k×n and m×n elements the
+    // strides reach (asserted by the callers, and the output's rows `ldc` apart above),
+    // `out` does not alias the operands (it is borrowed mutably), and with read_dst =
+    // false gemm writes every output element once.
     unsafe {
         gemm::gemm(
             m,
@@ -81,42 +105,7 @@ pub fn product_into(
             b.as_ptr(),
             b_cs as isize,
             b_rs as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
-    }
-}
-
-/// An operand for [`portable`]: its values and the distances between rows and columns.
-pub type Operand<'a> = (&'a [f32], usize, usize);
-
-/// The product through the `gemm` crate (for CPUs without AVX-512).
-fn portable(m: usize, n: usize, k: usize, a: Operand, b: Operand, out: &mut [f32]) {
-    let ((a, a_rs, a_cs), (b, b_rs, b_cs)) = (a, b);
-    let parallelism = if m * n * k >= PARALLEL_MATMUL { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
-    // SAFETY: the pointers come from slices that hold the m×k, k×n and m×n elements the
-    // strides reach (asserted by `matmul`, or by the test that calls this directly), `out` does not alias the operands (it is borrowed
-    // mutably), and with read_dst = false gemm writes every output element once.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            out.as_mut_ptr(),
-            1,
-            n as isize,
-            false,
-            a.as_ptr(),
-            a_cs as isize,
-            a_rs as isize,
-            b.as_ptr(),
-            b_cs as isize,
-            b_rs as isize,
-            0.0,
+            if accumulate { 1.0 } else { 0.0 },
             1.0,
             false,
             false,
@@ -126,14 +115,18 @@ fn portable(m: usize, n: usize, k: usize, a: Operand, b: Operand, out: &mut [f32
     }
 }
 
+/// Values in [−1, 1) from a counter, no two neighbours alike: the operands of the CPU
+/// kernels' tests.
+#[cfg(test)]
+pub(crate) fn test_values(len: usize, seed: usize) -> Vec<f32> {
+    (0..len).map(|i| ((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.5 - 1.0).collect()
+}
+
 #[cfg(test)]
 mod tests {
+    use super::test_values as values;
     use super::{matmul, portable};
     use crate::graph::shape::Shape;
-
-    fn values(len: usize, seed: usize) -> Vec<f32> {
-        (0..len).map(|i| ((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.5 - 1.0).collect()
-    }
 
     /// The dispatching product (whichever kernel this CPU gets) and the `gemm` crate's
     /// path (the one CPUs without AVX-512 get) against an f64 sum, each operand either way,
