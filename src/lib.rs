@@ -50,7 +50,7 @@ pub use see::{plot, view};
 pub use train::{checkpoint, classifier, data, diagnostics, init, models, nn, optim, resident, resume, schedule};
 
 pub use autodiff::Gradients;
-pub use backend::{Device, DeviceChoice, KernelTime, Session};
+pub use backend::{Device, DeviceChoice, KernelTime, PendingRead, Session};
 pub use compile::plan::{CompileOptions, MatmulTiles};
 pub use error::{Error, Result};
 pub use graph::op::{AdamConfig, Conv, Map, Op, Pool, Reduction, SgdConfig, Window};

@@ -310,7 +310,7 @@ impl Session for CpuSession {
         let groups = std::mem::take(&mut self.plan.groups);
         let mut times = Vec::with_capacity(groups.len());
         for group in &groups {
-            let start = std::time::Instant::now();
+            let start = web_time::Instant::now();
             self.run_group(group);
             let micros = start.elapsed().as_secs_f64() * 1e6;
             times.push(super::KernelTime { what: group.describe(&self.graph), micros });

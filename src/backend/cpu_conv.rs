@@ -434,6 +434,7 @@ fn max_pool_grad_2x2(plane: &[f32], dy: &[f32], s: &Sliding, dx: &mut [f32]) {
         let (r0, r1) = (&plane[2 * oy * s.w..][..2 * ow], &plane[(2 * oy + 1) * s.w..][..2 * ow]);
         let (d0, d1) = dx[2 * oy * s.w..][..2 * s.w].split_at_mut(s.w);
         let (d0, d1, g) = (&mut d0[..2 * ow], &mut d1[..2 * ow], &g[..ow]);
+        #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
         let mut done = 0;
         #[cfg(target_arch = "x86_64")]
         if super::cpu_avx512::available() {

@@ -166,6 +166,28 @@ pub trait Session {
         self.copy_values_to(other, &pairs)
     }
 
+    /// Starts reading kept nodes or leaves without waiting for them: await
+    /// [`PendingRead::values`] (or call [`Session::read_async`](trait.Session.html#method.read_async)).
+    /// What a web page does, where waiting for the GPU would block the page; the session
+    /// may run again before the values are awaited.
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::read`], for what is known before the copies are submitted.
+    fn start_read(&mut self, nodes: &[NodeId]) -> Result<PendingRead> {
+        Ok(PendingRead::ready(self.read_many(nodes)?))
+    }
+
+    /// Runs once and starts reading `nodes`, as [`Session::start_read`]; on the GPU in one
+    /// submission.
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::run`] and [`Session::start_read`].
+    fn run_and_start_read(&mut self, nodes: &[NodeId]) -> Result<PendingRead> {
+        Ok(PendingRead::ready(self.run_and_read(nodes)?))
+    }
+
     /// Runs once and reads `nodes` back; on the GPU both happen in one submission.
     ///
     /// # Errors
@@ -178,6 +200,58 @@ pub trait Session {
         }
         self.run()?;
         nodes.iter().map(|&n| self.read(n)).collect()
+    }
+}
+
+impl dyn Session + '_ {
+    /// Reads kept nodes or leaves without blocking: [`Session::start_read`], awaited.
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::read`]; in a web page also the errors the device reported since the
+    /// last read (a rejected kernel, a lost device).
+    pub async fn read_async(&mut self, nodes: &[NodeId]) -> Result<Vec<Vec<f32>>> {
+        self.start_read(nodes)?.values().await
+    }
+
+    /// Runs once and reads `nodes` without blocking: [`Session::run_and_start_read`], awaited.
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::read_async`] and [`Session::run`].
+    pub async fn run_and_read_async(&mut self, nodes: &[NodeId]) -> Result<Vec<Vec<f32>>> {
+        self.run_and_start_read(nodes)?.values().await
+    }
+}
+
+/// Values on their way back from a session ([`Session::start_read`]): the CPU's are
+/// ready, the GPU's are mapped while the caller awaits [`PendingRead::values`].
+pub struct PendingRead(Pending);
+
+enum Pending {
+    Ready(Vec<Vec<f32>>),
+    Gpu(self::wgpu::PendingGpuRead),
+}
+
+impl PendingRead {
+    pub(crate) fn ready(values: Vec<Vec<f32>>) -> Self {
+        PendingRead(Pending::Ready(values))
+    }
+
+    pub(crate) fn gpu(pending: self::wgpu::PendingGpuRead) -> Self {
+        PendingRead(Pending::Gpu(pending))
+    }
+
+    /// The values, one vector per node in the order asked, once they have arrived.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Gpu`] when mapping the copies fails or the device reported an error.
+    pub async fn values(self) -> Result<Vec<Vec<f32>>> {
+        match self.0 {
+            Pending::Ready(values) => Ok(values),
+            Pending::Gpu(pending) => pending.finish().await,
+        }
     }
 }
 
@@ -212,18 +286,37 @@ pub struct DeviceChoice {
 impl Device {
     /// The best adapter, software rasterizers included: discrete, then integrated,
     /// virtual, and software (lavapipe). What the test suite and `--backend gpu` use.
+    /// Blocks until the device is open; a web page awaits [`Device::gpu_async`].
     ///
     /// # Errors
     ///
     /// [`Error::NoAdapter`] saying which backends were tried and how to get an adapter.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn gpu() -> Result<Device> {
-        Ok(Device::Gpu(Arc::new(self::wgpu::GpuContext::new(self::wgpu::AdapterKind::Any)?)))
+        pollster::block_on(Device::gpu_async())
+    }
+
+    /// As [`Device::gpu`], awaited; in a web page, the browser's WebGPU adapter.
+    ///
+    /// # Errors
+    ///
+    /// As [`Device::gpu`].
+    pub async fn gpu_async() -> Result<Device> {
+        let ctx = self::wgpu::GpuContext::new_async(self::wgpu::AdapterKind::Any).await?;
+        Ok(Device::Gpu(Arc::new(ctx)))
     }
 
     /// A hardware GPU when there is one, else the CPU backend. A software rasterizer is
     /// not chosen here: training on it is many times slower than on the CPU backend.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn auto() -> DeviceChoice {
-        match self::wgpu::GpuContext::new(self::wgpu::AdapterKind::Hardware) {
+        pollster::block_on(Device::auto_async())
+    }
+
+    /// As [`Device::auto`], awaited. In a web page: the browser's WebGPU adapter when it
+    /// offers one, else the CPU backend (compiled to WebAssembly).
+    pub async fn auto_async() -> DeviceChoice {
+        match self::wgpu::GpuContext::new_async(self::wgpu::AdapterKind::Hardware).await {
             Ok(ctx) => DeviceChoice { device: Device::Gpu(Arc::new(ctx)), reason: "the best hardware adapter".into() },
             Err(Error::NoAdapter { tried, .. }) => {
                 DeviceChoice { device: Device::Cpu, reason: format!("no hardware GPU adapter; tried {tried}") }
@@ -233,6 +326,7 @@ impl Device {
     }
 
     /// [`Device::auto`]'s device.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn best() -> Device {
         Device::auto().device
     }
@@ -244,6 +338,7 @@ impl Device {
     ///
     /// [`Error::InvalidArgument`] for another name, and [`Device::gpu`]'s error for `"gpu"`
     /// without an adapter.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn from_name(name: &str) -> Result<DeviceChoice> {
         let chosen = |device, reason: &str| DeviceChoice { device, reason: reason.into() };
         match name {

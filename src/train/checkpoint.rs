@@ -78,6 +78,15 @@ pub fn save(path: &Path, tensors: &[Tensor]) -> Result<()> {
     crate::output::write_atomically(path, &serialize(path, tensors, None)?)
 }
 
+/// The safetensors bytes [`save`] would write: what a web page offers for download.
+///
+/// # Errors
+///
+/// [`Error::Format`] for two tensors of one name or a shape that does not match its values.
+pub fn to_bytes(tensors: &[Tensor]) -> Result<Vec<u8>> {
+    serialize(Path::new("(in memory)"), tensors, None)
+}
+
 /// Reads every tensor of a safetensors file; all must be f32.
 ///
 /// # Errors

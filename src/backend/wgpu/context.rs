@@ -1,17 +1,19 @@
 //! Adapter choice, device creation with the adapter's real limits, and the pipeline cache.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::kernels::Kernel;
 use crate::error::{Error, Result};
 
+#[cfg(not(target_arch = "wasm32"))]
 const NO_ADAPTER_HINT: &str = "Without a GPU the CPU backend trains fastest. To run the WGSL \
 kernels anyway (for testing), install Mesa's software Vulkan driver \
 (apt-get install mesa-vulkan-drivers libvulkan1). On a headless NVIDIA machine whose stock \
 Vulkan manifest points at libGLX_nvidia.so.0, write one that points at libEGL_nvidia.so.0 \
 and set VK_ICD_FILENAMES to it.";
 
+#[cfg(not(target_arch = "wasm32"))]
 fn no_adapter(kind: AdapterKind, software: &[String]) -> Error {
     let tried = "Vulkan, Metal, DX12".into();
     if kind == AdapterKind::Hardware && !software.is_empty() {
@@ -30,6 +32,7 @@ pub struct GpuContext {
     info: wgpu::AdapterInfo,
     limits: wgpu::Limits,
     pipelines: Mutex<HashMap<Kernel, wgpu::ComputePipeline>>,
+    reported: Arc<Mutex<Option<String>>>,
 }
 
 /// Whether an adapter is a software rasterizer (Mesa's lavapipe/llvmpipe, Microsoft's
@@ -51,6 +54,7 @@ pub enum AdapterKind {
 }
 
 /// Lower is preferred: real GPUs before software rasterizers.
+#[cfg(not(target_arch = "wasm32"))]
 fn preference(kind: wgpu::DeviceType) -> u8 {
     match kind {
         wgpu::DeviceType::DiscreteGpu => 0,
@@ -69,23 +73,19 @@ impl GpuContext {
     /// [`Error::NoAdapter`] saying what was found (e.g. only a software rasterizer when
     /// `kind` is [`AdapterKind::Hardware`]), [`Error::RequestDevice`] when the adapter
     /// refuses to open.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn new(kind: AdapterKind) -> Result<Self> {
-        let backends = wgpu::Backends::PRIMARY;
-        let mut descriptor = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
-        descriptor.backends = backends;
-        let instance = wgpu::Instance::new(descriptor);
-        let adapters = pollster::block_on(instance.enumerate_adapters(backends));
-        let software: Vec<String> = adapters
-            .iter()
-            .map(|a| a.get_info())
-            .filter(|i| is_software_adapter(i.device_type, &i.name))
-            .map(|i| i.name)
-            .collect();
-        let adapter = adapters
-            .into_iter()
-            .filter(|a| kind == AdapterKind::Any || !is_software_adapter(a.get_info().device_type, &a.get_info().name))
-            .min_by_key(|a| preference(a.get_info().device_type))
-            .ok_or_else(|| no_adapter(kind, &software))?;
+        pollster::block_on(Self::new_async(kind))
+    }
+
+    /// As [`GpuContext::new`], awaited: what a web page calls, where nothing may block
+    /// (there the adapter is the browser's WebGPU one).
+    ///
+    /// # Errors
+    ///
+    /// As [`GpuContext::new`].
+    pub async fn new_async(kind: AdapterKind) -> Result<Self> {
+        let adapter = choose_adapter(kind).await?;
         let info = adapter.get_info();
         let limits = adapter.limits();
         // Timestamps inside compute passes serve `Session::profile`; optional.
@@ -96,9 +96,19 @@ impl GpuContext {
             required_features: adapter.features() & timing,
             ..Default::default()
         };
-        let (device, queue) = pollster::block_on(adapter.request_device(&descriptor))
+        let (device, queue) = adapter
+            .request_device(&descriptor)
+            .await
             .map_err(|e| Error::RequestDevice { adapter: info.name.clone(), msg: e.to_string() })?;
-        Ok(GpuContext { device, queue, info, limits, pipelines: Mutex::new(HashMap::new()) })
+        let reported = Arc::new(Mutex::new(None));
+        watch_for_errors(&device, &reported);
+        Ok(GpuContext { device, queue, info, limits, pipelines: Mutex::new(HashMap::new()), reported })
+    }
+
+    /// The first error the device reported outside an error scope, or its loss: in a web
+    /// page errors arrive after the call that caused them, so reads return them.
+    pub(crate) fn reported(&self) -> Arc<Mutex<Option<String>>> {
+        self.reported.clone()
     }
 
     /// The adapter's name and graphics API, e.g. `NVIDIA H200 (Vulkan)`.
@@ -148,6 +158,7 @@ impl GpuContext {
 
     /// Runs `f` inside validation and out-of-memory error scopes and returns what wgpu
     /// reports as an `Err` naming `what`, instead of wgpu's default panic.
+    #[cfg(not(target_arch = "wasm32"))]
     pub(crate) fn checked<T>(&self, what: &str, f: impl FnOnce() -> T) -> Result<T> {
         let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
@@ -158,4 +169,64 @@ impl GpuContext {
             None => Ok(value),
         }
     }
+
+    /// In a web page an error scope's result arrives only after the page yields, so `f`
+    /// runs unscoped: its errors reach [`GpuContext::reported`] and the next read.
+    #[cfg(target_arch = "wasm32")]
+    pub(crate) fn checked<T>(&self, what: &str, f: impl FnOnce() -> T) -> Result<T> {
+        match self.reported.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+            Some(msg) => Err(Error::Gpu { kernel: what.to_owned(), msg }),
+            None => Ok(f()),
+        }
+    }
+}
+
+/// Natively every adapter of Vulkan, Metal and DX12, the best of `kind`.
+#[cfg(not(target_arch = "wasm32"))]
+async fn choose_adapter(kind: AdapterKind) -> Result<wgpu::Adapter> {
+    let backends = wgpu::Backends::PRIMARY;
+    let mut descriptor = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    descriptor.backends = backends;
+    let instance = wgpu::Instance::new(descriptor);
+    let adapters = instance.enumerate_adapters(backends).await;
+    let software: Vec<String> = adapters
+        .iter()
+        .map(|a| a.get_info())
+        .filter(|i| is_software_adapter(i.device_type, &i.name))
+        .map(|i| i.name)
+        .collect();
+    adapters
+        .into_iter()
+        .filter(|a| kind == AdapterKind::Any || !is_software_adapter(a.get_info().device_type, &a.get_info().name))
+        .min_by_key(|a| preference(a.get_info().device_type))
+        .ok_or_else(|| no_adapter(kind, &software))
+}
+
+/// In a web page the one adapter the browser's WebGPU offers (its kind is not checked:
+/// browsers do not say reliably whether an adapter is software).
+#[cfg(target_arch = "wasm32")]
+async fn choose_adapter(_kind: AdapterKind) -> Result<wgpu::Adapter> {
+    let mut descriptor = wgpu::InstanceDescriptor::new_without_display_handle();
+    descriptor.backends = wgpu::Backends::BROWSER_WEBGPU;
+    let instance = wgpu::Instance::new(descriptor);
+    let options =
+        wgpu::RequestAdapterOptions { power_preference: wgpu::PowerPreference::HighPerformance, ..Default::default() };
+    instance.request_adapter(&options).await.map_err(|e| Error::NoAdapter {
+        tried: format!("the browser's WebGPU ({e})"),
+        hint: "This browser offers no WebGPU adapter; the CPU backend trains instead.",
+    })
+}
+
+/// Keeps the first error reported outside a scope and the device's loss, instead of
+/// wgpu's default (a panic), so that the next read returns it as an error.
+fn watch_for_errors(device: &wgpu::Device, reported: &Arc<Mutex<Option<String>>>) {
+    let keep = |slot: &Arc<Mutex<Option<String>>>, msg: String| {
+        slot.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(msg);
+    };
+    if cfg!(target_arch = "wasm32") {
+        let slot = reported.clone();
+        device.on_uncaptured_error(Arc::new(move |e| keep(&slot, e.to_string())));
+    }
+    let slot = reported.clone();
+    device.set_device_lost_callback(move |reason, msg| keep(&slot, format!("the device was lost ({reason:?}): {msg}")));
 }

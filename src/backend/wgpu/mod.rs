@@ -17,4 +17,5 @@ mod templates;
 mod tensor;
 
 pub use context::{is_software_adapter, AdapterKind, GpuContext};
+pub(crate) use readback::PendingGpuRead;
 pub use session::GpuSession;

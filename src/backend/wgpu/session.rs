@@ -14,7 +14,7 @@ use super::launch::{adam_params, sgd_params, storage, Launch};
 use super::loss::for_width;
 use super::matmul::{MatmulShape, Tiling};
 use super::readback::Readback;
-use crate::backend::Session;
+use crate::backend::{PendingRead, Session};
 use crate::compile::fuse::Group;
 use crate::compile::plan::{CompileOptions, MatmulTiles, Plan};
 use crate::error::{Error, Result};
@@ -399,6 +399,15 @@ impl GpuSession {
         self.readback = readback;
         values
     }
+
+    fn submit_and_start_read(&mut self, encoder: wgpu::CommandEncoder, nodes: &[NodeId]) -> Result<PendingRead> {
+        let mut readback = std::mem::take(&mut self.readback);
+        let sources: Vec<(&wgpu::Buffer, usize)> =
+            nodes.iter().map(|&id| (self.buffer(id), self.node(id).shape.len())).collect();
+        let pending = readback.start(&self.ctx, encoder, &sources);
+        self.readback = readback;
+        Ok(PendingRead::gpu(pending?))
+    }
 }
 
 fn elementwise_params(out: Shape, a: Shape, b: Shape, scalar: f32) -> Vec<u8> {
@@ -532,6 +541,25 @@ impl Session for GpuSession {
 
     fn profile(&mut self) -> Result<Vec<crate::backend::KernelTime>> {
         self.time_kernels()
+    }
+
+    fn start_read(&mut self, nodes: &[NodeId]) -> Result<PendingRead> {
+        for &id in nodes {
+            self.check_readable(id, false)?;
+        }
+        let encoder = self.ctx.device.create_command_encoder(&Default::default());
+        self.submit_and_start_read(encoder, nodes)
+    }
+
+    fn run_and_start_read(&mut self, nodes: &[NodeId]) -> Result<PendingRead> {
+        for &id in nodes {
+            self.check_readable(id, true)?;
+        }
+        self.guard.before_runs(&self.graph, 1)?;
+        let encoder = self.encode(1);
+        let pending = self.submit_and_start_read(encoder, nodes)?;
+        self.has_run = true;
+        Ok(pending)
     }
 
     fn run_and_read(&mut self, nodes: &[NodeId]) -> Result<Vec<Vec<f32>>> {

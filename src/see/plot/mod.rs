@@ -5,22 +5,25 @@ mod heatmap;
 mod regions;
 
 use std::path::Path;
-use std::sync::Once;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::error::{Error, Result};
 
-const FONT: &[u8] = include_bytes!("../../../assets/DejaVuSans.ttf");
-
+#[cfg(not(target_arch = "wasm32"))]
 pub(crate) fn register_font() {
-    static ONCE: Once = Once::new();
+    const FONT: &[u8] = include_bytes!("../../../assets/DejaVuSans.ttf");
+    static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         // The bytes are the TrueType font shipped in assets/; it always parses.
         let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
     });
 }
+
+/// In a web page the browser's own fonts lay out the text.
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn register_font() {}
 
 pub(crate) fn plot_error(path: &Path, e: impl std::fmt::Display) -> Error {
     Error::Format { path: path.display().to_string(), msg: format!("could not draw the chart: {e}") }

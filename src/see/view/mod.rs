@@ -141,6 +141,22 @@ impl<'g> View<'g> {
         Ok(self)
     }
 
+    /// Writes values already read (for example awaited with
+    /// [`Session::read_async`](crate::Session::read_async) in a web page) on the drawing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ForeignNode`](crate::Error::ForeignNode) for an id of another graph,
+    /// [`Error::DataLength`](crate::Error::DataLength) for values that do not fill their node.
+    pub fn with_read_values(mut self, values: impl IntoIterator<Item = (NodeId, Vec<f32>)>) -> Result<Self> {
+        for (id, values) in values {
+            let node = self.graph.node(id)?;
+            crate::graph::check_len(&self.graph.label(id), node.shape, values.len())?;
+            self.values.insert(id, values);
+        }
+        Ok(self)
+    }
+
     /// The nodes drawn, in recording order.
     pub(crate) fn nodes(&self) -> Vec<NodeId> {
         let ids = (0..self.graph.len()).map(|i| self.graph.id_at(i));

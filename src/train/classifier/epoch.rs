@@ -2,7 +2,7 @@
 //! runs the next training step, and between steps the classifier is at hand
 //! ([`Epoch::classifier`]) to read a gradient or the loss, or to change the rate.
 
-use std::time::Instant;
+use web_time::Instant;
 
 use rand::Rng;
 

@@ -10,8 +10,9 @@ use crate::error::{Error, Result};
 /// Type byte of unsigned 8-bit data, the only type these data sets use.
 const UNSIGNED_BYTE: u8 = 0x08;
 
-/// The largest data an IDX file may declare: 2³² bytes (MNIST's training images are 47 MB).
-pub const MAX_BYTES: usize = 1 << 32;
+/// The largest data an IDX file may declare: 2³² bytes (MNIST's training images are 47 MB),
+/// or what the address space holds where that is less (a 32-bit web page).
+pub const MAX_BYTES: usize = (u32::MAX as usize).saturating_add(1);
 
 /// A decoded IDX file of unsigned bytes.
 #[derive(Clone, Debug, PartialEq)]
