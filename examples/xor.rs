@@ -82,7 +82,7 @@ fn main() -> anyhow::Result<()> {
     train.copy_to(infer.as_mut(), &net.params)?;
     infer.write(net.x, &XOR_INPUTS)?;
     let predictions = infer.run_and_read(&[net.prediction])?.remove(0);
-    let shown: Vec<String> = predictions.iter().map(|p| format!("{p:.4}")).collect();
+    let shown: Vec<String> = predictions.iter().map(|p| format!("{p:.6}")).collect();
     say!("predictions: [{}]", shown.join(", "));
     if let Some(path) = &args.graph {
         let mut shown_nodes = vec![net.x, net.y, net.loss];

@@ -206,9 +206,12 @@ fn tree_argmax(lid: u32, value: f32, index: u32) -> vec2<f32> {
     return vec2<f32>(partial[0], f32(partial_index[0]));
 }
 
+// Not a constant: WGSL refuses a constant expression that evaluates to an infinity.
+var<private> negative_infinity_bits: u32 = 0xff800000u;
+
 // The first largest value of `values[base ..]` among this thread's columns.
 fn strided_argmax(lid: u32, base: u32, from_targets: bool) -> vec2<f32> {
-    var best = bitcast<f32>(0xff800000u);
+    var best = bitcast<f32>(negative_infinity_bits);
     var best_at = 0xffffffffu;
     for (var j = lid; j < params.cols; j += 256u) {
         let v = select(prediction[base + j], targets[base + j], from_targets);

@@ -44,6 +44,10 @@ fn clip_factor(factor: T) -> T {
 // aˢ as C's pow (and PyTorch's): WGSL's pow is undefined for a negative base, so the
 // magnitude comes from |a| and the sign from s: odd integers keep a's sign, other
 // integers drop it, and a fraction of a negative number is NaN.
+// A private variable, not a constant: WGSL refuses a constant expression that evaluates
+// to NaN or infinity (browsers enforce it), but a value read at run time may be one.
+var<private> quiet_nan_bits: u32 = 0x7fc00000u;
+
 fn pow_const(a: T, s: T) -> T {
     if (s == 0.0) {
         return 1.0;
@@ -53,7 +57,7 @@ fn pow_const(a: T, s: T) -> T {
         return select(magnitude, a, is_nan(a));
     }
     if (floor(s) != s) {
-        return bitcast<T>(0x7fc00000u);
+        return bitcast<T>(quiet_nan_bits);
     }
     let odd = abs(s) % 2.0 == 1.0;
     return select(magnitude, -magnitude, odd);

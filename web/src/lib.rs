@@ -20,6 +20,12 @@ use wasm_bindgen::prelude::*;
 use crate::config::Config;
 use crate::trainer::{Observation, Trainer};
 
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = console, js_name = warn)]
+    fn web_log(message: &str);
+}
+
 fn js(msg: impl std::fmt::Display) -> JsValue {
     JsValue::from_str(&msg.to_string())
 }
@@ -35,14 +41,17 @@ pub struct Playground {
 /// Opens the browser's WebGPU adapter when `gpu` is true and the browser offers one,
 /// else the CPU backend; the page shows [`Playground::device_line`].
 #[wasm_bindgen]
-pub async fn open(gpu: bool) -> Playground {
+/// `adapter` names the adapter in the device line (browsers leave wgpu's name empty; the
+/// page asks WebGPU for its vendor and architecture).
+pub async fn open(gpu: bool, adapter: String) -> Playground {
     let (device, line) = match gpu {
         true => match Device::gpu_async().await {
-            Ok(device) => {
-                let line = format!("WebGPU: {}", device.name().trim_start_matches("gpu: "));
-                (device, line)
+            Ok(device) => (device, format!("WebGPU: {adapter}")),
+            // The error's details go to the console; the page says what happened.
+            Err(e) => {
+                web_log(&format!("no WebGPU device: {e}"));
+                (Device::Cpu, "CPU (WebAssembly): the browser offers no WebGPU adapter".to_owned())
             }
-            Err(e) => (Device::Cpu, format!("CPU (WebAssembly): no WebGPU adapter ({e})")),
         },
         false => (Device::Cpu, "CPU (WebAssembly)".to_owned()),
     };
@@ -106,6 +115,14 @@ impl Playground {
     pub fn safetensors(&self) -> Result<Vec<u8>, JsValue> {
         let run = self.run.try_borrow().map_err(|_| js("busy reading the last step"))?;
         run.as_ref().ok_or_else(|| js("no run: configure first"))?.safetensors().map_err(js)
+    }
+
+    /// Destroys the GPU device, as a driver reset or the browser would: the page's test
+    /// of what a lost device shows.
+    pub fn lose_device(&self) {
+        if let Device::Gpu(ctx) = &self.device {
+            ctx.destroy();
+        }
     }
 
     /// Trains the native `xor` example's network (seed 42, SGD 0.1, `epochs` steps over

@@ -116,6 +116,13 @@ impl GpuContext {
         format!("{} ({:?})", self.info.name, self.info.backend)
     }
 
+    /// Destroys the device now, as when a driver resets or a browser reclaims it: every
+    /// session on it fails from then on with an error saying the device was lost. For
+    /// testing how an application copes.
+    pub fn destroy(&self) {
+        self.device.destroy();
+    }
+
     /// Whether kernels can be timed on the device (`Session::profile`).
     pub fn can_profile(&self) -> bool {
         self.device.features().contains(wgpu::Features::TIMESTAMP_QUERY)
