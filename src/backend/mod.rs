@@ -301,6 +301,8 @@ impl Device {
     /// # Errors
     ///
     /// As [`Device::gpu`].
+    // In a web page wgpu's types are not `Send`: the page has one thread.
+    #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
     pub async fn gpu_async() -> Result<Device> {
         let ctx = self::wgpu::GpuContext::new_async(self::wgpu::AdapterKind::Any).await?;
         Ok(Device::Gpu(Arc::new(ctx)))
@@ -315,6 +317,7 @@ impl Device {
 
     /// As [`Device::auto`], awaited. In a web page: the browser's WebGPU adapter when it
     /// offers one, else the CPU backend (compiled to WebAssembly).
+    #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
     pub async fn auto_async() -> DeviceChoice {
         match self::wgpu::GpuContext::new_async(self::wgpu::AdapterKind::Hardware).await {
             Ok(ctx) => DeviceChoice { device: Device::Gpu(Arc::new(ctx)), reason: "the best hardware adapter".into() },

@@ -118,6 +118,9 @@ impl Shape {
     }
 
     /// The number of elements, or `None` beyond [`Shape::MAX_ELEMENTS`].
+    // On 32-bit targets (a web page) the limit is `usize::MAX` and the overflow check does
+    // all the work.
+    #[cfg_attr(target_pointer_width = "32", allow(clippy::absurd_extreme_comparisons))]
     pub fn checked_len(&self) -> Option<usize> {
         let n = self.dims().iter().try_fold(1usize, |n, &d| n.checked_mul(d));
         n.filter(|&n| n <= Self::MAX_ELEMENTS && !self.oversized)

@@ -52,6 +52,8 @@ pub fn parse(bytes: &[u8], expected_dims: usize, source: &str) -> Result<Idx> {
     }
 }
 
+// On 32-bit targets `MAX_BYTES` is `usize::MAX` and the overflow check does all the work.
+#[cfg_attr(target_pointer_width = "32", allow(clippy::absurd_extreme_comparisons))]
 fn parse_stream(reader: &mut impl Read, expected_dims: usize, source: &str) -> Result<Idx> {
     let magic = read_up_to(reader, 4, source)?;
     if magic.len() < 4 {
