@@ -16,6 +16,8 @@ let history = [];
 let playing = false;
 let busy = false;
 let graphDrawnAt = 0;
+let wantGpu = false;
+let deviceLost = false;
 
 function setup() {
   const checked = [...document.querySelectorAll('#features input:checked')].map((i) => i.value);
@@ -28,7 +30,13 @@ function setup() {
 }
 
 function showError(message) {
-  $('error').textContent = String(message);
+  const text = String(message);
+  if (text.includes('device was lost')) {
+    deviceLost = true;
+    $('error').textContent = `${text} Press Reset to open the device again.`;
+  } else {
+    $('error').textContent = text;
+  }
   $('error').hidden = false;
 }
 
@@ -49,6 +57,10 @@ async function reset() {
   history = [];
   graphDrawnAt = 0;
   try {
+    if (deviceLost) {
+      engine = await openDevice();
+      deviceLost = false;
+    }
     points = JSON.parse(engine.configure(JSON.stringify(setup())));
     await look(true);
   } catch (e) {
@@ -308,6 +320,16 @@ async function adapterName() {
   }
 }
 
+async function openDevice() {
+  const opened = await open(wantGpu, wantGpu ? await adapterName() : '');
+  $('device').textContent = `Training on ${opened.device_line()}`;
+  if (!navigator.gpu) $('device').textContent += ' (this browser has no WebGPU)';
+  return opened;
+}
+
+// For the browser test: the engine in use (to lose its device on purpose).
+window.playgroundEngine = () => engine;
+
 // ---- start -----------------------------------------------------------------------------
 
 async function main() {
@@ -324,10 +346,8 @@ async function main() {
     showError(`Could not load the WebAssembly module (${e}). Build it with web/build.sh and serve this folder over HTTP.`);
     return;
   }
-  const wantGpu = !!navigator.gpu && !query.has('cpu');
-  engine = await open(wantGpu, wantGpu ? await adapterName() : '');
-  $('device').textContent = `Training on ${engine.device_line()}`;
-  if (!navigator.gpu) $('device').textContent += ' — this browser has no WebGPU, so the CPU backend trains.';
+  wantGpu = !!navigator.gpu && !query.has('cpu');
+  engine = await openDevice();
   if (query.has('test')) {
     return selfTest();
   }

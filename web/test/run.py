@@ -156,6 +156,68 @@ def self_test(url, webgpu, native):
     return lines
 
 
+UI_SCRIPT = """
+(async () => {
+  const $ = (id) => document.getElementById(id);
+  const settle = () => new Promise((r) => setTimeout(r, 300));
+  const wait = async (what, ok) => {
+    for (let i = 0; i < 600; i++) { if (ok()) return; await settle(); }
+    throw new Error(`the page never showed ${what}`);
+  };
+  const set = (id, value) => { $(id).value = value; $(id).dispatchEvent(new Event('change')); };
+  const seen = {};
+  // A diverging setup: the error is shown, training pauses, a sane learning rate recovers.
+  for (const box of document.querySelectorAll('#features input')) box.checked = ['x2', 'y2', 'xy'].includes(box.value);
+  set('activation', 'linear');
+  set('optimizer', 'sgd');
+  set('lr', '3');
+  await settle();
+  $('play').click();
+  await wait('the divergence', () => !$('error').hidden);
+  seen.diverged = $('error').textContent;
+  seen.pausedAfterDivergence = $('play').textContent === 'Play';
+  set('lr', '0.03');
+  await settle();
+  $('step').click();
+  await wait('a step after the reset', () => $('status').textContent.startsWith('Step 1:'));
+  seen.recovered = $('error').hidden;
+  if (window.playgroundEngine().on_gpu()) {
+    window.playgroundEngine().lose_device();
+    $('step').click();
+    await wait('the lost device', () => !$('error').hidden);
+    seen.lost = $('error').textContent;
+    $('reset').click();
+    await wait('a reopened device', () => $('error').hidden && $('status').textContent.startsWith('Step 0:'));
+    $('step').click();
+    await wait('a step on the reopened device', () => $('status').textContent.startsWith('Step 1:'));
+    seen.reopened = true;
+  }
+  return seen;
+})()
+"""
+
+
+def ui_test(url, webgpu):
+    """The page's own controls: a diverged run and a lost device are shown in words, and
+    the page trains again afterwards."""
+    browser = Browser(webgpu=webgpu)
+    try:
+        browser.open(f"{url}/index.html")
+        browser.wait_for("window.playground", 60)
+        browser.evaluate("window.playground", 60_000)
+        seen = browser.evaluate(UI_SCRIPT, 300_000)
+    finally:
+        browser.close()
+    assert "diverged" in seen["diverged"] and seen["pausedAfterDivergence"], f"divergence showed {seen}"
+    assert seen["recovered"], "the error stayed after a reset with a sane learning rate"
+    lines = [f"  the page's controls: a diverged run shows \"{seen['diverged'][:60]}...\" and pauses; "
+             "after a reset it steps again"]
+    if webgpu:
+        assert "lost" in seen["lost"] and seen.get("reopened"), f"a lost device showed {seen}"
+        lines.append(f"  the page's controls: a lost device shows \"{seen['lost'][:70]}...\"; Reset reopens it")
+    return lines
+
+
 def screenshot(url, path):
     browser = Browser(webgpu=True)
     try:
@@ -181,6 +243,7 @@ def main():
     try:
         for webgpu in (True, False):
             print("\n".join(self_test(url, webgpu, native)), flush=True)
+            print("\n".join(ui_test(url, webgpu)), flush=True)
         if args.screenshot:
             print(screenshot(url, args.screenshot))
     finally:
