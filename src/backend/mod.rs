@@ -218,7 +218,7 @@ impl dyn Session + '_ {
     ///
     /// # Errors
     ///
-    /// As [`Session::read_async`] and [`Session::run`].
+    /// As `read_async` and [`Session::run`].
     pub async fn run_and_read_async(&mut self, nodes: &[NodeId]) -> Result<Vec<Vec<f32>>> {
         self.run_and_start_read(nodes)?.values().await
     }

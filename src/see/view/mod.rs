@@ -142,7 +142,7 @@ impl<'g> View<'g> {
     }
 
     /// Writes values already read (for example awaited with
-    /// [`Session::read_async`](crate::Session::read_async) in a web page) on the drawing.
+    /// `session.read_async(..)` in a web page) on the drawing.
     ///
     /// # Errors
     ///
