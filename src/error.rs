@@ -135,6 +135,13 @@ pub enum Error {
         /// What is wrong with it.
         msg: String,
     },
+    /// Data-parallel training across processes failed: a rank failed a step, the ranks'
+    /// models differ, or the communication failed.
+    #[error("data-parallel training: {msg}")]
+    Distributed {
+        /// What happened, and on how many ranks.
+        msg: String,
+    },
 }
 
 /// The reason of an I/O error in plain words: the OS text without its "(os error N)".

@@ -47,7 +47,11 @@ mod train;
 pub use compile::{fuse, plan};
 pub use ops::{conv, custom, norm, total};
 pub use see::{plot, view};
-pub use train::{checkpoint, classifier, data, diagnostics, init, models, nn, optim, resident, resume, schedule};
+#[cfg(feature = "mpi")]
+pub use train::mpi;
+pub use train::{
+    checkpoint, classifier, data, data_parallel, diagnostics, init, models, nn, optim, resident, resume, schedule,
+};
 
 pub use autodiff::Gradients;
 pub use backend::{Device, DeviceChoice, KernelTime, PendingRead, Session};

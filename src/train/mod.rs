@@ -5,9 +5,12 @@
 pub mod checkpoint;
 pub mod classifier;
 pub mod data;
+pub mod data_parallel;
 pub mod diagnostics;
 pub mod init;
 pub mod models;
+#[cfg(feature = "mpi")]
+pub mod mpi;
 pub mod nn;
 pub mod optim;
 pub mod resident;
