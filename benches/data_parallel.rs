@@ -97,7 +97,12 @@ fn rank_main(world: &mpi::topology::SimpleCommunicator, steps: usize) -> backpro
 
 fn main() -> backprop::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let steps = args.iter().position(|a| a == "--steps").and_then(|i| args.get(i + 1)).and_then(|s| s.parse().ok()).unwrap_or(50);
+    let steps = args
+        .iter()
+        .position(|a| a == "--steps")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(50);
     if std::env::var_os("OMPI_COMM_WORLD_RANK").is_some() {
         let universe = mpi::initialize().expect("MPI initialises once");
         backprop::mpi::abort_on_panic();
@@ -120,13 +125,21 @@ fn main() -> backprop::Result<()> {
         std::process::exit(1);
     }
     println!("MLP 784-128-64-10 + Adam, CPU backend, µs per step (mean of {steps} after 5):\n");
-    println!("{:>6} {:>22} {:>24} {:>24} {:>10}", "batch", "1 process, 2 threads", "2 ranks, no all-reduce", "2 ranks, all-reduce", "overhead");
+    println!(
+        "{:>6} {:>22} {:>24} {:>24} {:>10}",
+        "batch", "1 process, 2 threads", "2 ranks, no all-reduce", "2 ranks, all-reduce", "overhead"
+    );
     for batch in BATCHES {
         let one = plain(batch, steps)?;
         let line = ranks.lines().find(|l| l.starts_with(&format!("batch {batch} "))).unwrap_or_default();
         let field = |name: &str| -> f64 {
             let words: Vec<&str> = line.split_whitespace().collect();
-            words.iter().position(|w| *w == name).and_then(|i| words.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(f64::NAN)
+            words
+                .iter()
+                .position(|w| *w == name)
+                .and_then(|i| words.get(i + 1))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(f64::NAN)
         };
         let (local, reduced) = (field("local"), field("reduced"));
         println!("{batch:>6} {one:>22.1} {local:>24.1} {reduced:>24.1} {:>9.1}×", reduced / local);

@@ -8,8 +8,16 @@
 macro_rules! say {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
+        if !crate::flags::secondary_rank() {
+            let _ = writeln!(std::io::stdout(), $($arg)*);
+        }
     }};
+}
+
+/// Whether this process is an MPI rank other than 0 (Open MPI's or MPICH's variable says
+/// so): in a data-parallel job only rank 0 prints progress.
+pub fn secondary_rank() -> bool {
+    ["OMPI_COMM_WORLD_RANK", "PMI_RANK"].iter().any(|v| std::env::var(v).is_ok_and(|rank| rank != "0"))
 }
 
 /// `eprintln!` that never panics, for warnings.

@@ -62,6 +62,11 @@ pub struct Args {
     /// Stop with the first step and parameter where the loss or a gradient is NaN or Inf.
     #[arg(long)]
     pub check_finite: bool,
+    /// Train data-parallel across the processes of an MPI job (`mpirun -n 2 ... mlp
+    /// --data-parallel`): each rank computes gradients on its share of every batch, averaged
+    /// before the update. Needs the build's `mpi` feature.
+    #[arg(long)]
+    pub data_parallel: bool,
 }
 
 /// The hyper-parameters a run uses: from the flags, or from the checkpoint it resumes.
@@ -172,6 +177,18 @@ impl Args {
         }
         if self.plot.is_some() && self.epochs == 0 {
             bail!("--plot draws one point per epoch: it needs --epochs 1 or more");
+        }
+        if self.data_parallel {
+            let unsupported = [
+                ("--resume", self.resume.is_some()),
+                ("--load", self.load.is_some()),
+                ("--grad-flow", self.grad_flow.is_some()),
+                ("--clip-norm", self.clip_norm.is_some()),
+                ("--check-finite", self.check_finite),
+            ];
+            if let Some((flag, _)) = unsupported.iter().find(|(_, given)| *given) {
+                bail!("{flag} is not available with --data-parallel yet (it trains, evaluates, --save's the model and --plot's the run)");
+            }
         }
         Ok(())
     }

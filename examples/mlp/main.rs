@@ -12,6 +12,8 @@
 #[path = "../common/flags.rs"]
 mod flags;
 mod args;
+#[cfg(feature = "mpi")]
+mod data_parallel;
 #[path = "../common/datasets.rs"]
 mod datasets;
 
@@ -81,6 +83,9 @@ fn main() -> anyhow::Result<()> {
             bail!("the checkpoint trained on {saved} an epoch, this run has {now}: resume with the same --data and --limit");
         }
     }
+    if args.data_parallel {
+        return data_parallel(&args, &settings, &device, model, (&train, &test));
+    }
     if args.epochs == settings.done {
         for (flag, given) in [("--grad-flow", args.grad_flow.is_some()), ("--plot", args.plot.is_some())] {
             if given {
@@ -115,6 +120,28 @@ fn main() -> anyhow::Result<()> {
     write_outputs(&args, &settings, &mut classifier, &records, train.len())?;
     say!("test accuracy: {accuracy:.4}");
     Ok(())
+}
+
+#[cfg(feature = "mpi")]
+fn data_parallel(
+    args: &Args,
+    settings: &Settings,
+    device: &backprop::Device,
+    model: Sequential,
+    data: (&Dataset, &Dataset),
+) -> anyhow::Result<()> {
+    data_parallel::train(args, settings, device, model, data)
+}
+
+#[cfg(not(feature = "mpi"))]
+fn data_parallel(
+    _: &Args,
+    _: &Settings,
+    _: &backprop::Device,
+    _: Sequential,
+    _: (&Dataset, &Dataset),
+) -> anyhow::Result<()> {
+    bail!("--data-parallel needs MPI: build with `cargo build --release --features mpi --example mlp` and run under mpirun")
 }
 
 /// Data the model can train and be tested on: images of 28 × 28 pixels, neither set empty.
