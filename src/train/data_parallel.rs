@@ -3,7 +3,7 @@
 //! update, so every rank applies the same update and the parameters stay equal: the
 //! training of one process on the whole batch, in the summation order of the all-reduce.
 //!
-//! The communication is a [`Collective`]: MPI's (the `mpi` feature, [`crate::mpi`]), or
+//! The communication is a [`Collective`]: MPI's (the `mpi` feature, `backprop::mpi`), or
 //! any other that sums and broadcasts f32 buffers. A step is one readback of every
 //! gradient (one transfer on the GPU), one all-reduce of them as one flat buffer, and one
 //! write of the averages before the update runs:
@@ -88,6 +88,23 @@ impl Graph {
     }
 }
 
+/// Updates that read the forward pass (batch norm's running statistics, a summed loss,
+/// a non-finite record) would run in the update session without it: refused until each
+/// rank's can be kept in step.
+fn refuse_forward_updates(graph: &Graph) -> Result<()> {
+    let forward = graph.nodes().iter().find(|n| matches!(n.op, Op::Accumulate | Op::FirstNonFinite { .. }));
+    match forward {
+        Some(node) => Err(Error::Distributed {
+            msg: format!(
+                "the graph updates state from its forward pass ({}, e.g. batch norm's running statistics), \
+                 which data-parallel training does not keep in step across ranks yet",
+                node.op.name()
+            ),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// A digest of the parameters' names and shapes, equal on ranks that hold the same model.
 fn model_digest(graph: &Graph, pairs: &[(NodeId, NodeId, NodeId)]) -> Result<u64> {
     // FNV-1a: stable across processes and builds (std's default hasher is seeded).
@@ -135,6 +152,7 @@ impl<'c, C: Collective> DataParallel<'c, C> {
     /// [`Error::Distributed`] on every rank when the models differ; the errors of
     /// [`Device::compile`]; [`Error::Distributed`] when the communication fails.
     pub fn new(comm: &'c C, device: &Device, graph: &Graph, inputs: &GradientInputs, keep: &[NodeId]) -> Result<Self> {
+        refuse_forward_updates(graph)?;
         let digest = model_digest(graph, &inputs.pairs)?;
         // Four 16-bit pieces: exact in f32, so rank 0's digest arrives unchanged.
         let pieces = |d: u64| -> [f32; 4] { std::array::from_fn(|i| ((d >> (16 * i)) & 0xffff) as f32) };
