@@ -180,14 +180,13 @@ impl Args {
         }
         if self.data_parallel {
             let unsupported = [
-                ("--resume", self.resume.is_some()),
                 ("--load", self.load.is_some()),
                 ("--grad-flow", self.grad_flow.is_some()),
                 ("--clip-norm", self.clip_norm.is_some()),
                 ("--check-finite", self.check_finite),
             ];
             if let Some((flag, _)) = unsupported.iter().find(|(_, given)| *given) {
-                bail!("{flag} is not available with --data-parallel yet (it trains, evaluates, --save's the model and --plot's the run)");
+                bail!("{flag} is not available with --data-parallel yet (it trains, evaluates, --save's and --resume's, and --plot's the run)");
             }
         }
         Ok(())

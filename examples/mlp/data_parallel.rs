@@ -8,12 +8,14 @@
 use std::time::Instant;
 
 use anyhow::{bail, Context};
+use backprop::checkpoint::Tensor;
 use backprop::classifier::Classifier;
 use backprop::data::Dataset;
 use backprop::data_parallel::{Collective, DataParallel};
 use backprop::nn::Sequential;
 use backprop::plot::{training_curves, EpochRecord};
-use backprop::{checkpoint, init, Device, Graph, NodeId};
+use backprop::resume::{self, TrainingState};
+use backprop::{init, Device, Graph, NodeId};
 use mpi::topology::SimpleCommunicator;
 use rand::Rng;
 
@@ -24,7 +26,7 @@ pub fn train(
     args: &Args,
     settings: &Settings,
     device: &Device,
-    model: Sequential,
+    model: (Sequential, Option<Vec<Tensor>>),
     data: (&Dataset, &Dataset),
 ) -> anyhow::Result<()> {
     let universe = mpi::initialize().context("MPI is already initialised")?;
@@ -47,6 +49,9 @@ struct Step {
     loss: NodeId,
     inputs: backprop::data_parallel::GradientInputs,
     names: Vec<(String, NodeId)>,
+    /// The optimizer's state nodes, named as the classifier names them, so that a
+    /// checkpoint resumes either way.
+    state: Vec<NodeId>,
 }
 
 fn record(model: &Sequential, share: usize, settings: &Settings) -> anyhow::Result<Step> {
@@ -57,8 +62,8 @@ fn record(model: &Sequential, share: usize, settings: &Settings) -> anyhow::Resu
     let loss = g.softmax_cross_entropy(recorded.output, t)?;
     let grads = g.backward(loss)?;
     let inputs = g.gradient_inputs(&grads)?;
-    g.optimize(&inputs.gradients, settings.optimizer)?;
-    Ok(Step { graph: g, x, t, loss, inputs, names: recorded.params })
+    let state = g.optimize(&inputs.gradients, settings.optimizer)?.state;
+    Ok(Step { graph: g, x, t, loss, inputs, names: recorded.params, state })
 }
 
 fn run(
@@ -66,7 +71,7 @@ fn run(
     args: &Args,
     settings: &Settings,
     device: &Device,
-    mut model: Sequential,
+    (mut model, resumed): (Sequential, Option<Vec<Tensor>>),
     (train, test): (&Dataset, &Dataset),
 ) -> anyhow::Result<()> {
     let (rank, size) = (world.rank(), world.size());
@@ -80,6 +85,9 @@ fn run(
     let share = batch / size;
     let step = record(&model, share, settings)?;
     let mut dp = DataParallel::new(world, device, &step.graph, &step.inputs, &[step.loss])?;
+    if let Some(tensors) = &resumed {
+        restore(&mut dp, &step, tensors)?;
+    }
     let steps = train.len() / batch;
     let (mut x, mut t) = (vec![0.0; share * 784], vec![0.0; share * 10]);
     let mut records = Vec::new();
@@ -116,8 +124,49 @@ fn run(
         records.push(EpochRecord { epoch, train_loss: mean_loss, test_accuracy: accuracy });
     }
     if rank == 0 {
-        write_outputs(args, &model, &records)?;
+        let state = TrainingState {
+            epoch: args.epochs,
+            seed: settings.seed,
+            batch,
+            samples: train.len(),
+            optimizer: settings.optimizer,
+            clip_norm: None,
+            tensors: optimizer_state(&mut dp, &step)?,
+        };
+        write_outputs(args, &model, &state, &records)?;
         say!("test accuracy: {accuracy:.4}");
+    }
+    Ok(())
+}
+
+/// The optimizer's state from the update session, named and shaped as the classifier
+/// saves it.
+fn optimizer_state<C: Collective>(dp: &mut DataParallel<'_, C>, step: &Step) -> anyhow::Result<Vec<Tensor>> {
+    let values = dp.updates().read_many(&step.state)?;
+    let named = step.state.iter().zip(values).map(|(&id, values)| {
+        let shape = step.graph.shape(id)?;
+        Ok(Tensor { name: step.graph.label(id), shape: vec![shape.rows(), shape.cols()], values })
+    });
+    named.collect::<backprop::Result<_>>().map_err(Into::into)
+}
+
+/// Writes a saved optimizer state into the update session, strictly: every tensor this
+/// optimizer has, of its shape, and no other.
+fn restore<C: Collective>(dp: &mut DataParallel<'_, C>, step: &Step, tensors: &[Tensor]) -> anyhow::Result<()> {
+    let expected = optimizer_state(dp, step)?;
+    for want in &expected {
+        let Some(given) = tensors.iter().find(|t| t.name == want.name && t.shape == want.shape) else {
+            bail!(
+                "--resume: the training state has no {} of shape {:?} (it was saved with another optimizer)",
+                want.name,
+                want.shape
+            );
+        };
+        let id = step.graph.find(&want.name).context("a state node")?;
+        dp.updates().write(id, &given.values)?;
+    }
+    if let Some(extra) = tensors.iter().find(|t| !expected.iter().any(|e| e.name == t.name)) {
+        bail!("--resume: the training state holds {}, which this optimizer does not have", extra.name);
     }
     Ok(())
 }
@@ -167,10 +216,15 @@ fn evaluate(
     Ok(correct[0] / test.len() as f32)
 }
 
-fn write_outputs(args: &Args, model: &Sequential, records: &[EpochRecord]) -> anyhow::Result<()> {
+fn write_outputs(
+    args: &Args,
+    model: &Sequential,
+    state: &TrainingState,
+    records: &[EpochRecord],
+) -> anyhow::Result<()> {
     if let Some(path) = &args.save {
-        checkpoint::save(path, &model.state_dict()).context("--save: the trained model could not be saved")?;
-        say!("saved parameters to {}", path.display());
+        resume::save(path, model, state).context("--save: the trained model could not be saved")?;
+        say!("saved parameters to {} and the training state to {}", path.display(), resume::state_path(path).display());
     }
     if !records.is_empty() {
         let plot = args.plot_path();

@@ -84,7 +84,8 @@ fn main() -> anyhow::Result<()> {
         }
     }
     if args.data_parallel {
-        return data_parallel(&args, &settings, &device, model, (&train, &test));
+        let state = resumed.map(|r| r.tensors);
+        return data_parallel(&args, &settings, &device, (model, state), (&train, &test));
     }
     if args.epochs == settings.done {
         for (flag, given) in [("--grad-flow", args.grad_flow.is_some()), ("--plot", args.plot.is_some())] {
@@ -127,7 +128,7 @@ fn data_parallel(
     args: &Args,
     settings: &Settings,
     device: &backprop::Device,
-    model: Sequential,
+    model: (Sequential, Option<Vec<checkpoint::Tensor>>),
     data: (&Dataset, &Dataset),
 ) -> anyhow::Result<()> {
     data_parallel::train(args, settings, device, model, data)
@@ -138,7 +139,7 @@ fn data_parallel(
     _: &Args,
     _: &Settings,
     _: &backprop::Device,
-    _: Sequential,
+    _: (Sequential, Option<Vec<checkpoint::Tensor>>),
     _: (&Dataset, &Dataset),
 ) -> anyhow::Result<()> {
     bail!("--data-parallel needs MPI: build with `cargo build --release --features mpi --example mlp` and run under mpirun")

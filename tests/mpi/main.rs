@@ -8,7 +8,9 @@
 //! - `mismatch`: ranks whose models differ are told so on every rank, before training;
 //! - `bad-data`: NaN data on one rank fails the step on every rank, and no rank updates;
 //! - `panic` and `killed`: a rank that panics, or is killed, ends the job on every rank
-//!   (nonzero exit, well within the time limit) instead of leaving the other waiting.
+//!   (nonzero exit, well within the time limit) instead of leaving the other waiting;
+//! - `mlp --data-parallel` under `mpirun -n 2`: two epochs in one run, and one epoch then
+//!   `--resume` to two, write the same bytes (model and training state).
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -196,6 +198,45 @@ fn check(case: &str, ok: impl Fn(Option<i32>, &str) -> bool, what: &str) -> bool
     passed
 }
 
+/// `mlp --data-parallel` run by `mpirun -n 2` in `dir` with `flags`.
+fn mlp(dir: &std::path::Path, flags: &[&str]) -> bool {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let status = Command::new("mpirun")
+        .args(["--allow-run-as-root", "--oversubscribe", "-n", "2"])
+        .arg(root.join("target/debug/examples/mlp"))
+        .args(["--data-parallel", "--backend", "cpu", "--limit", "640"])
+        .args(flags)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .status();
+    status.is_ok_and(|s| s.success())
+}
+
+fn resume_is_bit_for_bit() -> bool {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let built = Command::new(cargo).args(["build", "--quiet", "--features", "mpi", "--example", "mlp"]).status();
+    assert!(built.is_ok_and(|s| s.success()), "building the mlp example with the mpi feature");
+    let dir = std::env::temp_dir().join(format!("backprop-mpi-resume-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary folder");
+    let start = Instant::now();
+    let ran = mlp(&dir, &["--epochs", "2", "--save", "whole.safetensors"])
+        && mlp(&dir, &["--epochs", "1", "--save", "resumed.safetensors"])
+        && mlp(&dir, &["--epochs", "2", "--resume", "resumed.safetensors", "--save", "resumed.safetensors"]);
+    let read = |name: &str| std::fs::read(dir.join(name)).unwrap_or_default();
+    let same = ["", ".train-state"].iter().all(|part| {
+        let (a, b) = (read(&format!("whole{part}.safetensors")), read(&format!("resumed{part}.safetensors")));
+        !a.is_empty() && a == b
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    let passed = ran && same;
+    let verdict = if passed { "ok" } else { "FAILED" };
+    println!(
+        "mlp-resume: {verdict} (2 epochs = 1 epoch + --resume to 2, bytes of model and state; {:.1} s)",
+        start.elapsed().as_secs_f64()
+    );
+    passed
+}
+
 fn main() {
     if std::env::var_os("OMPI_COMM_WORLD_RANK").is_some() {
         let case = std::env::args().nth(1).unwrap_or_default();
@@ -221,6 +262,7 @@ fn main() {
         check("short-data", |s, out| s == Some(2) && out.contains("error: node x: got"), "the job ends with the error"),
         check("panic", |s, out| s.is_some_and(|c| c != 0) && out.contains("panics at step 3"), "the job ends"),
         check("killed", |s, _| s.is_some_and(|c| c != 0), "the job ends"),
+        resume_is_bit_for_bit(),
     ];
     match Device::gpu() {
         Ok(_) => passed.push(check(
