@@ -88,21 +88,11 @@ impl Graph {
     }
 }
 
-/// Updates that read the forward pass (batch norm's running statistics, a summed loss,
-/// a non-finite record) would run in the update session without it: refused until each
-/// rank's can be kept in step.
-fn refuse_forward_updates(graph: &Graph) -> Result<()> {
-    let forward = graph.nodes().iter().find(|n| matches!(n.op, Op::Accumulate | Op::FirstNonFinite { .. }));
-    match forward {
-        Some(node) => Err(Error::Distributed {
-            msg: format!(
-                "the graph updates state from its forward pass ({}, e.g. batch norm's running statistics), \
-                 which data-parallel training does not keep in step across ranks yet",
-                node.op.name()
-            ),
-        }),
-        None => Ok(()),
-    }
+/// Whether `op` is an optimizer's update (it reads the averaged gradients and runs in the
+/// update session); every other in-place update (batch norm's running statistics, a step
+/// counter, a summed loss) belongs to the forward and backward pass and runs there.
+fn is_optimizer_update(op: &Op) -> bool {
+    matches!(op, Op::Sgd(_) | Op::Adam(_) | Op::AdamCorrections(_))
 }
 
 /// A digest of the parameters' names and shapes, equal on ranks that hold the same model.
@@ -152,7 +142,6 @@ impl<'c, C: Collective> DataParallel<'c, C> {
     /// [`Error::Distributed`] on every rank when the models differ; the errors of
     /// [`Device::compile`]; [`Error::Distributed`] when the communication fails.
     pub fn new(comm: &'c C, device: &Device, graph: &Graph, inputs: &GradientInputs, keep: &[NodeId]) -> Result<Self> {
-        refuse_forward_updates(graph)?;
         let digest = model_digest(graph, &inputs.pairs)?;
         // Four 16-bit pieces: exact in f32, so rank 0's digest arrives unchanged.
         let pieces = |d: u64| -> [f32; 4] { std::array::from_fn(|i| ((d >> (16 * i)) & 0xffff) as f32) };
@@ -169,12 +158,21 @@ impl<'c, C: Collective> DataParallel<'c, C> {
             );
             return Err(Error::Distributed { msg });
         }
-        let computed: Vec<NodeId> = inputs.pairs.iter().map(|p| p.1).collect();
+        // Each session runs its own updates, kept (so they run) rather than all of them.
+        let in_place = |optimizer: bool| {
+            let ids = (0..graph.len()).map(|i| graph.id_at(i));
+            ids.filter(move |&id| {
+                let op = &graph.nodes()[id.index()].op;
+                !op.updated_inputs().is_empty() && is_optimizer_update(op) == optimizer
+            })
+        };
         let mut kept = keep.to_vec();
-        kept.extend(&computed);
-        let forward = CompileOptions { updates: false, ..Default::default() };
-        let mut gradients = device.compile_with(graph, &kept, forward)?;
-        let mut updates = device.compile(graph, &[])?;
+        kept.extend(inputs.pairs.iter().map(|p| p.1));
+        kept.extend(in_place(false));
+        let only_kept = CompileOptions { updates: false, ..Default::default() };
+        let mut gradients = device.compile_with(graph, &kept, only_kept)?;
+        let optimizer: Vec<NodeId> = in_place(true).collect();
+        let mut updates = device.compile_with(graph, &optimizer, only_kept)?;
         let params: Vec<NodeId> = inputs.pairs.iter().map(|p| p.0).collect();
         let total: usize = params.iter().map(|&p| graph.shape(p).map(|s| s.len())).sum::<Result<usize>>()?;
         let mut flat = vec![0.0; total + 1];
@@ -240,6 +238,28 @@ impl<'c, C: Collective> DataParallel<'c, C> {
         let computed: Vec<NodeId> = self.pairs.iter().map(|p| p.1).collect();
         let values = self.gradients.read_many(&computed)?;
         gather(&mut self.flat, values);
+        Ok(())
+    }
+
+    /// Gives every rank rank 0's values of `nodes` in the forward session: state the
+    /// forward pass updates on each rank from its own share (batch norm's running
+    /// statistics), made equal before evaluating or saving, as PyTorch's
+    /// DistributedDataParallel broadcasts buffers.
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::read_many`] and [`Session::write`]; [`Error::Distributed`] when the
+    /// communication fails.
+    pub fn broadcast_from_rank_0(&mut self, nodes: &[NodeId]) -> Result<()> {
+        let values = self.gradients.read_many(nodes)?;
+        let lens: Vec<usize> = values.iter().map(Vec::len).collect();
+        let mut flat: Vec<f32> = values.concat();
+        self.comm.broadcast(&mut flat)?;
+        let mut at = 0;
+        for (&id, len) in nodes.iter().zip(lens) {
+            self.gradients.write(id, &flat[at..at + len])?;
+            at += len;
+        }
         Ok(())
     }
 

@@ -144,7 +144,6 @@ fn cpu_tests() -> Vec<(&'static str, fn())> {
         tasks::the_tasks_run,
         golden_conv::bad_convolutions_name_the_parameter,
         tasks::the_tasks_are_no_longer_than_pytorchs,
-        data_parallel::state_updated_from_the_forward_pass_is_refused,
     ]
 }
 
@@ -175,6 +174,7 @@ fn gpu_tests() -> Vec<(&'static str, DeviceTest)> {
 fn both_tests() -> Vec<(&'static str, DeviceTest)> {
     tests![DeviceTest;
         data_parallel::one_rank_trains_exactly_as_one_session,
+        data_parallel::batch_norm_statistics_train_as_in_one_session,
         resident::gathered_batches_equal_host_batches,
         resident::training_on_gathered_batches_equals_host_fed,
         resident::orders_and_data_that_do_not_fit_are_errors,
