@@ -15,6 +15,9 @@
 #[macro_use]
 #[path = "../common/flags.rs"]
 mod flags;
+#[cfg(feature = "mpi")]
+#[path = "../common/data_parallel.rs"]
+mod data_parallel;
 #[path = "../common/datasets.rs"]
 mod datasets;
 mod pictures;
@@ -23,8 +26,12 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use backprop::classifier::{Classifier, TrainOptions};
+use backprop::data::Dataset;
+use backprop::nn::Sequential;
 use backprop::output::{check_distinct, check_writable};
 use backprop::plot::{check_chart_path, training_curves, EpochRecord};
+#[cfg(feature = "mpi")]
+use backprop::resume;
 use backprop::{init, models, Optimizer, Schedule};
 use clap::Parser;
 
@@ -67,6 +74,10 @@ struct Args {
     /// Draw six test images beside the gradient of their predicted score.
     #[arg(long, value_name = "FILE")]
     saliency: Option<PathBuf>,
+    /// Train data-parallel across the processes of an MPI job (`mpirun -n 2 ... cnn
+    /// --data-parallel`), each rank on its share of every batch. Needs the `mpi` feature.
+    #[arg(long)]
+    data_parallel: bool,
 }
 
 const SEED: u64 = 0;
@@ -105,11 +116,23 @@ fn main() -> anyhow::Result<()> {
         say!("limited to {} training and {} test samples", train.len(), test.len());
     }
     let device = args.backend.open()?;
+    let model = match args.data_parallel {
+        true => match data_parallel(&args, &device, &train, &test)? {
+            Some(model) => model,
+            None => return Ok(()),
+        },
+        false => train_here(&args, &device, &train, &test)?,
+    };
+    draw(&args, &device, &model, &test)
+}
+
+/// Training in this process, with the classifier.
+fn train_here(args: &Args, device: &backprop::Device, train: &Dataset, test: &Dataset) -> anyhow::Result<Sequential> {
     let steps = args.epochs * train.len().div_ceil(args.batch);
     let options = TrainOptions::default().with_schedule(Schedule::Cosine { steps, min_lr: 0.0 });
     let optimizer = Optimizer::adam(args.lr);
     let mut classifier =
-        Classifier::with_options(&device, models::fashion_cnn(SEED)?, optimizer, args.batch, 1000, options)?;
+        Classifier::with_options(device, models::fashion_cnn(SEED)?, optimizer, args.batch, 1000, options)?;
     let mut first = 1;
     if let Some(path) = &args.resume {
         let state = classifier.load(path).context("--resume (it reads the files --save wrote)")?;
@@ -118,8 +141,8 @@ fn main() -> anyhow::Result<()> {
     }
     let mut records = Vec::new();
     for epoch in first..=args.epochs {
-        let stats = classifier.train_epoch(&train, &mut init::epoch_rng(SEED, epoch), |_| {})?;
-        let eval = classifier.evaluate(&test)?;
+        let stats = classifier.train_epoch(train, &mut init::epoch_rng(SEED, epoch), |_| {})?;
+        let eval = classifier.evaluate(test)?;
         say!(
             "epoch {epoch}/{}: loss {:.4}, test accuracy {:.2}% ({:.0} samples/s)",
             args.epochs,
@@ -136,17 +159,57 @@ fn main() -> anyhow::Result<()> {
         training_curves(path, &records).context("--plot")?;
         say!("drew the training curves to {}", path.display());
     }
-    let model = classifier.model()?;
+    Ok(classifier.model()?)
+}
+
+#[cfg(feature = "mpi")]
+fn data_parallel(
+    args: &Args,
+    device: &backprop::Device,
+    train: &Dataset,
+    test: &Dataset,
+) -> anyhow::Result<Option<Sequential>> {
+    let mut model = models::fashion_cnn(SEED)?;
+    let (done, resumed) = match &args.resume {
+        Some(path) => {
+            let state = resume::load(path, &mut model).context("--resume (it reads the files --save wrote)")?;
+            (state.epoch, Some(state.tensors))
+        }
+        None => (0, None),
+    };
+    let steps = args.epochs * (train.len() / args.batch.max(1));
+    let recipe = data_parallel::Recipe {
+        model,
+        optimizer: Optimizer::adam(args.lr),
+        schedule: Some(Schedule::Cosine { steps, min_lr: 0.0 }),
+        batch: args.batch,
+        epochs: args.epochs,
+        done,
+        resumed,
+        seed: SEED,
+        save: args.save.clone(),
+        plot: args.plot.clone(),
+    };
+    data_parallel::train(recipe, device, train, test)
+}
+
+#[cfg(not(feature = "mpi"))]
+fn data_parallel(_: &Args, _: &backprop::Device, _: &Dataset, _: &Dataset) -> anyhow::Result<Option<Sequential>> {
+    bail!("--data-parallel needs MPI: build with `cargo build --release --features mpi --example cnn` and run under mpirun")
+}
+
+/// The pictures of what the trained model learned.
+fn draw(args: &Args, device: &backprop::Device, model: &Sequential, test: &Dataset) -> anyhow::Result<()> {
     if let Some(path) = &args.filters {
-        pictures::filters(path, &model).context("--filters")?;
+        pictures::filters(path, model).context("--filters")?;
         say!("drew the first layer's kernels to {}", path.display());
     }
     if let Some(path) = &args.confusion {
-        pictures::confusion(path, &device, &model, &test).context("--confusion")?;
+        pictures::confusion(path, device, model, test).context("--confusion")?;
         say!("drew the confusion matrix to {}", path.display());
     }
     if let Some(path) = &args.saliency {
-        pictures::saliency(path, &device, &model, &test, 6).context("--saliency")?;
+        pictures::saliency(path, device, model, test, 6).context("--saliency")?;
         say!("drew saliency maps to {}", path.display());
     }
     Ok(())

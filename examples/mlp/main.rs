@@ -13,6 +13,7 @@
 mod flags;
 mod args;
 #[cfg(feature = "mpi")]
+#[path = "../common/data_parallel.rs"]
 mod data_parallel;
 #[path = "../common/datasets.rs"]
 mod datasets;
@@ -129,9 +130,22 @@ fn data_parallel(
     settings: &Settings,
     device: &backprop::Device,
     model: (Sequential, Option<Vec<checkpoint::Tensor>>),
-    data: (&Dataset, &Dataset),
+    (train, test): (&Dataset, &Dataset),
 ) -> anyhow::Result<()> {
-    data_parallel::train(args, settings, device, model, data)
+    let recipe = data_parallel::Recipe {
+        model: model.0,
+        optimizer: settings.optimizer,
+        schedule: None,
+        batch: settings.batch,
+        epochs: args.epochs,
+        done: settings.done,
+        resumed: model.1,
+        seed: settings.seed,
+        save: args.save.clone(),
+        plot: Some(args.plot_path()),
+    };
+    data_parallel::train(recipe, device, train, test)?;
+    Ok(())
 }
 
 #[cfg(not(feature = "mpi"))]
