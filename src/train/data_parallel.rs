@@ -5,8 +5,9 @@
 //!
 //! The communication is a [`Collective`]: MPI's (the `mpi` feature, `backprop::mpi`), or
 //! any other that sums and broadcasts f32 buffers. A step is one readback of every
-//! gradient (one transfer on the GPU), one all-reduce of them as one flat buffer, and one
-//! write of the averages before the update runs:
+//! gradient (one transfer on the GPU), one all-reduce of them as one flat buffer (in
+//! buckets of [`BUCKET_VALUES`] for a large model), and one write of the averages before
+//! the update runs:
 //!
 //! ```text
 //! rank r: batch part r ─► forward, backward ─► gradients ─┐
@@ -27,6 +28,11 @@ use crate::compile::plan::CompileOptions;
 use crate::error::{Error, Result};
 use crate::graph::op::Op;
 use crate::graph::{Graph, NodeId};
+
+/// The most gradient values one all-reduce carries: 4 Mi values, 16 MiB (PyTorch's
+/// DistributedDataParallel buckets 25 MB). Every rank cuts the same flat buffer the same
+/// way, so the buckets match.
+pub const BUCKET_VALUES: usize = 1 << 22;
 
 /// What data-parallel training needs of a communication library. Every rank must make
 /// the same calls in the same order (as MPI's collectives require).
@@ -214,7 +220,11 @@ impl<'c, C: Collective> DataParallel<'c, C> {
             self.flat[..total].fill(0.0);
         }
         self.flat[total] = f32::from(u8::from(failed));
-        self.comm.all_reduce_sum(&mut self.flat)?;
+        // One all-reduce for a small model; a large one's in buckets, so that no single
+        // message (and the library's copy of it) is the whole gradient.
+        for bucket in self.flat.chunks_mut(BUCKET_VALUES) {
+            self.comm.all_reduce_sum(bucket)?;
+        }
         own?;
         if self.flat[total] > 0.0 {
             let msg = format!(
