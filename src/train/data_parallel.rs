@@ -146,7 +146,9 @@ impl<'c, C: Collective> DataParallel<'c, C> {
     /// # Errors
     ///
     /// [`Error::Distributed`] on every rank when the models differ; the errors of
-    /// [`Device::compile`]; [`Error::Distributed`] when the communication fails.
+    /// [`Device::compile_with`]; [`Error::Distributed`] when the communication fails. An
+    /// error on one rank only (a device out of memory) leaves the others waiting in the
+    /// next collective: end the job then (`backprop::mpi::abort_with`).
     pub fn new(comm: &'c C, device: &Device, graph: &Graph, inputs: &GradientInputs, keep: &[NodeId]) -> Result<Self> {
         let digest = model_digest(graph, &inputs.pairs)?;
         // Four 16-bit pieces: exact in f32, so rank 0's digest arrives unchanged.
@@ -206,12 +208,14 @@ impl<'c, C: Collective> DataParallel<'c, C> {
     /// One step: forward and backward on this rank's part, the gradients summed over all
     /// ranks and divided by their count, the update applied, the new parameters handed to
     /// the forward session. A rank whose gradients are not finite (or whose step failed
-    /// before the all-reduce) makes the step fail on every rank, none updating.
+    /// before the all-reduce) makes the step fail on every rank, no rank updating its
+    /// parameters (the forward pass's own updates, such as running statistics, have run).
     ///
     /// # Errors
     ///
     /// [`Error::Distributed`] on every rank when a rank failed; this rank's own error
-    /// when its step failed; the errors of [`Session::run`] and [`Session::read_many`].
+    /// when its step failed; the errors of [`Session::run`], [`Session::read_many`],
+    /// [`Session::write`] and [`Session::copy_to`].
     pub fn step(&mut self) -> Result<()> {
         let total = self.flat.len() - 1;
         let own = self.local_gradients();

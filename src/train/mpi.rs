@@ -35,7 +35,8 @@ impl<T: Communicator> Collective for T {
 }
 
 /// After the panic's message is printed as usual, ends every rank of the job (MPI_Abort
-/// with code 70), so that no rank waits for the one that panicked.
+/// with code 70), so that no rank waits for the one that panicked. Install it after
+/// `mpi::initialize()`; it works while MPI's `Universe` lives (see [`abort_with`]).
 pub fn abort_on_panic() {
     let report = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {

@@ -5,8 +5,12 @@
 //!
 //! - `equal-cpu` / `equal-gpu`: two ranks with batch 32 each, after 20 Adam steps, hold the
 //!   parameters of one process trained with batch 64, to 1e-6 (see `TOLERANCE`);
+//! - `buckets`: the same with 5.5 million parameters (and SGD, two steps), all-reduced in
+//!   two buckets;
 //! - `mismatch`: ranks whose models differ are told so on every rank, before training;
 //! - `bad-data`: NaN data on one rank fails the step on every rank, and no rank updates;
+//! - `short-data`: a rank whose batch is refused (too few values) ends the job with its
+//!   error, instead of leaving the other rank waiting in the all-reduce;
 //! - `panic` and `killed`: a rank that panics, or is killed, ends the job on every rank
 //!   (nonzero exit, well within the time limit) instead of leaving the other waiting;
 //! - `mlp --data-parallel` under `mpirun -n 2`: two epochs in one run, and one epoch then
@@ -129,7 +133,7 @@ fn rank_main(world: &mpi::topology::SimpleCommunicator, case: &str) -> backprop:
     let rows = GLOBAL_BATCH / size;
     let hidden = match case {
         "mismatch" if rank == 1 => 17,
-        // 5.3 million parameters: more than one all-reduce bucket.
+        // 5.5 million parameters: more than one all-reduce bucket.
         "buckets" => 220_000,
         _ => 16,
     };

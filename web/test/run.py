@@ -107,7 +107,7 @@ def predict_in_python(data, points):
         h = [math.tanh(v) for v in linear("0", features(*p))]
         h = [math.tanh(v) for v in linear("2", h)]
         out.append(1 / (1 + math.exp(-linear("4", h)[0])))
-    return out, "a plain-Python forward pass (PyTorch is not installed here)"
+    return out, "a plain-Python forward pass (PyTorch with safetensors is not installed here)"
 
 
 def check_download(spiral):
