@@ -242,6 +242,15 @@ impl PendingRead {
         PendingRead(Pending::Gpu(pending))
     }
 
+    /// The values, waited for: what the blocking reads return natively. A web page cannot
+    /// wait, so there it is an error that says to await [`PendingRead::values`].
+    pub(crate) fn wait(self) -> Result<Vec<Vec<f32>>> {
+        match self.0 {
+            Pending::Ready(values) => Ok(values),
+            Pending::Gpu(pending) => pending.wait(),
+        }
+    }
+
     /// The values, one vector per node in the order asked, once they have arrived.
     ///
     /// # Errors

@@ -131,7 +131,10 @@ pub struct DataParallel<'c, C: Collective> {
     comm: &'c C,
     gradients: Box<dyn Session>,
     updates: Box<dyn Session>,
-    pairs: Vec<(NodeId, NodeId, NodeId)>,
+    /// The computed gradients, the averaged-gradient inputs and the parameters, in
+    /// [`GradientInputs::pairs`] order (listed once, not per step).
+    computed: Vec<NodeId>,
+    averages: Vec<NodeId>,
     params: Vec<NodeId>,
     /// The flat buffer of every gradient, then one element: how many ranks failed.
     flat: Vec<f32>,
@@ -190,7 +193,9 @@ impl<'c, C: Collective> DataParallel<'c, C> {
             updates.write(id, v)?;
             gradients.write(id, v)
         })?;
-        Ok(DataParallel { comm, gradients, updates, pairs: inputs.pairs.clone(), params, flat })
+        let computed = inputs.pairs.iter().map(|p| p.1).collect();
+        let averages = inputs.pairs.iter().map(|p| p.2).collect();
+        Ok(DataParallel { comm, gradients, updates, computed, averages, params, flat })
     }
 
     /// The forward-and-backward session: write this rank's part of the batch to its
@@ -241,16 +246,14 @@ impl<'c, C: Collective> DataParallel<'c, C> {
         let scale = 1.0 / self.comm.size() as f32;
         self.flat[..total].iter_mut().for_each(|v| *v *= scale);
         let (updates, graph) = (&mut self.updates, self.gradients.graph());
-        let inputs: Vec<NodeId> = self.pairs.iter().map(|p| p.2).collect();
-        scatter(&self.flat[..total], &inputs, graph, |id, v| updates.write(id, v))?;
+        scatter(&self.flat[..total], &self.averages, graph, |id, v| updates.write(id, v))?;
         self.updates.run()?;
         self.updates.copy_to(self.gradients.as_mut(), &self.params)
     }
 
     fn local_gradients(&mut self) -> Result<()> {
         self.gradients.run()?;
-        let computed: Vec<NodeId> = self.pairs.iter().map(|p| p.1).collect();
-        let values = self.gradients.read_many(&computed)?;
+        let values = self.gradients.read_many(&self.computed)?;
         gather(&mut self.flat, values);
         Ok(())
     }

@@ -47,12 +47,7 @@ impl Readback {
         encoder: wgpu::CommandEncoder,
         sources: &[(&wgpu::Buffer, usize)],
     ) -> Result<Vec<Vec<f32>>> {
-        if cfg!(target_arch = "wasm32") {
-            return Err(readback_error(
-                "a web page cannot wait for the GPU: read with `read_async` (or `start_read`) and await it",
-            ));
-        }
-        pollster::block_on(self.start(ctx, encoder, sources)?.finish())
+        self.start(ctx, encoder, sources)?.wait()
     }
 
     /// Copies each `(buffer, element count)` into staging buffers, submits `encoder` with
@@ -95,6 +90,16 @@ impl Readback {
 }
 
 impl PendingGpuRead {
+    /// [`PendingGpuRead::finish`], blocking: natively only (a web page awaits it).
+    pub fn wait(self) -> Result<Vec<Vec<f32>>> {
+        if cfg!(target_arch = "wasm32") {
+            return Err(readback_error(
+                "a web page cannot wait for the GPU: read with `read_async` (or `start_read`) and await it",
+            ));
+        }
+        pollster::block_on(self.finish())
+    }
+
     /// Waits for every staging buffer to map, copies their contents out and gives the
     /// buffers back for the next read.
     pub async fn finish(self) -> Result<Vec<Vec<f32>>> {

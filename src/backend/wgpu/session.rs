@@ -391,15 +391,6 @@ impl GpuSession {
         crate::backend::check_readable(&self.graph, &self.plan, id, self.has_run || running)
     }
 
-    fn submit_and_read(&mut self, encoder: wgpu::CommandEncoder, nodes: &[NodeId]) -> Result<Vec<Vec<f32>>> {
-        let mut readback = std::mem::take(&mut self.readback);
-        let sources: Vec<(&wgpu::Buffer, usize)> =
-            nodes.iter().map(|&id| (self.buffer(id), self.node(id).shape.len())).collect();
-        let values = readback.submit_and_read(&self.ctx, encoder, &sources);
-        self.readback = readback;
-        values
-    }
-
     fn submit_and_start_read(&mut self, encoder: wgpu::CommandEncoder, nodes: &[NodeId]) -> Result<PendingRead> {
         let mut readback = std::mem::take(&mut self.readback);
         let sources: Vec<(&wgpu::Buffer, usize)> =
@@ -526,17 +517,11 @@ impl Session for GpuSession {
     }
 
     fn read(&mut self, id: NodeId) -> Result<Vec<f32>> {
-        self.check_readable(id, false)?;
-        let encoder = self.ctx.device.create_command_encoder(&Default::default());
-        Ok(self.submit_and_read(encoder, &[id])?.remove(0))
+        Ok(self.read_many(&[id])?.remove(0))
     }
 
     fn read_many(&mut self, nodes: &[NodeId]) -> Result<Vec<Vec<f32>>> {
-        for &id in nodes {
-            self.check_readable(id, false)?;
-        }
-        let encoder = self.ctx.device.create_command_encoder(&Default::default());
-        self.submit_and_read(encoder, nodes)
+        self.start_read(nodes)?.wait()
     }
 
     fn profile(&mut self) -> Result<Vec<crate::backend::KernelTime>> {
@@ -563,13 +548,6 @@ impl Session for GpuSession {
     }
 
     fn run_and_read(&mut self, nodes: &[NodeId]) -> Result<Vec<Vec<f32>>> {
-        for &id in nodes {
-            self.check_readable(id, true)?;
-        }
-        self.guard.before_runs(&self.graph, 1)?;
-        let encoder = self.encode(1);
-        let values = self.submit_and_read(encoder, nodes)?;
-        self.has_run = true;
-        Ok(values)
+        self.run_and_start_read(nodes)?.wait()
     }
 }
