@@ -222,6 +222,9 @@ fn fold_with<L: Lines>(cols: &[f32], s: &Sliding, group: usize, image: &mut [f32
 
 /// [`crate::Op::Conv2d`]: `out [n, out, oh, ow]` from `x`, `weight` and the bias.
 pub fn conv2d(x: &[f32], weight: &[f32], bias: Option<&[f32]>, s: &Sliding, out: &mut [f32]) {
+    if super::cpu_winograd::applies(s) {
+        return super::cpu_winograd::conv2d(x, weight, bias, s, out);
+    }
     let (taps, outs, pixels) = (s.taps(), s.group_outputs(), s.pixels());
     let (per_image, per_output) = (s.c * s.h * s.w, s.out * pixels);
     let parts = Parts::new(&mut out[..s.n * per_output]);
@@ -248,6 +251,9 @@ pub fn conv2d(x: &[f32], weight: &[f32], bias: Option<&[f32]>, s: &Sliding, out:
 /// [`crate::Op::Conv2dInput`]: `dx [n, c, h, w]` from `dy [n, out, oh, ow]` and `weight`:
 /// per image and group the columns' gradient `Wᵀ · dy`, folded onto the image.
 pub fn conv2d_input(dy: &[f32], weight: &[f32], s: &Sliding, dx: &mut [f32]) {
+    if super::cpu_winograd::applies(s) {
+        return super::cpu_winograd::conv2d_input(dy, weight, s, dx);
+    }
     let (taps, outs, pixels) = (s.taps(), s.group_outputs(), s.pixels());
     let (per_image, per_output) = (s.c * s.h * s.w, s.out * pixels);
     let parts = Parts::new(&mut dx[..s.n * per_image]);
@@ -571,7 +577,13 @@ mod tests {
             // Fewer taps than outputs: the weight gradient as its transpose.
             (2, 1, 6, 5, 12, 3, 3, [1, 1], [1, 1], [1, 1], 1),
             (2, 2, 5, 6, 10, 2, 2, [1, 1], [0, 1], [1, 1], 2),
+            // Winograd's F(2×2, 3×3): odd output sizes (half tiles), paddings 0 to 2, parts
+            // of two images and of one, two vectors of channels.
+            (3, 16, 7, 9, 32, 3, 3, [1, 1], [1, 1], [1, 1], 1),
+            (2, 32, 5, 6, 16, 3, 3, [1, 1], [0, 2], [1, 1], 1),
+            (1, 16, 4, 3, 16, 3, 3, [1, 1], [2, 1], [1, 1], 1),
         ];
+        let mut winograd = 0;
         for (n, c, h, w, out, kh, kw, stride, padding, dilation, groups) in cases {
             let u16s = |v: [usize; 2]| v.map(|x| x as u16);
             let window = Window { kernel: u16s([kh, kw]), stride: u16s(stride), dilation: u16s(dilation) };
@@ -579,6 +591,7 @@ mod tests {
             let (xs, ws) =
                 (Shape::from_dims(&[n, c, h, w]).unwrap(), Shape::from_dims(&[out, c / groups, kh, kw]).unwrap());
             let s = Sliding::conv(conv, xs, ws);
+            winograd += usize::from(super::super::cpu_winograd::applies(&s));
             let (x, wt, bias) = (values(xs.len(), 1), values(ws.len(), 2), values(out, 3));
             let ys = n * out * s.pixels();
             let dy = values(ys, 4);
@@ -621,6 +634,7 @@ mod tests {
                 }
             }
         }
+        assert_eq!(winograd, 3, "the last three cases take the Winograd path");
     }
 
     /// The 2×2 paths (vectorised where the CPU allows, sixteen windows at a time and a

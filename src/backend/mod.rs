@@ -8,6 +8,7 @@ mod cpu_matmul;
 pub mod cpu_ops;
 mod cpu_pool;
 mod cpu_tensor;
+mod cpu_winograd;
 mod guard;
 pub mod wgpu;
 

@@ -31,16 +31,19 @@ pub fn results_do_not_depend_on_the_thread_count() {
 /// A convolution block's output and the gradients of its image, weights and bias
 /// (images split across parts, the weight gradient by ranges of taps, pooling by planes),
 /// run in a pool of `threads` threads.
-fn convolve_with(threads: usize) -> Vec<Vec<f32>> {
+/// A convolution of `[c_in, c_out]` channels in `groups` groups, ReLU and pooling, with
+/// the gradients, on `threads` threads.
+fn convolve_with(threads: usize, [c_in, c_out]: [usize; 2], groups: usize) -> Vec<Vec<f32>> {
     use backprop::conv::{Conv2d, Pool2d};
     use backprop::{Device, Graph};
     let values =
         |len: usize, seed: usize| (0..len).map(move |i| ((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.5 - 1.0);
     let mut g = Graph::new();
-    let x = g.parameter("x", [40, 6, 13, 11], values(40 * 6 * 13 * 11, 1).collect()).unwrap();
-    let w = g.parameter("w", [70, 3, 3, 3], values(70 * 3 * 3 * 3, 2).collect()).unwrap();
-    let b = g.parameter("b", [70], values(70, 3).collect()).unwrap();
-    let o = Conv2d { padding: [1, 1], groups: 2, ..Conv2d::default() };
+    let x = g.parameter("x", [40, c_in, 13, 11], values(40 * c_in * 13 * 11, 1).collect()).unwrap();
+    let per_group = c_in / groups;
+    let w = g.parameter("w", [c_out, per_group, 3, 3], values(c_out * per_group * 9, 2).collect()).unwrap();
+    let b = g.parameter("b", [c_out], values(c_out, 3).collect()).unwrap();
+    let o = Conv2d { padding: [1, 1], groups, ..Conv2d::default() };
     let y = g.conv2d(x, w, Some(b), o).unwrap();
     let y = g.relu(y).unwrap();
     let y = g.max_pool2d(y, Pool2d::square(2)).unwrap();
@@ -52,7 +55,10 @@ fn convolve_with(threads: usize) -> Vec<Vec<f32>> {
 }
 
 pub fn convolutions_do_not_depend_on_the_thread_count() {
-    let one = convolve_with(1);
-    assert_eq!(one, convolve_with(2), "one thread against two");
-    assert_eq!(one, convolve_with(3), "one thread against three");
+    // Im2col products (groups) and Winograd's tiles (3×3, channels in sixteens).
+    for (channels, groups) in [([6, 70], 2), ([32, 48], 1)] {
+        let one = convolve_with(1, channels, groups);
+        assert_eq!(one, convolve_with(2, channels, groups), "one thread against two, {channels:?}");
+        assert_eq!(one, convolve_with(3, channels, groups), "one thread against three, {channels:?}");
+    }
 }
