@@ -5,11 +5,17 @@
 //! 256, with the ratio: the median of `--rounds` rounds (3), ours and PyTorch's taking
 //! turns, so that a slow moment of a shared machine does not decide the figure.
 //!
-//! cargo bench --bench cnn [-- --limit 6400 --rounds 3 --threads 2 --profile]
+//! Where a GPU adapter is present, a second table: our GPU's training step beside
+//! PyTorch's on CUDA, eager and captured in a CUDA graph (`benches/torch_gpu.py cnn`), in
+//! µs per step. Ours is the second epoch's time over its steps (the data set on the device,
+//! each step gathering its batch there); PyTorch's is the step repeated on one batch
+//! already on the device. On a software adapter (lavapipe, about 1 GFLOP/s) only two steps
+//! a epoch at batch 64.
 //!
-//! `--profile` also prints the slowest launches of one of our steps at each batch.
+//! cargo bench --bench cnn [-- --limit 6400 --rounds 3 --threads 2 --profile --no-gpu --data DIR]
+//!
+//! `--profile` also prints the slowest launches of one of our CPU steps at each batch.
 
-#[allow(dead_code)] // the GPU script runner is for the other benches
 #[path = "common/torch.rs"]
 mod torch;
 
@@ -22,18 +28,21 @@ fn arg(name: &str) -> Option<String> {
     args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
 }
 
+/// `--data DIR` (Fashion-MNIST's IDX files), else Debian's package, else the shipped
+/// test split.
 fn data() -> Result<(Dataset, String)> {
-    if let Some((train, _)) = load_installed(std::path::Path::new(DEBIAN_FASHION_MNIST))? {
-        return Ok((train, DEBIAN_FASHION_MNIST.to_owned()));
+    let dir = arg("--data").unwrap_or_else(|| DEBIAN_FASHION_MNIST.to_owned());
+    if let Some((train, _)) = load_installed(std::path::Path::new(&dir))? {
+        return Ok((train, dir));
     }
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
     let all = Dataset::load(&dir.join("t10k-images-idx3-ubyte.gz"), &dir.join("t10k-labels-idx1-ubyte.gz"))?;
     Ok((all, dir.display().to_string()))
 }
 
-/// The second of two epochs (the first compiles the step and uploads the data).
-fn ours(train: &Dataset, batch: usize) -> Result<f64> {
-    let mut c = Classifier::new(&Device::Cpu, models::fashion_cnn(0)?, Optimizer::adam(1e-3), batch, 1000)?;
+/// The second of two epochs on `device` (the first compiles the step and uploads the data).
+fn ours(device: &Device, train: &Dataset, batch: usize) -> Result<f64> {
+    let mut c = Classifier::new(device, models::fashion_cnn(0)?, Optimizer::adam(1e-3), batch, 1000)?;
     c.train_epoch(train, &mut init::rng(0), |_| {})?;
     Ok(c.train_epoch(train, &mut init::rng(1), |_| {})?.samples_per_sec)
 }
@@ -82,7 +91,7 @@ fn main() -> Result<()> {
     for batch in [64usize, 256] {
         let (mut ours_all, mut theirs_all, mut rows) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..rounds {
-            let o = ours(&train, batch)?;
+            let o = ours(&Device::Cpu, &train, batch)?;
             ours_all.push(o);
             match theirs(batch, train.len(), &threads) {
                 Ok(t) => {
@@ -110,5 +119,39 @@ fn main() -> Result<()> {
             print_profile(&train, batch)?;
         }
     }
+    if !std::env::args().any(|a| a == "--no-gpu") {
+        gpu_table(&train)?;
+    }
+    Ok(())
+}
+
+/// Our GPU's step beside PyTorch's on CUDA, eager and in a CUDA graph, µs per step.
+fn gpu_table(train: &Dataset) -> Result<()> {
+    let gpu = match Device::gpu() {
+        Ok(gpu) => gpu,
+        Err(why) => {
+            println!("\nno GPU comparison: {why}");
+            return Ok(());
+        }
+    };
+    let software = gpu.name().contains("llvmpipe");
+    let batches: &[usize] = if software { &[64] } else { &[64, 256] };
+    let list = batches.iter().map(|b| b.to_string()).collect::<Vec<_>>().join(",");
+    let theirs = torch::run(&["cnn", "--batches", &list]).unwrap_or_else(|why| {
+        println!("pytorch did not run: {why}");
+        Vec::new()
+    });
+    println!("\nGPU ({}), µs per training step", gpu.name());
+    println!("{:>6} {:>12} {:>14} {:>12} {:>8}", "batch", "ours", "pytorch eager", "cuda graph", "ratio");
+    for &batch in batches {
+        let data = if software { train.split_at(2 * batch).0 } else { train.split_at(train.len()).0 };
+        let step_us = batch as f64 / ours(&gpu, &data, batch)? * 1e6;
+        let find = |mode: &str| torch::value(&theirs, &format!("cnn cuda {mode} {batch}"));
+        let (eager, graph) = (find("eager"), find("graph"));
+        let show = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.1}"));
+        let ratio = graph.or(eager).map_or("-".into(), |t| format!("{:.2}", t / step_us));
+        println!("{batch:>6} {step_us:>12.1} {:>14} {:>12} {ratio:>8}", show(eager), show(graph));
+    }
+    println!("ratio: PyTorch's best (its CUDA graph where there is one) over ours; above 1 we are faster.");
     Ok(())
 }

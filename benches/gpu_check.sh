@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # Every GPU check in one run, on a headless NVIDIA machine without a Rust toolchain,
-# prepared from this checkout:
-#   cargo build --release --examples --benches && cargo test --release --no-run
-#   .gpu/bin/: the `mlp` example and target/release/deps/{all,matmul,step,mlp}-<hash> as
-#     tests, matmul_bench, step_bench, mlp_bench (stripped, gzipped: gunzipped here)
+# prepared from this checkout by `bash benches/gpu_prepare.sh`, which writes:
+#   .gpu/bin/: the `mlp` example and target/release/deps/{all,matmul,step,mlp,cnn}-<hash> as
+#     tests, matmul_bench, step_bench, mlp_bench, cnn_bench (stripped, gzipped: gunzipped here)
 #   .gpu/data/fashion-mnist/: the training IDX files (the t10k ones are copied from data/)
 #   .gpu/run.sh CMD...: runs CMD with a Vulkan loader and an ICD manifest that works
 #     without a display (on NVIDIA, one naming libEGL_nvidia.so.0 rather than the stock
@@ -32,6 +31,8 @@ section "step benchmark"
 timeout 120 $run .gpu/bin/step_bench
 section "10 epochs with evaluation, ours and PyTorch eager / CUDA graph"
 timeout 120 $run .gpu/bin/mlp_bench --data $data --epochs 10 --gpu-only
+section "cnn: our CPU beside PyTorch's, our GPU step beside PyTorch eager / CUDA graph"
+timeout 150 $run .gpu/bin/cnn_bench --data $data --rounds 1 --limit 6400
 section "mlp example, 10 epochs"
 timeout 60 $run .gpu/bin/mlp --data $data --plot "$out/mlp-training.png" 2>&1 | grep -v "^epoch .*\["
 section "done"

@@ -6,6 +6,7 @@ there is no CUDA. Prints one `key: value` line per figure, which the Rust benche
 python3 benches/torch_gpu.py matmul --shapes 4096x4096x4096nn,64x784x128nt
 python3 benches/torch_gpu.py step --batches 64,256,4096
 python3 benches/torch_gpu.py train --data DIR --epochs 10 --batch 64
+python3 benches/torch_gpu.py cnn --batches 64,256    (the `cnn` example's network, `--bench cnn`)
 """
 import argparse
 import os
@@ -16,6 +17,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cnn_torch import network as cnn_network  # noqa: E402
 from mlp_torch import accuracy, load, model  # noqa: E402
 
 torch.backends.cuda.matmul.allow_tf32 = False
@@ -65,8 +67,8 @@ def matmul(args):
             print(f"matmul {device} {spec}: {2 * m * n * k / us / 1e3:.1f}", flush=True)
 
 
-def step_fn(device, batch, x, y):
-    net = model().to(device)
+def step_fn(device, batch, x, y, network=model):
+    net = network().to(device)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3, capturable=device == "cuda")
     loss_fn = nn.CrossEntropyLoss()
 
@@ -108,6 +110,22 @@ def step(args):
                 print(f"step {device} graph {batch}: {per_call_us(device, graph.replay):.1f}", flush=True)
 
 
+def cnn(args):
+    """The `cnn` example's training step (Adam, dropout in training mode), eager and, on
+    CUDA, captured in a CUDA graph: µs per step with the batch already on the device."""
+    for device in devices():
+        for batch in (int(b) for b in args.batches.split(",")):
+            torch.manual_seed(0)
+            x = torch.rand(batch, 784, device=device)
+            y = torch.randint(0, 10, (batch,), device=device)
+            _, _, fn = step_fn(device, batch, x, y, cnn_network)
+            print(f"cnn {device} eager {batch}: {per_call_us(device, fn):.1f}", flush=True)
+            if device == "cuda":
+                _, _, fn = step_fn(device, batch, x, y, cnn_network)
+                graph, _ = captured(device, fn)
+                print(f"cnn {device} graph {batch}: {per_call_us(device, graph.replay):.1f}", flush=True)
+
+
 def train(args):
     """10 epochs (or --epochs) of Fashion-MNIST with the data on the device and an
     evaluation after each epoch; wall time of the whole loop, eager and graph-captured.
@@ -145,14 +163,14 @@ def train(args):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("what", choices=["matmul", "step", "train"])
+    parser.add_argument("what", choices=["matmul", "step", "train", "cnn"])
     parser.add_argument("--shapes", default="1024x1024x1024nn")
     parser.add_argument("--batches", default="64,256,4096")
     parser.add_argument("--data")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch", type=int, default=64)
     args = parser.parse_args()
-    {"matmul": matmul, "step": step, "train": train}[args.what](args)
+    {"matmul": matmul, "step": step, "train": train, "cnn": cnn}[args.what](args)
 
 
 if __name__ == "__main__":
