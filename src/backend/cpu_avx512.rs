@@ -6,15 +6,15 @@
 //! B and broadcasts one element of A per row. B is packed per block into panels of `NR`
 //! columns, each step's `NR` values side by side (zeros past the last column), so the
 //! tile reads it in order; A is read in place through its strides, whichever way it is
-//! transposed. There is one packing buffer per half of a split product, grown by the first
-//! product of each shape and reused.
+//! transposed. Each thread has one packing buffer, grown by the first product of each
+//! shape and reused.
 //!
 //! Each output element is summed in a fixed order whatever the thread count: within a
 //! block by one FMA chain from k = 0, then the blocks added to the output in order. Large
-//! products are split into two halves of output rows (or columns) run on two threads.
+//! products are split into parts of whole tiles of output rows (or columns), one per
+//! thread the backend may use.
 
 use std::arch::x86_64::*;
-use std::sync::Mutex;
 
 /// Output rows per register tile.
 const MR: usize = 12;
@@ -44,16 +44,24 @@ pub fn available() -> bool {
     is_x86_feature_detected!("avx512f")
 }
 
-/// A raw output pointer that may cross to the other thread: the two halves it is used
-/// for write disjoint elements.
+/// A raw output pointer that may cross to other threads: the parts it is used for write
+/// disjoint elements.
 #[derive(Clone, Copy)]
 struct Out(*mut f32);
-// SAFETY: see the type's comment; each half writes only its own rows or columns.
+// SAFETY: see the type's comment; each part writes only its own rows or columns.
 unsafe impl Send for Out {}
 unsafe impl Sync for Out {}
 
-/// `out (m×n, row-major) = A (m×k) · B (k×n)`, split across two threads when `parallel`
-/// and there are at least two tiles to split. The caller checks that the strides stay
+impl Out {
+    /// The pointer `count` elements on (a method, so that a closure captures the whole
+    /// `Out`, which may cross threads, and not its raw pointer).
+    fn offset(self, count: usize) -> Out {
+        Out(self.0.wrapping_add(count))
+    }
+}
+
+/// `out (m×n, row-major) = A (m×k) · B (k×n)`, split across the backend's threads when
+/// `parallel` and there are at least two tiles to split. The caller checks that the strides stay
 /// inside the slices and that [`available`] is true.
 pub fn matmul(m: usize, n: usize, k: usize, a: Strided, b: Strided, out: &mut [f32], parallel: bool) {
     assert!(out.len() >= m * n && available(), "the output fits and the CPU has AVX-512");
@@ -65,23 +73,30 @@ pub fn matmul(m: usize, n: usize, k: usize, a: Strided, b: Strided, out: &mut [f
     let (row_tiles, col_tiles) = (m.div_ceil(MR), n.div_ceil(NR));
     if !parallel || row_tiles.max(col_tiles) < 2 {
         // SAFETY: `out` holds the m×n elements written (asserted above).
-        return unsafe { whole.run(k, n, 0) };
+        return unsafe { whole.run(k, n) };
     }
-    // Split on a tile boundary (so no tile changes), by rows when A has at least as many
-    // values as B (each half then packs all of B) and there are two row tiles, else by
-    // columns (each half then reads all of A).
+    // Split on tile boundaries (so no tile changes), by rows when A has at least as many
+    // values as B (each part then packs all of B) and there are two row tiles, else by
+    // columns (each part then reads all of A); a part per thread the backend may use (two
+    // on a 2-core machine, sixteen on a 16-core one), at most a part per tile.
     let by_rows = row_tiles >= 2 && (m >= n || col_tiles < 2);
-    let (first, second) = if by_rows {
-        let rows = row_tiles.div_ceil(2) * MR;
-        let rest = Strided { data: &a.data[rows * a.rs..], ..a };
-        (Part { m: rows, ..whole }, Part { m: m - rows, a: rest, c: Out(c.0.wrapping_add(rows * n)), ..whole })
-    } else {
-        let cols = col_tiles.div_ceil(2) * NR;
-        let rest = Strided { data: &b.data[cols * b.cs..], ..b };
-        (Part { n: cols, ..whole }, Part { n: n - cols, b: rest, c: Out(c.0.wrapping_add(cols)), ..whole })
+    let tiles = if by_rows { row_tiles } else { col_tiles };
+    let parts = rayon::current_num_threads().clamp(1, tiles);
+    let part = |p: usize| {
+        // Part p's tiles: the first parts take the extra ones.
+        let (first, last) = ((p * tiles).div_ceil(parts), ((p + 1) * tiles).div_ceil(parts));
+        if by_rows {
+            let (top, bottom) = (first * MR, (last * MR).min(m));
+            let rows = Strided { data: &a.data[top * a.rs..], ..a };
+            Part { m: bottom - top, a: rows, c: c.offset(top * n), ..whole }
+        } else {
+            let (left, right) = (first * NR, (last * NR).min(n));
+            let columns = Strided { data: &b.data[left * b.cs..], ..b };
+            Part { n: right - left, b: columns, c: c.offset(left), ..whole }
+        }
     };
-    // SAFETY: the halves write disjoint rows (or columns of each row) of `out`.
-    super::cpu_pool::join(|| unsafe { first.run(k, n, 0) }, || unsafe { second.run(k, n, 1) });
+    // SAFETY: the parts write disjoint rows (or columns of each row) of `out`.
+    super::cpu_pool::for_parts(parts, |p| unsafe { part(p).run(k, n) });
 }
 
 /// Rows `m` × columns `n` of the output at `c`, from the operands' matching rows of A
@@ -98,24 +113,21 @@ struct Part<'a> {
 impl Part<'_> {
     /// # Safety
     ///
-    /// As [`serial`], with output rows `ldc` apart, packing into buffer `half`.
-    unsafe fn run(self, k: usize, ldc: usize, half: usize) {
-        let mut own = Vec::new();
-        // Each half has its buffer, whichever thread runs it, so the buffers grow on the
-        // first product of each shape and never again; a product on another thread at the
-        // same moment packs into a buffer of its own.
-        let mut buffer = PACKED[half].try_lock();
-        let packed = match buffer.as_deref_mut() {
-            Ok(packed) => packed,
-            Err(_) => &mut own,
-        };
-        serial(self.m, self.n, k, self.a, self.b, self.c, ldc, false, packed)
+    /// As [`serial`], with output rows `ldc` apart.
+    unsafe fn run(self, k: usize, ldc: usize) {
+        PACKED.with(|buffer| match buffer.try_borrow_mut() {
+            Ok(mut packed) => serial(self.m, self.n, k, self.a, self.b, self.c, ldc, false, &mut packed),
+            // A product inside another on this thread (none today) packs into its own.
+            Err(_) => serial(self.m, self.n, k, self.a, self.b, self.c, ldc, false, &mut Vec::new()),
+        })
     }
 }
 
-/// The packing buffers of a product's first and second half (a whole product uses the
-/// first).
-static PACKED: [Mutex<Vec<f32>>; 2] = [Mutex::new(Vec::new()), Mutex::new(Vec::new())];
+thread_local! {
+    /// This thread's packing buffer for the parts it runs: grown by the first product of
+    /// each shape, then reused.
+    static PACKED: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 
 /// `out (m rows of n, ldc apart) (+)= A (m×k) · B (k×n)` on this thread, packing into the
 /// caller's `packed` (grown once, then reused: no allocation per call); added to what

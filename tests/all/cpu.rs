@@ -29,10 +29,8 @@ pub fn results_do_not_depend_on_the_thread_count() {
 }
 
 /// A convolution block's output and the gradients of its image, weights and bias
-/// (images split across parts, the weight gradient by ranges of taps, pooling by planes),
-/// run in a pool of `threads` threads.
-/// A convolution of `[c_in, c_out]` channels in `groups` groups, ReLU and pooling, with
-/// the gradients, on `threads` threads.
+/// (images split across parts, the weight gradient by ranges of taps, pooling by planes):
+/// `[c_in, c_out]` channels in `groups` groups, run in a pool of `threads` threads.
 fn convolve_with(threads: usize, [c_in, c_out]: [usize; 2], groups: usize) -> Vec<Vec<f32>> {
     use backprop::conv::{Conv2d, Pool2d};
     use backprop::{Device, Graph};
