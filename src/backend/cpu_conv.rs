@@ -582,6 +582,8 @@ mod tests {
             (3, 16, 7, 9, 32, 3, 3, [1, 1], [1, 1], [1, 1], 1),
             (2, 32, 5, 6, 16, 3, 3, [1, 1], [0, 2], [1, 1], 1),
             (1, 16, 4, 3, 16, 3, 3, [1, 1], [2, 1], [1, 1], 1),
+            // More tiles than a part aims at: one image a part.
+            (2, 16, 30, 29, 16, 3, 3, [1, 1], [1, 1], [1, 1], 1),
         ];
         let mut winograd = 0;
         for (n, c, h, w, out, kh, kw, stride, padding, dilation, groups) in cases {
@@ -634,7 +636,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(winograd, 3, "the last three cases take the Winograd path");
+        assert_eq!(winograd, 4, "the last four cases take the Winograd path");
     }
 
     /// The 2×2 paths (vectorised where the CPU allows, sixteen windows at a time and a

@@ -21,7 +21,6 @@
 //! before it spreads each tile's four values into the `[out, y, x]` result.
 
 use std::cell::RefCell;
-use std::sync::Mutex;
 
 use super::cpu_matmul::product_into;
 use super::cpu_pool::{for_parts, Parts};
@@ -46,6 +45,7 @@ pub fn applies(s: &Sliding) -> bool {
         && s.groups == 1
         && s.padding.iter().all(|&p| p <= 2)
         && s.c.min(s.out) >= MIN_CHANNELS
+        && s.h.min(s.w) > 0
         && s.c.is_multiple_of(LANES)
         && s.out.is_multiple_of(LANES)
 }
@@ -89,10 +89,13 @@ impl Vector for [f32; LANES] {
 #[derive(Clone, Copy)]
 struct Zmm(std::arch::x86_64::__m512);
 
+/// Only used inside functions compiled for AVX-512F (`transform_inputs_avx512`,
+/// `transform_outputs_avx512`), which are only called where the CPU has it.
 #[cfg(target_arch = "x86_64")]
 impl Vector for Zmm {
     #[inline(always)]
     fn load(values: &[f32], at: usize) -> Self {
+        debug_assert!(super::cpu_avx512::available(), "AVX-512F");
         assert!(at + LANES <= values.len(), "a whole vector");
         // SAFETY: the sixteen values are inside `values`; the caller's function has AVX-512F.
         Zmm(unsafe { std::arch::x86_64::_mm512_loadu_ps(values.as_ptr().add(at)) })
@@ -100,6 +103,7 @@ impl Vector for Zmm {
 
     #[inline(always)]
     fn store(self, values: &mut [f32], at: usize) {
+        debug_assert!(super::cpu_avx512::available(), "AVX-512F");
         assert!(at + LANES <= values.len(), "a whole vector");
         // SAFETY: as in `load`.
         unsafe { std::arch::x86_64::_mm512_storeu_ps(values.as_mut_ptr().add(at), self.0) }
@@ -169,8 +173,11 @@ thread_local! {
     static SCRATCH: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
 }
 
-/// The transformed kernels `U[ξ]` of the call in progress, grown once.
-static KERNELS: Mutex<Vec<f32>> = Mutex::new(Vec::new());
+thread_local! {
+    /// The transformed kernels `U[ξ]` of this thread's call in progress (read by its parts
+    /// on every thread), grown once.
+    static KERNELS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
 
 /// [`crate::Op::Conv2d`] where [`applies`]: `out [n, out, oh, ow]` from `x`, `weight`
 /// `[out, c, 3, 3]` and the bias.
@@ -196,12 +203,27 @@ pub fn conv2d_input(dy: &[f32], weight: &[f32], s: &Sliding, dx: &mut [f32]) {
 
 /// The convolution `plan` of `x` with the kernels `kernel(out, in)`, plus `bias`.
 fn run(plan: &Plan, x: &[f32], kernel: impl Fn(usize, usize) -> [f32; 9], bias: Option<&[f32]>, out: &mut [f32]) {
-    let mut kernels = KERNELS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    KERNELS.with(|kernels| match kernels.try_borrow_mut() {
+        Ok(mut kernels) => run_with(plan, x, kernel, bias, &mut kernels, out),
+        // A convolution inside another on this thread (none today) transforms into its own.
+        Err(_) => run_with(plan, x, kernel, bias, &mut Vec::new(), out),
+    })
+}
+
+/// [`run`] with the transformed kernels in `kernels`, grown as needed.
+fn run_with(
+    plan: &Plan,
+    x: &[f32],
+    kernel: impl Fn(usize, usize) -> [f32; 9],
+    bias: Option<&[f32]>,
+    kernels: &mut Vec<f32>,
+    out: &mut [f32],
+) {
     kernels.resize(16 * plan.out * plan.c, 0.0);
-    transform_kernels(plan, kernel, &mut kernels);
+    transform_kernels(plan, kernel, kernels);
     let (th, tw) = plan.tiles();
     let tiles = th * tw;
-    let images = (PART_COLUMNS / tiles).clamp(1, plan.n.div_ceil(2).max(1));
+    let images = (PART_COLUMNS / tiles.max(1)).clamp(1, plan.n.div_ceil(2).max(1));
     let (per_image, per_output) = (plan.c * plan.h * plan.w, plan.out * plan.oh * plan.ow);
     let parts = Parts::new(&mut out[..plan.n * per_output]);
     let kernels = &kernels[..];
@@ -312,10 +334,9 @@ fn transform_inputs_with<V: Vector>(
         for tx in 0..tw {
             let tile = at + ty * tw + tx;
             for lane in (0..c).step_by(LANES) {
-                // d[i][j]: the channels at row 2ty + i, column 2tx + j of the padded image.
-                // Row i, column j of the patch: the channels at row 2ty + i, column 2tx + j of
-                // the padded image. (Plain loops, not closures: a closure would not be
-                // compiled for AVX-512 with the function around it.)
+                // d(i, j): where row i, column j of the patch starts, the channels at row
+                // 2ty + i, column 2tx + j of the padded image. The loads stay outside
+                // closures: a closure is not compiled for AVX-512 with the function around it.
                 let corner = (2 * ty * pw + 2 * tx) * c + lane;
                 let (down_row, across) = (pw * c, c);
                 let d = |i: usize, j: usize| corner + i * down_row + j * across;
