@@ -89,8 +89,8 @@ impl Vector for [f32; LANES] {
 #[derive(Clone, Copy)]
 struct Zmm(std::arch::x86_64::__m512);
 
-/// Only used inside functions compiled for AVX-512F (`transform_inputs_avx512`,
-/// `transform_outputs_avx512`), which are only called where the CPU has it.
+/// Only used inside a function compiled for AVX-512F (`transform_part_avx512`), which
+/// is only called where the CPU has it.
 #[cfg(target_arch = "x86_64")]
 impl Vector for Zmm {
     #[inline(always)]
@@ -242,16 +242,9 @@ fn run_with(
             let (v, rest) = buffer.split_at_mut(sizes[0]);
             let (m, rest) = rest.split_at_mut(sizes[1]);
             let work = &mut rest[..sizes[2]];
-            for (i, image) in x[first * per_image..][..count * per_image].chunks(per_image).enumerate() {
-                transform_inputs(plan, image, work, i * tiles, columns, v);
-            }
-            for xi in 0..16 {
-                let vx = (&v[xi * columns * plan.c..], plan.c, 1);
-                let u = (&kernels[xi * plan.c * plan.out..], plan.out, 1);
-                let mx = (&mut m[xi * columns * plan.out..][..columns * plan.out], plan.out);
-                product_into((columns, plan.out, plan.c), vx, u, mx, false, packed);
-            }
-            transform_outputs(plan, m, columns, bias, work, y);
+            let images = &x[first * per_image..][..count * per_image];
+            let buffers = Buffers { v, m, work, packed };
+            transform_part(plan, images, kernels, bias, buffers, y);
         });
     });
 }
@@ -282,40 +275,69 @@ fn kernel_line([g0, g1, g2]: [f32; 3]) -> [f32; 4] {
     [g0, 0.5 * (g0 + g1 + g2), 0.5 * (g0 - g1 + g2), g2]
 }
 
-/// One image's tiles, transformed: `V[ξ][at + tile][c]` = element ξ of `Bᵀ d B` for the
-/// 4×4 patch `d` of channel `c` under `tile`, from the image copied channels last into
-/// the zero-padded `work`.
-fn transform_inputs(plan: &Plan, image: &[f32], work: &mut [f32], at: usize, columns: usize, v: &mut [f32]) {
+/// A part's working buffers: its transformed inputs, its products, the transforms' own
+/// values and the product's packing buffer.
+struct Buffers<'a> {
+    v: &'a mut [f32],
+    m: &'a mut [f32],
+    work: &'a mut [f32],
+    packed: &'a mut Vec<f32>,
+}
+
+/// One part's convolution: its `images` transformed, the 16 products with the transformed
+/// `kernels`, the outputs transformed back into `y`; in AVX-512 vectors where the CPU has
+/// them.
+fn transform_part(plan: &Plan, images: &[f32], kernels: &[f32], bias: Option<&[f32]>, buffers: Buffers, y: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     if super::cpu_avx512::available() {
         // SAFETY: the CPU has AVX-512F.
-        return unsafe { transform_inputs_avx512(plan, image, work, at, columns, v) };
+        return unsafe { transform_part_avx512(plan, images, kernels, bias, buffers, y) };
     }
-    transform_inputs_with::<[f32; LANES]>(plan, image, work, at, columns, v)
+    transform_part_with::<[f32; LANES]>(plan, images, kernels, bias, buffers, y)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn transform_inputs_avx512(
+unsafe fn transform_part_avx512(
     plan: &Plan,
-    image: &[f32],
-    work: &mut [f32],
-    at: usize,
-    columns: usize,
-    v: &mut [f32],
+    images: &[f32],
+    kernels: &[f32],
+    bias: Option<&[f32]>,
+    buffers: Buffers,
+    y: &mut [f32],
 ) {
-    transform_inputs_with::<Zmm>(plan, image, work, at, columns, v)
+    transform_part_with::<Zmm>(plan, images, kernels, bias, buffers, y)
 }
 
 #[inline(always)]
-fn transform_inputs_with<V: Vector>(
+fn transform_part_with<V: Vector>(
     plan: &Plan,
-    image: &[f32],
-    work: &mut [f32],
-    at: usize,
-    columns: usize,
-    v: &mut [f32],
+    images: &[f32],
+    kernels: &[f32],
+    bias: Option<&[f32]>,
+    Buffers { v, m, work, packed }: Buffers,
+    y: &mut [f32],
 ) {
+    let (th, tw) = plan.tiles();
+    let tiles = th * tw;
+    let columns = images.len() / (plan.c * plan.h * plan.w) * tiles;
+    for (i, image) in images.chunks(plan.c * plan.h * plan.w).enumerate() {
+        transform_inputs::<V>(plan, image, work, i * tiles, columns, v);
+    }
+    for xi in 0..16 {
+        let vx = (&v[xi * columns * plan.c..], plan.c, 1);
+        let u = (&kernels[xi * plan.c * plan.out..], plan.out, 1);
+        let mx = (&mut m[xi * columns * plan.out..][..columns * plan.out], plan.out);
+        product_into((columns, plan.out, plan.c), vx, u, mx, false, packed);
+    }
+    transform_outputs::<V>(plan, m, columns, bias, work, y);
+}
+
+/// One image's tiles, transformed: `V[ξ][at + tile][c]` = element ξ of `Bᵀ d B` for the
+/// 4×4 patch `d` of channel `c` under `tile`, from the image copied channels last into
+/// the zero-padded `work`.
+#[inline(always)]
+fn transform_inputs<V: Vector>(plan: &Plan, image: &[f32], work: &mut [f32], at: usize, columns: usize, v: &mut [f32]) {
     let (th, tw) = plan.tiles();
     let (ph, pw) = plan.plane();
     let c = plan.c;
@@ -367,30 +389,8 @@ fn transform_inputs_with<V: Vector>(
 /// The part's outputs from its products: tile `Aᵀ M A` (with `M[ξ][tile][o]`), plus the
 /// bias, the parts of tiles past an odd edge dropped. Each tile's four outputs are
 /// computed as vectors over the output channels, then spread into the `[o, y, x]` planes.
-fn transform_outputs(plan: &Plan, m: &[f32], columns: usize, bias: Option<&[f32]>, work: &mut [f32], y: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if super::cpu_avx512::available() {
-        // SAFETY: the CPU has AVX-512F.
-        return unsafe { transform_outputs_avx512(plan, m, columns, bias, work, y) };
-    }
-    transform_outputs_with::<[f32; LANES]>(plan, m, columns, bias, work, y)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn transform_outputs_avx512(
-    plan: &Plan,
-    m: &[f32],
-    columns: usize,
-    bias: Option<&[f32]>,
-    work: &mut [f32],
-    y: &mut [f32],
-) {
-    transform_outputs_with::<Zmm>(plan, m, columns, bias, work, y)
-}
-
 #[inline(always)]
-fn transform_outputs_with<V: Vector>(
+fn transform_outputs<V: Vector>(
     plan: &Plan,
     m: &[f32],
     columns: usize,
