@@ -10,7 +10,7 @@
 //! µs per step. Ours is the second epoch's time over its steps (the data set on the device,
 //! each step gathering its batch there); PyTorch's is the step repeated on one batch
 //! already on the device. On a software adapter (lavapipe, about 1 GFLOP/s) only two steps
-//! a epoch at batch 64.
+//! an epoch at batch 64.
 //!
 //! cargo bench --bench cnn [-- --limit 6400 --rounds 3 --threads 2 --profile --no-gpu --data DIR]
 //!
@@ -144,8 +144,8 @@ fn gpu_table(train: &Dataset) -> Result<()> {
     println!("\nGPU ({}), µs per training step", gpu.name());
     println!("{:>6} {:>12} {:>14} {:>12} {:>8}", "batch", "ours", "pytorch eager", "cuda graph", "ratio");
     for &batch in batches {
-        let data = if software { train.split_at(2 * batch).0 } else { train.split_at(train.len()).0 };
-        let step_us = batch as f64 / ours(&gpu, &data, batch)? * 1e6;
+        let few = software.then(|| train.split_at(2 * batch).0);
+        let step_us = batch as f64 / ours(&gpu, few.as_ref().unwrap_or(train), batch)? * 1e6;
         let find = |mode: &str| torch::value(&theirs, &format!("cnn cuda {mode} {batch}"));
         let (eager, graph) = (find("eager"), find("graph"));
         let show = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.1}"));

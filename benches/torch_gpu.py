@@ -96,34 +96,30 @@ def captured(device, step):
     return graph, loss
 
 
-def step(args):
+def timed_steps(batches, name, network):
+    """µs per training step of `network` (Adam, in training mode) at each batch, eager and,
+    on CUDA, captured in a CUDA graph, with the batch already on the device: one
+    `NAME DEVICE eager|graph BATCH: µs` line each."""
     for device in devices():
-        for batch in (int(b) for b in args.batches.split(",")):
+        for batch in (int(b) for b in batches.split(",")):
             torch.manual_seed(0)
             x = torch.rand(batch, 784, device=device)
             y = torch.randint(0, 10, (batch,), device=device)
-            _, _, fn = step_fn(device, batch, x, y)
-            print(f"step {device} eager {batch}: {per_call_us(device, fn):.1f}", flush=True)
+            _, _, fn = step_fn(device, batch, x, y, network)
+            print(f"{name} {device} eager {batch}: {per_call_us(device, fn):.1f}", flush=True)
             if device == "cuda":
-                _, _, fn = step_fn(device, batch, x, y)
+                _, _, fn = step_fn(device, batch, x, y, network)
                 graph, _ = captured(device, fn)
-                print(f"step {device} graph {batch}: {per_call_us(device, graph.replay):.1f}", flush=True)
+                print(f"{name} {device} graph {batch}: {per_call_us(device, graph.replay):.1f}", flush=True)
+
+
+def step(args):
+    timed_steps(args.batches, "step", model)
 
 
 def cnn(args):
-    """The `cnn` example's training step (Adam, dropout in training mode), eager and, on
-    CUDA, captured in a CUDA graph: µs per step with the batch already on the device."""
-    for device in devices():
-        for batch in (int(b) for b in args.batches.split(",")):
-            torch.manual_seed(0)
-            x = torch.rand(batch, 784, device=device)
-            y = torch.randint(0, 10, (batch,), device=device)
-            _, _, fn = step_fn(device, batch, x, y, cnn_network)
-            print(f"cnn {device} eager {batch}: {per_call_us(device, fn):.1f}", flush=True)
-            if device == "cuda":
-                _, _, fn = step_fn(device, batch, x, y, cnn_network)
-                graph, _ = captured(device, fn)
-                print(f"cnn {device} graph {batch}: {per_call_us(device, graph.replay):.1f}", flush=True)
+    """The `cnn` example's network (dropout in training mode)."""
+    timed_steps(args.batches, "cnn", cnn_network)
 
 
 def train(args):

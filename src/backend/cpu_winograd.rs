@@ -26,9 +26,6 @@ use super::cpu_matmul::product_into;
 use super::cpu_pool::{for_parts, Parts};
 use crate::graph::sliding::Sliding;
 
-/// Fewest input and output channels for which the transforms pay: below, the products
-/// are too thin (a first layer's single input channel stays on the direct path).
-const MIN_CHANNELS: usize = 16;
 /// Tile columns a part's products aim at: a few panels of the product kernel, while the
 /// part's transformed inputs and products (with 32 and 64 channels, about 0.9 MB) stay in
 /// a core's cache.
@@ -44,13 +41,14 @@ pub fn applies(s: &Sliding) -> bool {
         && s.dilation == [1, 1]
         && s.groups == 1
         && s.padding.iter().all(|&p| p <= 2)
-        && s.c.min(s.out) >= MIN_CHANNELS
+        && s.c.min(s.out) >= LANES
         && s.h.min(s.w) > 0
         && s.c.is_multiple_of(LANES)
         && s.out.is_multiple_of(LANES)
 }
 
-/// The transforms' vector width: channel counts that are multiples of it take this path.
+/// The transforms' vector width: channel counts that are whole vectors take this path (a
+/// first layer's single input channel stays on the direct path, where it is cheaper).
 const LANES: usize = 16;
 
 /// [`LANES`] channels' values and the arithmetic the transforms need: plain arrays
@@ -171,9 +169,6 @@ impl Plan {
 thread_local! {
     /// This thread's transformed inputs, products, padded plane and packing buffer.
     static SCRATCH: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
-}
-
-thread_local! {
     /// The transformed kernels `U[ξ]` of this thread's call in progress (read by its parts
     /// on every thread), grown once.
     static KERNELS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
